@@ -1,0 +1,219 @@
+"""`cx-insights`: run the warehouse, generate data, rebuild the reports."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cx_insights.config import Settings, load_settings
+
+
+class RunLockedError(RuntimeError):
+    pass
+
+
+@contextmanager
+def run_lock(settings: Settings) -> Iterator[None]:
+    """One writer at a time: a second run stops at once and names the first."""
+    lock_path = settings.warehouse.with_suffix(".run.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fh = lock_path.open("a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise RunLockedError(
+            f"another cx-insights run is writing {settings.warehouse} ({holder}); "
+            "wait for it to finish and run again"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} started {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")
+    fh.flush()
+    try:
+        yield
+    finally:
+        fh.seek(0)
+        fh.truncate()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    failed_checks: list[dict[str, str]] = field(default_factory=list)
+    failed_steps: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def messages(self) -> list[str]:
+        lines = []
+        for c in self.failed_checks:
+            lines.append(
+                f"BLOCKED  entity {c['entity']}  check {c['check']}: {c['description']}"
+            )
+        for s in self.failed_steps:
+            lines.append(f"FAILED   step {s['step']}: {s['error']}")
+        return lines
+
+
+def _export_env(settings: Settings) -> None:
+    """The Dagster resources and dbt read these; make every path absolute."""
+    os.environ.update(settings.dbt_env())
+    os.environ["CX_LANDING_DIR"] = str(settings.landing_dir)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def materialize(settings: Settings, select: str | None = None) -> RunOutcome:
+    """Materialise the assets (all by default) in this process through Dagster."""
+    import dagster as dg
+
+    _export_env(settings)
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("cx_all")
+    kwargs: dict = {}
+    if select and select != "*":
+        graph = defs.resolve_asset_graph()
+        keys = dg.AssetSelection.from_string(select).resolve(graph)
+        kwargs["asset_selection"] = list(keys)
+    started = time.monotonic()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+        outcome = RunOutcome(success=result.success, seconds=time.monotonic() - started)
+        for ev in result.get_asset_check_evaluations():
+            if not ev.passed:
+                outcome.failed_checks.append(
+                    {
+                        "entity": "/".join(ev.asset_key.path),
+                        "check": ev.check_name,
+                        "description": ev.description or "",
+                    }
+                )
+        for event in result.all_events:
+            if event.is_step_failure:
+                error = event.step_failure_data.error
+                outcome.failed_steps.append(
+                    {
+                        "step": event.step_key or "?",
+                        "error": (error.message.strip() if error else "unknown error"),
+                    }
+                )
+    if outcome.failed_checks:
+        outcome.success = False
+    return outcome
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    print(f"landing:   {settings.landing_dir}")
+    print(f"warehouse: {settings.warehouse}")
+    try:
+        with run_lock(settings):
+            outcome = materialize(settings, args.select)
+            _write_reports(settings, outcome)
+    except RunLockedError as exc:
+        print(f"cx-insights: {exc}", file=sys.stderr)
+        return 3
+    for line in outcome.messages():
+        print(line, file=sys.stderr)
+    print(f"run took {outcome.seconds:.1f} s")
+    print(f"warehouse:           {settings.warehouse}")
+    print(f"data-quality report: {settings.quality_report}")
+    if settings.dashboard.exists():
+        print(f"dashboard:           {settings.dashboard}")
+    if not outcome.success:
+        print(
+            "cx-insights: the run did not complete: see the BLOCKED / FAILED lines above "
+            f"and {settings.quality_report}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _write_reports(settings: Settings, outcome: RunOutcome) -> None:
+    from orchestration.defs.report.quality_report import write_quality_report
+
+    write_quality_report(settings, run_messages=outcome.messages())
+    try:
+        from orchestration.defs.report.dashboard import write_dashboard
+    except ImportError:
+        return
+    if outcome.success:
+        write_dashboard(settings)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    from orchestration.defs.report.dashboard import write_dashboard
+    from orchestration.defs.report.quality_report import write_quality_report
+
+    write_quality_report(settings)
+    path = write_dashboard(settings)
+    print(f"dashboard:           {path}")
+    print(f"data-quality report: {settings.quality_report}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from cx_insights.generate import generate
+
+    started = time.monotonic()
+    counts = generate(
+        Path(args.out), customers=args.customers, seed=args.seed, months=args.months
+    )
+    print(json.dumps(counts, indent=2))
+    print(f"wrote {sum(counts.values()):,} rows to {args.out} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from orchestration.defs.report.status import print_status
+
+    return print_status(load_settings())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cx-insights",
+        description="Customer-experience warehouse: surveys, CRM, web and tickets, joined to money.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="materialise assets through Dagster (all by default)")
+    p.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'group:ingest'")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("generate", help="write a realistic landing directory of any size")
+    p.add_argument("--out", required=True)
+    p.add_argument("--customers", type=int, required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--months", type=int, default=24)
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("report", help="(re)build the dashboard and the data-quality report")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("status", help="the last runs and the freshness of each source")
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

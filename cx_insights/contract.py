@@ -1,0 +1,351 @@
+"""The landing contract (../shared/spec/landing-contract.md) as data.
+
+This module is the single source of truth for every landing entity: its
+columns, their types, which are required, the primary key and the row rules.
+Ingestion reads it to know what to load, the quality gate derives its SQL
+predicates and its Great Expectations suites from it, the generator writes to
+it, and the tests plant violations of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["text", "int", "decimal", "timestamp", "date", "bool"]
+
+#: SQL type of each contract type in the accepted (typed) tables.
+SQL_TYPES: dict[str, str] = {
+    "text": "varchar",
+    "int": "bigint",
+    "decimal": "decimal(38, 9)",
+    "timestamp": "timestamp",
+    "date": "date",
+    "bool": "boolean",
+}
+
+#: Every metric name of kpis.md (an initiative's `target_metric` is one of them).
+KPI_METRICS: tuple[str, ...] = (
+    "nps",
+    "csat",
+    "ces",
+    "active_customers_start",
+    "active_customers_end",
+    "new_customers",
+    "lost_customers",
+    "churn_rate",
+    "mrr_start",
+    "mrr_end",
+    "revenue_churn_rate",
+    "revenue",
+    "tickets_created",
+    "avg_resolution_hours",
+    "median_first_response_minutes",
+    "sessions",
+    "conversion_rate",
+    "bounce_rate",
+    "cart_abandonment_rate",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType = "text"
+    required: bool = False
+    #: Allowed values (compared after trimming and lower-casing).
+    enum: tuple[str, ...] | None = None
+    #: Personally identifiable: never leaves the raw layer.
+    pii: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    source: str
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    #: Column whose value dates the row for FX conversion, when it carries money.
+    money_date_column: str | None = None
+    description: str = ""
+    rules: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def qualified(self) -> str:
+        """`<source>__<entity>`: the table name in `raw` and `quarantine`."""
+        return f"{self.source}__{self.name}"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.qualified} has no column {name!r}")
+
+
+def _c(name: str, type_: ColumnType = "text", *, req: bool = False, **kw: object) -> Column:
+    return Column(name, type_, req, **kw)  # type: ignore[arg-type]
+
+
+CHANNELS_TICKET = ("email", "chat", "phone", "web", "social")
+
+ENTITIES: tuple[Entity, ...] = (
+    # --- framework -------------------------------------------------------
+    Entity(
+        "framework",
+        "fx_rates",
+        (
+            _c("rate_date", "date", req=True),
+            _c("currency", req=True),
+            _c("rate_to_reporting", "decimal", req=True),
+        ),
+        key=("rate_date", "currency"),
+        description="1 unit of `currency` = `rate_to_reporting` units of the reporting currency.",
+        rules=("fx_rate_positive",),
+    ),
+    Entity(
+        "framework",
+        "journeys",
+        (
+            _c("journey_id", req=True),
+            _c("journey_name", req=True),
+            _c("stage_order", "int"),
+        ),
+        key=("journey_id",),
+    ),
+    Entity(
+        "framework",
+        "jobs",
+        (
+            _c("job_id", req=True),
+            _c("journey_id", req=True),
+            _c("job_statement", req=True),
+        ),
+        key=("job_id",),
+    ),
+    Entity(
+        "framework",
+        "touchpoints",
+        (
+            _c("touchpoint_id", req=True),
+            _c("job_id", req=True),
+            _c("touchpoint_name", req=True),
+            _c("channel"),
+            _c("is_controllable", "bool"),
+        ),
+        key=("touchpoint_id",),
+    ),
+    Entity(
+        "framework",
+        "touchpoint_rules",
+        (
+            _c("rule_id", req=True),
+            _c("source", req=True, enum=("web", "tickets")),
+            _c("match_column", req=True, enum=("page_path", "category")),
+            _c("pattern", req=True),
+            _c("touchpoint_id", req=True),
+            _c("priority", "int"),
+        ),
+        key=("rule_id",),
+    ),
+    Entity(
+        "framework",
+        "initiatives",
+        (
+            _c("initiative_id", req=True),
+            _c("name", req=True),
+            _c("owner", req=True),
+            _c("touchpoint_id"),
+            _c("journey_id"),
+            _c("started_at", "timestamp", req=True),
+            _c("ended_at", "timestamp"),
+            _c("cost", "decimal"),
+            _c("currency"),
+            _c("target_metric", enum=KPI_METRICS),
+            _c("target_value", "decimal"),
+        ),
+        key=("initiative_id",),
+        money_date_column="started_at",
+        rules=("initiative_one_target", "ended_after_started", "fx_rate_exists"),
+    ),
+    # --- crm ---------------------------------------------------------------
+    Entity(
+        "crm",
+        "customers",
+        (
+            _c("customer_id", req=True),
+            _c("email", pii=True),
+            _c("full_name", pii=True),
+            _c("signed_up_at", "timestamp", req=True),
+            _c("country_code"),
+            _c("segment"),
+            _c("age_band"),
+            _c("acquisition_channel"),
+        ),
+        key=("customer_id",),
+    ),
+    Entity(
+        "crm",
+        "subscriptions",
+        (
+            _c("subscription_id", req=True),
+            _c("customer_id", req=True),
+            _c("plan"),
+            _c("mrr", "decimal", req=True),
+            _c("currency", req=True),
+            _c("started_at", "timestamp", req=True),
+            _c("ended_at", "timestamp"),
+        ),
+        key=("subscription_id",),
+        money_date_column="started_at",
+        rules=("mrr_non_negative", "ended_after_started", "fx_rate_exists"),
+    ),
+    Entity(
+        "crm",
+        "invoices",
+        (
+            _c("invoice_id", req=True),
+            _c("customer_id", req=True),
+            _c("issued_at", "timestamp", req=True),
+            _c("amount", "decimal", req=True),
+            _c("currency", req=True),
+            _c("status", req=True, enum=("paid", "open", "void")),
+        ),
+        key=("invoice_id",),
+        money_date_column="issued_at",
+        rules=("fx_rate_exists",),
+    ),
+    # --- feedback ----------------------------------------------------------
+    Entity(
+        "feedback",
+        "questions",
+        (
+            _c("question_id", req=True),
+            _c("survey_id", req=True),
+            _c("metric", req=True, enum=("nps", "csat", "ces", "driver", "verbatim")),
+            _c("driver"),
+            _c("scale_min", "int"),
+            _c("scale_max", "int"),
+            _c("question_text"),
+        ),
+        key=("question_id",),
+        rules=("scale_required", "scale_ordered", "nps_scale_0_10"),
+    ),
+    Entity(
+        "feedback",
+        "responses",
+        (
+            _c("response_id", req=True),
+            _c("survey_id", req=True),
+            _c("customer_id"),
+            _c("touchpoint_id"),
+            _c("channel"),
+            _c("submitted_at", "timestamp", req=True),
+        ),
+        key=("response_id",),
+    ),
+    Entity(
+        "feedback",
+        "answers",
+        (
+            _c("response_id", req=True),
+            _c("question_id", req=True),
+            _c("value_number", "decimal"),
+            _c("value_text"),
+        ),
+        key=("response_id", "question_id"),
+        rules=(
+            "answer_question_exists",
+            "answer_response_exists",
+            "answer_has_value",
+            "answer_within_scale",
+        ),
+    ),
+    # --- web ---------------------------------------------------------------
+    Entity(
+        "web",
+        "events",
+        (
+            _c("event_id", req=True),
+            _c("anonymous_id", req=True),
+            _c("customer_id"),
+            _c("session_id"),
+            _c("occurred_at", "timestamp", req=True),
+            _c("event_name", req=True),
+            _c("page_path"),
+            _c("revenue", "decimal"),
+            _c("currency"),
+        ),
+        key=("event_id",),
+        money_date_column="occurred_at",
+        rules=("fx_rate_exists",),
+    ),
+    # --- tickets -----------------------------------------------------------
+    Entity(
+        "tickets",
+        "tickets",
+        (
+            _c("ticket_id", req=True),
+            _c("customer_id"),
+            _c("created_at", "timestamp", req=True),
+            _c("channel", enum=CHANNELS_TICKET),
+            _c("category"),
+            _c("priority", enum=("low", "normal", "high", "urgent")),
+            _c("status", req=True, enum=("new", "open", "pending", "solved", "closed")),
+            _c("first_response_at", "timestamp"),
+            _c("solved_at", "timestamp"),
+            _c("touchpoint_id"),
+            _c("agent_id"),
+            _c("satisfaction", enum=("good", "bad")),
+        ),
+        key=("ticket_id",),
+        rules=("first_response_after_created", "solved_after_created"),
+    ),
+)
+
+ENTITY_BY_QUALIFIED: dict[str, Entity] = {e.qualified: e for e in ENTITIES}
+SOURCES: tuple[str, ...] = tuple(dict.fromkeys(e.source for e in ENTITIES))
+
+#: The money column of each entity whose rows carry an amount.
+MONEY_COLUMN: dict[str, str] = {
+    "framework__initiatives": "cost",
+    "crm__subscriptions": "mrr",
+    "crm__invoices": "amount",
+    "web__events": "revenue",
+}
+
+#: Lineage columns every raw, quarantine and accepted row carries.
+LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_line", "_loaded_at")
+
+#: File extensions the loader reads, by format.
+FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
+
+
+def entity(qualified: str) -> Entity:
+    try:
+        return ENTITY_BY_QUALIFIED[qualified]
+    except KeyError:
+        known = ", ".join(sorted(ENTITY_BY_QUALIFIED))
+        raise KeyError(f"unknown entity {qualified!r}; known: {known}") from None
+
+
+def accepted_table(e: Entity) -> str:
+    """Name, in schema `raw`, of the typed table of latest accepted rows per key.
+
+    It is what the dbt sources read: one row per primary key, the latest
+    accepted landed row (file modification time, then file name, then line).
+    """
+    return f"{e.qualified}__accepted"
+
+
+def accepted_table_ddl(e: Entity, schema: str = "raw") -> str:
+    cols = [f"{c.name} {SQL_TYPES[c.type]}" for c in e.columns]
+    cols += ["_source_file varchar", "_source_line bigint", "_loaded_at timestamp"]
+    return f"create table if not exists {schema}.{accepted_table(e)} ({', '.join(cols)})"

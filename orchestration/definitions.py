@@ -1,0 +1,21 @@
+"""The Dagster code location: assembles the stage folders, nothing else."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import ingest_assets
+from orchestration.defs.ingest.checks import ingest_checks
+from orchestration.defs.jobs import all_assets_job
+from orchestration.defs.quality.assets import gate_assets
+from orchestration.defs.quality.checks import quality_checks
+from orchestration.defs.transform.assets import build_dbt_assets, dbt_resource
+from orchestration.resources import CxSettingsResource
+
+defs = dg.Definitions(
+    assets=[*ingest_assets, *gate_assets, build_dbt_assets()],
+    asset_checks=[*ingest_checks, *quality_checks],
+    jobs=[all_assets_job],
+    resources={"cx": CxSettingsResource(), "dbt": dbt_resource()},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,63 @@
+"""The quality gate as assets: `raw.<x>` -> `quarantine.<x>` + `raw.<x>__accepted`.
+
+The accepted tables are what the dbt sources read, so the dbt lineage hangs
+off these assets, and their blocking checks stop every model downstream.
+"""
+
+
+import dagster as dg
+
+from cx_insights.contract import ENTITIES, Entity, accepted_table, entity
+from cx_insights.warehouse import connect
+from orchestration.defs.ingest.assets import raw_key
+from orchestration.defs.quality.gate import GATE_DEPENDENCIES, quarantine_sample, run_gate
+from orchestration.resources import CxSettingsResource
+
+QUALITY_GROUP = "quality"
+
+
+def accepted_key(e: Entity) -> dg.AssetKey:
+    return dg.AssetKey(["accepted", e.qualified])
+
+
+def _gate_asset(e: Entity) -> dg.AssetsDefinition:
+    deps = [raw_key(e)] + [accepted_key(entity(d)) for d in GATE_DEPENDENCIES.get(e.qualified, ())]
+
+    @dg.asset(
+        key=accepted_key(e),
+        deps=deps,
+        group_name=QUALITY_GROUP,
+        kinds={"duckdb", "great_expectations"},
+        description=(
+            f"`raw.{accepted_table(e)}`: the landed rows of {e.qualified} that pass every "
+            "contract rule, typed, latest accepted row per key. Rejected rows go to "
+            f"`quarantine.{e.qualified}` with `_rule` and `_reason`."
+        ),
+    )
+    def _asset(context: dg.AssetExecutionContext, cx: CxSettingsResource) -> dg.MaterializeResult:
+        settings = cx.settings()
+        with connect(settings.warehouse) as con:
+            result = run_gate(con, e, settings.reporting_currency)
+            sample = quarantine_sample(con, e)
+        if result.rows_quarantined:
+            context.log.warning(
+                f"{e.qualified}: {result.rows_quarantined} of {result.rows_landed} rows "
+                f"quarantined: {result.by_rule}"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "rows_landed": result.rows_landed,
+                "rows_accepted": result.rows_accepted,
+                "rows_quarantined": result.rows_quarantined,
+                "rows_current": result.rows_current,
+                "reject_rate": round(result.reject_rate, 6),
+                "quarantined_by_rule": dg.MetadataValue.json(result.by_rule),
+                "quarantine_sample": dg.MetadataValue.json(sample),
+                "unchanged_input": result.skipped,
+            }
+        )
+
+    return _asset
+
+
+gate_assets = [_gate_asset(e) for e in ENTITIES]

@@ -1,0 +1,144 @@
+"""Blocking data-quality checks on the accepted tables.
+
+* `reconciles`: rows landed = rows accepted + rows quarantined, per entity and
+  per file.
+* `reject_rate`: the share of quarantined rows is at most `CX_MAX_REJECT_RATE`.
+* `gx_suite`: the entity's Great Expectations suite (expectations/) confirms
+  the accepted rows; it runs through a `ValidationDefinition` in bounded
+  chunks (the small wrapper `dagster-ge` does not offer for GX 1.x).
+"""
+
+
+import dagster as dg
+
+from cx_insights.contract import ENTITIES, Entity
+from cx_insights.warehouse import connect
+from expectations.runner import validate
+from orchestration.defs.quality.assets import accepted_key
+from orchestration.defs.quality.gate import gate_counts, quarantine_sample
+from orchestration.resources import CxSettingsResource
+
+
+def _reconciles(e: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=accepted_key(e),
+        name="reconciles",
+        blocking=True,
+        description="rows landed = rows accepted + rows quarantined, for the entity and per file",
+    )
+    def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
+        settings = cx.settings()
+        with connect(settings.warehouse) as con:
+            result = gate_counts(con, e, skipped=True)
+            per_file = con.execute(
+                f"""
+                with landed as (
+                    select _source_file, count(*) as n from raw.{e.qualified} group by 1
+                ), rejected as (
+                    select _source_file, count(*) as n from quarantine.{e.qualified} group by 1
+                ), accepted as (
+                    select _source_file, count(*) as n from raw.{e.qualified} as l
+                    where not exists (
+                        select 1 from quarantine.{e.qualified} as q
+                        where q._source_file = l._source_file and q._source_line = l._source_line
+                    ) group by 1
+                )
+                select landed._source_file, landed.n, coalesce(accepted.n, 0),
+                       coalesce(rejected.n, 0)
+                from landed
+                left join accepted using (_source_file)
+                left join rejected using (_source_file)
+                where landed.n <> coalesce(accepted.n, 0) + coalesce(rejected.n, 0)
+                """
+            ).fetchall()
+        passed = result.reconciles and not per_file
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"{result.rows_landed} landed = {result.rows_accepted} accepted + "
+                f"{result.rows_quarantined} quarantined"
+                if passed
+                else f"counts do not reconcile: {result.rows_landed} landed, "
+                f"{result.rows_accepted} accepted, {result.rows_quarantined} quarantined; "
+                f"files: {[r[0] for r in per_file]}"
+            ),
+            metadata={
+                "rows_landed": result.rows_landed,
+                "rows_accepted": result.rows_accepted,
+                "rows_quarantined": result.rows_quarantined,
+                "files_not_reconciling": dg.MetadataValue.json([r[0] for r in per_file]),
+            },
+        )
+
+    return _check
+
+
+def _reject_rate(e: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=accepted_key(e),
+        name="reject_rate",
+        blocking=True,
+        description="the share of landed rows sent to quarantine is at most CX_MAX_REJECT_RATE",
+    )
+    def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
+        settings = cx.settings()
+        with connect(settings.warehouse) as con:
+            result = gate_counts(con, e, skipped=True)
+            sample = quarantine_sample(con, e)
+        passed = result.reject_rate <= settings.max_reject_rate
+        files = sorted({s["file"] for s in sample})
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"{result.reject_rate:.2%} of {result.rows_landed} rows quarantined "
+                f"(limit {settings.max_reject_rate:.2%})"
+                + ("" if passed else f"; e.g. in {', '.join(files)}: {result.by_rule}")
+            ),
+            metadata={
+                "reject_rate": round(result.reject_rate, 6),
+                "limit": settings.max_reject_rate,
+                "quarantined_by_rule": dg.MetadataValue.json(result.by_rule),
+                "quarantine_sample": dg.MetadataValue.json(sample),
+            },
+        )
+
+    return _check
+
+
+def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=accepted_key(e),
+        name="gx_suite",
+        blocking=True,
+        description=f"Great Expectations suite `{e.qualified}` on the accepted rows",
+    )
+    def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
+        settings = cx.settings()
+        with connect(settings.warehouse) as con:
+            outcome = validate(con, e.qualified)
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"{len(outcome.expectations)} expectations on {outcome.rows} rows"
+                + ("" if outcome.success else f"; failed: {[f.expectation for f in outcome.failed]}")
+            ),
+            metadata={
+                "rows_validated": outcome.rows,
+                "chunks": outcome.chunks,
+                "expectations": dg.MetadataValue.json(
+                    {
+                        k: {"success": v.success, "unexpected": v.unexpected_count,
+                            "sample": v.sample}
+                        for k, v in outcome.expectations.items()
+                    }
+                ),
+            },
+        )
+
+    return _check
+
+
+quality_checks = [f(e) for e in ENTITIES for f in (_reconciles, _reject_rate, _gx_suite)]

@@ -1,0 +1,72 @@
+"""dbt models as Dagster assets, in one lineage graph with the ingestion and the gate.
+
+The translator maps each dbt source (`source('feedback', 'answers')`) to the
+gate asset that writes the table it reads (`accepted/feedback__answers`),
+names asset groups after the dbt folders (staging, intermediate, marts) and
+keys models by schema and name (`marts/kpi_monthly`). dbt tests become asset
+checks.
+"""
+
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration.defs.transform.project import cx_dbt_project, dbt_executable
+from orchestration.resources import CxSettingsResource
+
+
+class CxDbtTranslator(DagsterDbtTranslator):
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(
+                key=dg.AssetKey(["accepted", f"{props['source_name']}__{props['name']}"])
+            )
+        fqn = props.get("fqn", [])
+        group = fqn[1] if len(fqn) > 2 else "transform"
+        schema = props.get("config", {}).get("schema") or props.get("schema") or group
+        return spec.replace_attributes(
+            key=dg.AssetKey([schema, props["name"]]), group_name=group
+        )
+
+
+translator = CxDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_resource() -> DbtCliResource:
+    project = cx_dbt_project()
+    return DbtCliResource(
+        project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=dbt_executable()
+    )
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    project = cx_dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        name="cx_dbt_models",
+    )
+    def cx_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: CxSettingsResource
+    ) -> Iterator[Any]:
+        # dbt runs as a subprocess: hand it the run's settings (absolute paths).
+        os.environ.update(cx.settings().dbt_env())
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return cx_dbt_models
