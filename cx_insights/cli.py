@@ -61,9 +61,7 @@ class RunOutcome:
     def messages(self) -> list[str]:
         lines = []
         for c in self.failed_checks:
-            lines.append(
-                f"BLOCKED  entity {c['entity']}  check {c['check']}: {c['description']}"
-            )
+            lines.append(f"BLOCKED  entity {c['entity']}  check {c['check']}: {c['description']}")
         for s in self.failed_steps:
             lines.append(f"FAILED   step {s['step']}: {s['error']}")
         return lines
@@ -160,6 +158,7 @@ def _write_reports(settings: Settings, outcome: RunOutcome) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     settings = load_settings()
     from orchestration.defs.report.dashboard import write_dashboard
+
     from orchestration.defs.report.quality_report import write_quality_report
 
     write_quality_report(settings)
@@ -173,11 +172,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from cx_insights.generate import generate
 
     started = time.monotonic()
-    counts = generate(
-        Path(args.out), customers=args.customers, seed=args.seed, months=args.months
-    )
+    counts = generate(Path(args.out), customers=args.customers, seed=args.seed, months=args.months)
     print(json.dumps(counts, indent=2))
-    print(f"wrote {sum(counts.values()):,} rows to {args.out} in {time.monotonic() - started:.1f} s")
+    print(
+        f"wrote {sum(counts.values()):,} rows to {args.out} in {time.monotonic() - started:.1f} s"
+    )
     return 0
 
 
@@ -190,7 +189,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cx-insights",
-        description="Customer-experience warehouse: surveys, CRM, web and tickets, joined to money.",
+        description="Customer-experience warehouse: surveys, CRM, web, tickets, joined to money.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="materialise assets through Dagster (all by default)")

@@ -1,6 +1,5 @@
 """One Dagster asset per landing entity: landing files -> `raw.<source>__<entity>`."""
 
-
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity

@@ -1,6 +1,5 @@
 """Blocking file-level checks on the raw assets: a file that cannot be read blocks its entity."""
 
-
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity

@@ -288,19 +288,30 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _clean_name(name: str, position: int) -> str:
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip().lower()
+    return cleaned or f"column_{position}"
+
+
 def _normalise_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Lower-case and trim the landed column names; return them."""
-    cols = [r[0] for r in con.execute("describe _landing").fetchall() if r[0] != "_source_line"]
-    seen: set[str] = set()
-    for c in cols:
-        target = c.strip().lower()
+    """Lower-case and trim the landed column names (matched case-insensitively)."""
+    described = [r[0] for r in con.execute("describe _landing").fetchall()]
+    selects, seen = [], []
+    for position, name in enumerate(described, start=1):
+        if name == "_source_line":
+            selects.append(f"#{position} as _source_line")
+            continue
+        target = _clean_name(name, position)
         if target in seen:
-            raise UnreadableFileError(f"column {c!r} appears twice (names are case-insensitive)")
-        seen.add(target)
-        if target != c:
-            con.execute(
-                f"alter table _landing rename column {quote_ident(c)} to {quote_ident(target)}"
+            raise UnreadableFileError(
+                f"column {target!r} appears twice (names are case-insensitive)"
             )
+        seen.append(target)
+        # Positional references: a landed name may hold characters SQL cannot quote.
+        selects.append(f"#{position} as {quote_ident(target)}")
+    con.execute(
+        f"create or replace temp table _landing as select {', '.join(selects)} from _landing"
+    )
     return sorted(seen)
 
 

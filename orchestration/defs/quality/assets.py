@@ -4,7 +4,6 @@ The accepted tables are what the dbt sources read, so the dbt lineage hangs
 off these assets, and their blocking checks stop every model downstream.
 """
 
-
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity, accepted_table, entity

@@ -8,7 +8,6 @@
   chunks (the small wrapper `dagster-ge` does not offer for GX 1.x).
 """
 
-
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity
@@ -123,15 +122,22 @@ def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
             severity=dg.AssetCheckSeverity.ERROR,
             description=(
                 f"{len(outcome.expectations)} expectations on {outcome.rows} rows"
-                + ("" if outcome.success else f"; failed: {[f.expectation for f in outcome.failed]}")
+                + (
+                    ""
+                    if outcome.success
+                    else f"; failed: {[f.expectation for f in outcome.failed]}"
+                )
             ),
             metadata={
                 "rows_validated": outcome.rows,
                 "chunks": outcome.chunks,
                 "expectations": dg.MetadataValue.json(
                     {
-                        k: {"success": v.success, "unexpected": v.unexpected_count,
-                            "sample": v.sample}
+                        k: {
+                            "success": v.success,
+                            "unexpected": v.unexpected_count,
+                            "sample": v.sample,
+                        }
                         for k, v in outcome.expectations.items()
                     }
                 ),

@@ -98,11 +98,19 @@ def _lit(value: str) -> str:
 
 def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
     """SQL typing the landed text of `column` (null when it does not parse)."""
-    c = quote_ident(column)
+    c = "landed." + quote_ident(column)
     if type_ == "timestamp":
         # A value with an offset is converted to UTC; one without is taken as
         # UTC (the session time zone is UTC).
-        return f"cast(try_cast(trim({c}) as timestamptz) as timestamp)"
+        # ISO 8601 allows minutes without seconds (`T10:00Z`), DuckDB's cast does not.
+        minutes_only = (
+            f"regexp_replace(trim({c}), "
+            r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})([Zz+-].*)?$', '\1:00\2')"
+        )
+        return (
+            f"cast(coalesce(try_cast(trim({c}) as timestamptz), "
+            f"try_cast({minutes_only} as timestamptz)) as timestamp)"
+        )
     if type_ == "text":
         if enum:
             return f"lower(trim({c}))"

@@ -31,14 +31,14 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _table(headers: list[str], rows: list[list[object]], raw_html_cols: set[int] | None = None) -> str:
+def _table(
+    headers: list[str], rows: list[list[object]], raw_html_cols: set[int] | None = None
+) -> str:
     raw_html_cols = raw_html_cols or set()
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
-        + "".join(
-            f"<td>{v if i in raw_html_cols else _e(v)}</td>" for i, v in enumerate(row)
-        )
+        + "".join(f"<td>{v if i in raw_html_cols else _e(v)}</td>" for i, v in enumerate(row))
         + "</tr>"
         for row in rows
     )
@@ -64,7 +64,9 @@ def collect(settings: Settings) -> dict:
                     ).fetchall()
                 ]
             if table_exists(con, "raw", e.qualified):
-                item["landed"] = con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[0]
+                item["landed"] = con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[
+                    0
+                ]
                 item["last_loaded_at"] = con.execute(
                     f"select max(_loaded_at) from raw.{e.qualified}"
                 ).fetchone()[0]
@@ -74,7 +76,8 @@ def collect(settings: Settings) -> dict:
                 ).fetchone()[0]
                 item["by_rule"] = dict(
                     con.execute(
-                        f"select _rule, count(*) from quarantine.{e.qualified} group by 1 order by 2 desc"
+                        f"select _rule, count(*) from quarantine.{e.qualified} "
+                        "group by 1 order by 2 desc"
                     ).fetchall()
                 )
                 item["sample"] = [
@@ -142,8 +145,17 @@ def render(data: dict, run_messages: list[str] | None = None) -> str:
     parts.append("<h2>Entities</h2>")
     parts.append(
         _table(
-            ["entity", "status", "files", "landed", "accepted", "quarantined", "reject rate",
-             "current rows (latest per key)", "last loaded at (UTC)"],
+            [
+                "entity",
+                "status",
+                "files",
+                "landed",
+                "accepted",
+                "quarantined",
+                "reject rate",
+                "current rows (latest per key)",
+                "last loaded at (UTC)",
+            ],
             rows,
             raw_html_cols={1},
         )
@@ -171,7 +183,10 @@ def render(data: dict, run_messages: list[str] | None = None) -> str:
     if data["drift"]:
         parts.append("<h2>Schema drift (extra columns kept in raw)</h2>")
         parts.append(
-            _table(["entity", "file", "column"], [[d["entity"], d["file"], d["column"]] for d in data["drift"]])
+            _table(
+                ["entity", "file", "column"],
+                [[d["entity"], d["file"], d["column"]] for d in data["drift"]],
+            )
         )
     parts.append(
         f"<script type='application/json' id='cx-quality-data'>"

@@ -7,7 +7,6 @@ keys models by schema and name (`marts/kpi_monthly`). dbt tests become asset
 checks.
 """
 
-
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -38,9 +37,7 @@ class CxDbtTranslator(DagsterDbtTranslator):
         fqn = props.get("fqn", [])
         group = fqn[1] if len(fqn) > 2 else "transform"
         schema = props.get("config", {}).get("schema") or props.get("schema") or group
-        return spec.replace_attributes(
-            key=dg.AssetKey([schema, props["name"]]), group_name=group
-        )
+        return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=group)
 
 
 translator = CxDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

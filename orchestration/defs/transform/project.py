@@ -35,8 +35,15 @@ def parse_manifest() -> None:
     env = {**os.environ}
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
         check=True,
         env=env,
         cwd=DBT_PROJECT_DIR,

@@ -1,0 +1,93 @@
+"""Shared fixtures: tiny landing directories written by the tests themselves."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cx_insights.contract import ENTITIES, entity
+from cx_insights.warehouse import connect
+from orchestration.defs.ingest.loader import load_entity
+from orchestration.defs.quality.gate import GATE_DEPENDENCIES, GateResult, run_gate
+
+FX_CSV = "rate_date,currency,rate_to_reporting\n2020-01-01,EUR,1\n2020-01-01,USD,0.9\n"
+
+
+def gate_order() -> list[str]:
+    """Entities ordered so that every gate runs after the ones it reads."""
+    done: list[str] = []
+
+    def visit(q: str) -> None:
+        for dep in GATE_DEPENDENCIES.get(q, ()):
+            visit(dep)
+        if q not in done:
+            done.append(q)
+
+    for e in ENTITIES:
+        visit(e.qualified)
+    return done
+
+
+class Landing:
+    """A landing directory in a temp folder, with files of controlled mtimes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._clock = 1_700_000_000
+
+    def write(self, rel: str, content: str | bytes, *, mtime: int | None = None) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        self._clock += 60
+        stamp = mtime if mtime is not None else self._clock
+        os.utime(path, (stamp, stamp))
+        return path
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Landing:
+    return Landing(tmp_path / "landing")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse" / "cx.duckdb"
+
+
+@pytest.fixture
+def load_and_gate(landing: Landing, warehouse: Path) -> Callable[..., dict[str, GateResult]]:
+    """Load every entity and run every gate, as the Dagster job would."""
+
+    def _run(only: list[str] | None = None, currency: str = "EUR") -> dict[str, GateResult]:
+        results: dict[str, GateResult] = {}
+        with connect(warehouse) as con:
+            for q in gate_order():
+                load_entity(con, landing.root, entity(q))
+            for q in gate_order():
+                if (
+                    only is None
+                    or q in only
+                    or any(q in GATE_DEPENDENCIES.get(o, ()) for o in only)
+                ):
+                    results[q] = run_gate(con, entity(q), currency)
+        return results
+
+    return _run
+
+
+@pytest.fixture
+def query(warehouse: Path) -> Iterator[Callable[[str], list[tuple]]]:
+    def _query(sql: str) -> list[tuple]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            con.execute("set TimeZone = 'UTC'")
+            return con.execute(sql).fetchall()
+
+    yield _query
