@@ -9,6 +9,7 @@ whatever the table's size. Each chunk runs the suite through a
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -82,6 +83,8 @@ def validate(
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX logs every ephemeral docs site it creates at INFO.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     suite_def = all_suites()[qualified]
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

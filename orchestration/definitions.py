@@ -6,6 +6,8 @@ import dagster as dg
 
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.ingest.checks import ingest_checks
+from orchestration.defs.ingest.schedules import daily_schedule
+from orchestration.defs.ingest.sensors import landing_files_sensor
 from orchestration.defs.jobs import all_assets_job
 from orchestration.defs.quality.assets import gate_assets
 from orchestration.defs.quality.checks import quality_checks
@@ -16,6 +18,8 @@ defs = dg.Definitions(
     assets=[*ingest_assets, *gate_assets, build_dbt_assets()],
     asset_checks=[*ingest_checks, *quality_checks],
     jobs=[all_assets_job],
+    schedules=[daily_schedule],
+    sensors=[landing_files_sensor],
     resources={"cx": CxSettingsResource(), "dbt": dbt_resource()},
     executor=dg.in_process_executor,
 )

@@ -1,0 +1,138 @@
+"""`cx-insights status`: the last runs and the freshness of each source."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import duckdb
+
+from cx_insights.config import Settings
+from cx_insights.contract import ENTITIES
+from cx_insights.warehouse import WarehouseLockedError, connect, table_exists
+
+RUNS_DDL = """
+create table if not exists raw._runs (
+    run_id varchar primary key,
+    started_at timestamp not null,
+    ended_at timestamp,
+    status varchar not null,          -- running | success | failed
+    landing_dir varchar,
+    files_loaded bigint,
+    rows_by_entity varchar,           -- json: entity -> landed / accepted / quarantined
+    failed_checks varchar,            -- json list
+    failed_steps varchar              -- json list
+)
+"""
+
+
+def record_run_start(settings: Settings, run_id: str, started_at: datetime) -> None:
+    with connect(settings.warehouse) as con:
+        con.execute(RUNS_DDL)
+        con.execute(
+            "insert or replace into raw._runs (run_id, started_at, status, landing_dir) "
+            "values (?, ?, 'running', ?)",
+            [run_id, started_at, str(settings.landing_dir)],
+        )
+
+
+def record_run_end(
+    settings: Settings,
+    run_id: str,
+    *,
+    success: bool,
+    failed_checks: list[dict[str, str]],
+    failed_steps: list[dict[str, str]],
+) -> None:
+    with connect(settings.warehouse) as con:
+        con.execute(RUNS_DDL)
+        rows: dict[str, dict[str, int]] = {}
+        if table_exists(con, "raw", "_gate_results"):
+            for entity, landed, accepted, quarantined in con.execute(
+                """
+                select entity, rows_landed, rows_accepted, rows_quarantined from (
+                    select *, row_number() over (partition by entity order by checked_at desc)
+                        as recency
+                    from raw._gate_results
+                ) as latest where recency = 1
+                """
+            ).fetchall():
+                rows[entity] = {
+                    "landed": landed,
+                    "accepted": accepted,
+                    "quarantined": quarantined,
+                }
+        started = con.execute(
+            "select started_at from raw._runs where run_id = ?", [run_id]
+        ).fetchone()
+        files = 0
+        if started and table_exists(con, "raw", "_files"):
+            files = con.execute(
+                "select count(*) from raw._files where loaded_at >= ? and status = 'loaded'",
+                [started[0]],
+            ).fetchone()[0]
+        con.execute(
+            """
+            update raw._runs set ended_at = ?, status = ?, files_loaded = ?, rows_by_entity = ?,
+                failed_checks = ?, failed_steps = ?
+            where run_id = ?
+            """,
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                "success" if success else "failed",
+                files,
+                json.dumps(rows, sort_keys=True),
+                json.dumps(failed_checks),
+                json.dumps(failed_steps),
+                run_id,
+            ],
+        )
+
+
+def freshness(con: duckdb.DuckDBPyConnection) -> list[tuple[str, object, object]]:
+    """(entity, last file loaded at, newest landed file's modification time)."""
+    out = []
+    for e in ENTITIES:
+        if not table_exists(con, "raw", "_files"):
+            out.append((e.qualified, None, None))
+            continue
+        row = con.execute(
+            "select max(loaded_at), max(mtime) from raw._files "
+            "where entity = ? and status = 'loaded'",
+            [e.qualified],
+        ).fetchone()
+        out.append((e.qualified, row[0], row[1]))
+    return out
+
+
+def print_status(settings: Settings, limit: int = 10) -> int:
+    if not settings.warehouse.exists():
+        print(f"no warehouse at {settings.warehouse}: run `cx-insights run` first")
+        return 1
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            print(f"warehouse {settings.warehouse}\n")
+            if table_exists(con, "raw", "_runs"):
+                print("last runs (UTC)")
+                print(f"  {'started':19}  {'ended':19}  {'status':8}  files  failed checks")
+                for started, ended, status, files, checks in con.execute(
+                    "select started_at, ended_at, status, files_loaded, failed_checks "
+                    f"from raw._runs order by started_at desc limit {int(limit)}"
+                ).fetchall():
+                    n_failed = len(json.loads(checks)) if checks else 0
+                    print(
+                        f"  {started:%Y-%m-%d %H:%M:%S}  "
+                        f"{(f'{ended:%Y-%m-%d %H:%M:%S}' if ended else '-'):19}  "
+                        f"{status:8}  {files or 0:5}  {n_failed}"
+                    )
+            print("\nfreshness of each source (UTC)")
+            print(f"  {'entity':30}  {'last loaded':19}  newest file")
+            for entity, loaded, mtime in freshness(con):
+                print(
+                    f"  {entity:30}  {(f'{loaded:%Y-%m-%d %H:%M:%S}' if loaded else '-'):19}  "
+                    f"{(f'{mtime:%Y-%m-%d %H:%M:%S}' if mtime else '-')}"
+                )
+    except WarehouseLockedError as exc:
+        print(f"cx-insights: {exc}")
+        return 3
+    return 0
