@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from functools import cache
 
 import duckdb
 
@@ -76,28 +77,40 @@ def _describe(config) -> tuple[str, str]:
     return config.type, str(column)
 
 
+@cache
+def _context():
+    """One ephemeral GX context per process (each new one creates a temp docs site)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.data_sources.add_pandas("cx_accepted")
+    return context
+
+
+@cache
+def _definition(qualified: str):
+    import great_expectations as gx
+
+    context = _context()
+    asset = context.data_sources.get("cx_accepted").add_dataframe_asset(qualified)
+    batch = asset.add_batch_definition_whole_dataframe("chunk")
+    suite = context.suites.add(all_suites()[qualified])
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{qualified}_accepted", data=batch, suite=suite)
+    )
+
+
 def validate(
     con: duckdb.DuckDBPyConnection, qualified: str, chunk_rows: int = CHUNK_ROWS
 ) -> SuiteOutcome:
     """Validate the accepted rows of one entity with its suite."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    # GX logs every ephemeral docs site it creates at INFO.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    suite_def = all_suites()[qualified]
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("cx_accepted")
-    asset = source.add_dataframe_asset(qualified)
-    batch = asset.add_batch_definition_whole_dataframe("chunk")
-    suite = context.suites.add(suite_def)
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{qualified}_accepted", data=batch, suite=suite)
-    )
-    query = (
-        VALIDATION_QUERIES.get(qualified)
-        or f"select * from raw.{accepted_table(entity(qualified))}"
+    definition = _definition(qualified)
+    query = VALIDATION_QUERIES.get(qualified) or (
+        f"select * from raw.{accepted_table(entity(qualified))}"
     )
     outcome = SuiteOutcome(qualified)
     reader = con.execute(query).fetch_record_batch(chunk_rows)
@@ -118,7 +131,7 @@ def validate(
                 agg.sample += [str(v) for v in (r.result.get("partial_unexpected_list") or [])][:5]
     if outcome.chunks == 0:
         # An empty table still gets its expectations listed (all vacuously true).
-        for exp in suite_def.expectations:
+        for exp in definition.suite.expectations:
             kind, column = _describe(exp.configuration)
             outcome.expectations[f"{kind}({column})"] = ExpectationOutcome(kind, column)
     return outcome
