@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.ingest.assets import ingest_assets
-from orchestration.defs.ingest.checks import ingest_checks
+from orchestration.defs.ingest.checks import freshness_checks, ingest_checks
 from orchestration.defs.ingest.schedules import daily_schedule
 from orchestration.defs.ingest.sensors import landing_files_sensor
 from orchestration.defs.jobs import all_assets_job
@@ -16,7 +16,7 @@ from orchestration.resources import CxSettingsResource
 
 defs = dg.Definitions(
     assets=[*ingest_assets, *gate_assets, build_dbt_assets()],
-    asset_checks=[*ingest_checks, *quality_checks],
+    asset_checks=[*ingest_checks, *freshness_checks, *quality_checks],
     jobs=[all_assets_job],
     schedules=[daily_schedule],
     sensors=[landing_files_sensor],

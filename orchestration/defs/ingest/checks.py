@@ -42,3 +42,60 @@ def _files_readable(e: Entity) -> dg.AssetChecksDefinition:
 
 
 ingest_checks = [_files_readable(e) for e in ENTITIES]
+
+
+def freshness_limit_hours() -> float:
+    """`CX_FRESHNESS_HOURS` (default 36): how old the newest file of a source may be."""
+    import os
+
+    return float(os.environ.get("CX_FRESHNESS_HOURS") or 36)
+
+
+def _fresh(e: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_key(e),
+        name="freshness",
+        blocking=False,
+        description=(
+            "The newest landed file of the entity is at most CX_FRESHNESS_HOURS old "
+            "(default 36 h). A stale source warns (it does not block the models)."
+        ),
+    )
+    def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
+        from datetime import UTC, datetime
+
+        settings = cx.settings()
+        limit = freshness_limit_hours()
+        with connect(settings.warehouse) as con:
+            newest = con.execute(
+                "select max(mtime) from raw._files where entity = ? and status = 'loaded'",
+                [e.qualified],
+            ).fetchone()[0]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if newest is None:
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"no file of {e.qualified} has been loaded yet",
+                metadata={"limit_hours": limit},
+            )
+        age_h = (now - newest).total_seconds() / 3600
+        return dg.AssetCheckResult(
+            passed=age_h <= limit,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"newest file from {newest:%Y-%m-%d %H:%M} UTC, {age_h:.1f} h old "
+                f"(limit {limit:g} h)" + ("" if age_h <= limit else f": {age_h - limit:.1f} h late")
+            ),
+            metadata={
+                "newest_file_at": str(newest),
+                "age_hours": round(age_h, 2),
+                "limit_hours": limit,
+                "hours_late": round(max(0.0, age_h - limit), 2),
+            },
+        )
+
+    return _check
+
+
+freshness_checks = [_fresh(e) for e in ENTITIES]
