@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -91,3 +93,50 @@ def query(warehouse: Path) -> Iterator[Callable[[str], list[tuple]]]:
             return con.execute(sql).fetchall()
 
     yield _query
+
+
+# --- end-to-end builds -------------------------------------------------------
+
+CLI = str(Path(sys.executable).parent / "cx-insights")
+
+
+class Build(subprocess.CompletedProcess):
+    landing: Path
+    warehouse: Path
+
+
+def run_cli(args: list[str], landing: Path, warehouse: Path, **env: str) -> Build:
+    """`cx-insights <args>` in a subprocess, on the given landing dir and warehouse."""
+    environ = {
+        **os.environ,
+        "CX_LANDING_DIR": str(landing),
+        "CX_WAREHOUSE": str(warehouse),
+        "CX_PII_SALT": "test-salt",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        **env,
+    }
+    done = subprocess.run([CLI, *args], capture_output=True, text=True, env=environ, timeout=900)
+    build = Build(done.args, done.returncode, done.stdout, done.stderr)
+    build.landing, build.warehouse = landing, warehouse
+    return build
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The shipped sample, built once for the whole session."""
+    from cx_insights.config import SAMPLE_LANDING_DIR
+
+    warehouse = tmp_path_factory.mktemp("sample") / "cx.duckdb"
+    build = run_cli(["run"], SAMPLE_LANDING_DIR, warehouse)
+    assert build.returncode == 0, f"sample build failed:\n{build.stdout}\n{build.stderr}"
+    return build
+
+
+@pytest.fixture(scope="session")
+def query_build(sample_build: Build) -> Callable[..., list[tuple]]:
+    def _query(sql: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(sample_build.warehouse), read_only=True) as con:
+            con.execute("set TimeZone = 'UTC'")
+            return con.execute(sql, params or []).fetchall()
+
+    return _query
