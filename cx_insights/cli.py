@@ -180,7 +180,6 @@ def _write_reports(settings: Settings, outcome: RunOutcome) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     settings = load_settings()
     from orchestration.defs.report.dashboard import write_dashboard
-
     from orchestration.defs.report.quality_report import write_quality_report
 
     write_quality_report(settings)
@@ -223,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, required=True)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--months", type=int, default=24)
+    p.add_argument("--end-month", default=None, help="last month, YYYY-MM (default 2026-10)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing landing data")
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("report", help="(re)build the dashboard and the data-quality report")
     p.set_defaults(func=cmd_report)
