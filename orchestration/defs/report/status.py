@@ -29,6 +29,8 @@ create table if not exists raw._runs (
 def record_run_start(settings: Settings, run_id: str, started_at: datetime) -> None:
     with connect(settings.warehouse) as con:
         con.execute(RUNS_DDL)
+        # The caller holds the run lock: a run still marked running was killed.
+        con.execute("update raw._runs set status = 'interrupted' where status = 'running'")
         con.execute(
             "insert or replace into raw._runs (run_id, started_at, status, landing_dir) "
             "values (?, ?, 'running', ?)",
