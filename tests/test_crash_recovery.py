@@ -1,0 +1,68 @@
+"""A run killed at any point leaves the warehouse consistent; the next run completes
+the work and gives the same marts as an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cx_insights.config import SAMPLE_LANDING_DIR
+from tests.conftest import CLI, run_cli
+from tests.test_end_to_end import table_digests
+
+
+def _kill_when(marker: str, landing: Path, warehouse: Path) -> bool:
+    """Start a run and SIGKILL its whole process group once `marker` is logged."""
+    env = {
+        **os.environ,
+        "CX_LANDING_DIR": str(landing),
+        "CX_WAREHOUSE": str(warehouse),
+        "CX_PII_SALT": "test-salt",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    proc = subprocess.Popen(
+        [CLI, "run", "--verbose"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    killed = False
+    deadline = time.monotonic() + 300
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if marker in line and "STEP_START" in line:
+            time.sleep(0.3)
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+        if time.monotonic() > deadline:
+            break
+    if not killed:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return killed
+
+
+def _marts(digests: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in digests.items() if k.startswith("marts.")}
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["raw__web__events", "accepted__feedback__answers", "cx_dbt_models"],
+    ids=["during-ingestion", "during-gate", "during-dbt"],
+)
+def test_killed_run_then_rerun_equals_uninterrupted(marker, sample_build, tmp_path):
+    warehouse = tmp_path / "w" / "cx.duckdb"
+    assert _kill_when(marker, SAMPLE_LANDING_DIR, warehouse), f"never reached {marker}"
+    rerun = run_cli(["run"], SAMPLE_LANDING_DIR, warehouse)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _marts(table_digests(warehouse)) == _marts(table_digests(sample_build.warehouse))
