@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: run test lint install clean benchmark dev
+.PHONY: run test lint install clean benchmark dev chromium
 
 # The venv is (re)installed only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -27,7 +27,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests --processes 2
 
-test: $(STAMP) lint
+# Headless Chromium for the dashboard's browser test: Debian's package (never a
+# browser downloaded by a test tool). Installed when missing and we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) lint chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 benchmark: $(STAMP)

@@ -166,15 +166,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _write_reports(settings: Settings, outcome: RunOutcome) -> None:
+    """The data-quality page, always (a blocked run needs it most).
+
+    The dashboard is a Dagster asset (`report/dashboard`), built by the run
+    when every mart it reads was built.
+    """
     from orchestration.defs.report.quality_report import write_quality_report
 
     write_quality_report(settings, run_messages=outcome.messages())
-    try:
-        from orchestration.defs.report.dashboard import write_dashboard
-    except ImportError:
-        return
-    if outcome.success:
-        write_dashboard(settings)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

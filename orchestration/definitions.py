@@ -11,11 +11,12 @@ from orchestration.defs.ingest.sensors import landing_files_sensor
 from orchestration.defs.jobs import all_assets_job
 from orchestration.defs.quality.assets import gate_assets
 from orchestration.defs.quality.checks import quality_checks
+from orchestration.defs.report.assets import report_assets
 from orchestration.defs.transform.assets import build_dbt_assets, dbt_resource
 from orchestration.resources import CxSettingsResource
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, *gate_assets, build_dbt_assets()],
+    assets=[*ingest_assets, *gate_assets, build_dbt_assets(), *report_assets],
     asset_checks=[*ingest_checks, *freshness_checks, *quality_checks],
     jobs=[all_assets_job],
     schedules=[daily_schedule],

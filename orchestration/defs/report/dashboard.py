@@ -195,6 +195,11 @@ def fmt_money(value: object, currency: str, decimals: int = 0) -> str:
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
 
 
+def metric_label(metric: str) -> str:
+    info = METRICS.get(metric)
+    return info.label if info else metric.replace("_", " ")
+
+
 def fmt_metric(metric: str, value: object, currency: str) -> str:
     info = METRICS.get(metric, MetricInfo(metric, "count", None, 1))
     if is_missing(value):
@@ -260,14 +265,6 @@ def nps_category(score: object) -> str:
         return "none"
     v = float(score)  # type: ignore[arg-type]
     return "promoter" if v >= 9 else ("passive" if v >= 7 else "detractor")
-
-
-def first_column(frame: pd.DataFrame, *candidates: str) -> str | None:
-    """The first of `candidates` that `frame` has (insight tables name some columns freely)."""
-    for name in candidates:
-        if name in frame.columns:
-            return name
-    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -445,7 +442,9 @@ def _read_marts(settings: Settings, data: DashboardData) -> None:
         if "customers_at_risk" in present:
             data.frames.update(_read_customers_at_risk(con))
         untils = [
-            con.execute(sql).fetchone()[0] for name, sql in DATA_UNTIL_SQL.items() if name in present
+            con.execute(sql).fetchone()[0]
+            for name, sql in DATA_UNTIL_SQL.items()
+            if name in present
         ]
         untils = [u for u in untils if u is not None]
         data.data_until = max(untils) if untils else None
@@ -502,32 +501,27 @@ def _read_marts(settings: Settings, data: DashboardData) -> None:
         data.frames["newest_records"] = pd.DataFrame(newest, columns=["mart", "newest_record_at"])
 
 
+AT_RISK_SQL = """
+-- Who to call first: the high band, largest expected MRR loss first.
+select customer_id, segment, churn_risk_score, risk_band, mrr_at_risk, expected_mrr_loss,
+    latest_nps_category, reasons
+from marts.customers_at_risk
+order by case when risk_band = 'high' then 0 else 1 end, expected_mrr_loss desc nulls last,
+    churn_risk_score desc, customer_id
+limit ?
+"""
+
+HIGH_RISK_REASONS_SQL = """
+select reasons from marts.customers_at_risk where risk_band = 'high' and reasons is not null
+"""
+
+
 def _read_customers_at_risk(con: Any) -> dict[str, pd.DataFrame]:
-    """The top of the list and the counts per band (the table has one row per customer)."""
-    frame_cols = [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = 'customers_at_risk'"
-        ).fetchall()
-    ]
-    probe = pd.DataFrame(columns=frame_cols)
-    score = first_column(probe, "risk_score", "churn_risk_score", "score")
-    out: dict[str, pd.DataFrame] = {}
-    order = f"order by {score} desc nulls last" if score else ""
-    out["customers_at_risk"] = _query(
-        con, f"select * from marts.customers_at_risk {order} limit {AT_RISK_TOP}"
-    )
-    band = first_column(probe, "risk_band", "band")
-    mrr = first_column(probe, "mrr_at_risk", "mrr", "current_mrr")
-    if band:
-        mrr_sum = f"sum({mrr})" if mrr else "cast(null as double)"
-        out["risk_bands"] = _query(
-            con,
-            f"select {band} as risk_band, count(*) as customers, {mrr_sum} as mrr "
-            "from marts.customers_at_risk group by 1 order by 1",
-        )
-    return out
+    """The top of the list, and the reasons of the high band (one row per customer)."""
+    return {
+        "customers_at_risk": _query(con, AT_RISK_SQL, [AT_RISK_TOP]),
+        "high_risk_reasons": _query(con, HIGH_RISK_REASONS_SQL),
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -545,7 +539,11 @@ def kpi_rows(
 
 
 def kpi_value(
-    kpi: pd.DataFrame, metric: str, month: date | None, level: str = "company", level_id: str = "all"
+    kpi: pd.DataFrame,
+    metric: str,
+    month: date | None,
+    level: str = "company",
+    level_id: str = "all",
 ) -> pd.Series | None:
     if month is None:
         return None
@@ -578,7 +576,9 @@ def _float(value: object) -> float | None:
     return None if is_missing(value) else float(value)  # type: ignore[arg-type]
 
 
-def top_line(kpi: pd.DataFrame, month: date, metrics: Iterable[str] = TOP_LINE) -> list[TopLineCard]:
+def top_line(
+    kpi: pd.DataFrame, month: date, metrics: Iterable[str] = TOP_LINE
+) -> list[TopLineCard]:
     cards = []
     for metric in metrics:
         now = kpi_value(kpi, metric, month)
@@ -625,17 +625,24 @@ def label_of(labels: dict[tuple[str, str], str], level: str, level_id: str) -> s
     return labels.get((level, level_id), level_id)
 
 
-def worst_touchpoints(data: DashboardData, k: int = WORST_TOUCHPOINTS) -> list[str]:
-    """The k touchpoints with the lowest NPS in the reporting month (enough sample first)."""
+def worst_touchpoint_rows(data: DashboardData) -> pd.DataFrame:
+    """Touchpoint NPS rows of the reporting month, worst first.
+
+    Ranked by the upper end of the 95 % interval (then the value): a touchpoint
+    is worst when even its best plausible NPS is low, so that five unhappy
+    answers do not outrank two hundred.
+    """
     kpi = data.frame("kpi_monthly")
     if kpi is None or data.reporting_month is None:
-        return []
+        return pd.DataFrame()
     rows = kpi_rows(kpi, "touchpoint", "nps", data.reporting_month)
     rows = rows[(rows["level_id"] != "unknown") & rows["value"].notna()]
-    if rows.empty:
-        return []
-    rows = rows.assign(low=rows["n"] < LOW_SAMPLE).sort_values(["low", "value"])
-    return list(rows["level_id"].head(k))
+    rank = rows["ci_high"].fillna(rows["value"])
+    return rows.assign(_rank=rank).sort_values(["_rank", "value"])
+
+
+def worst_touchpoints(data: DashboardData, k: int = WORST_TOUCHPOINTS) -> list[str]:
+    return list(worst_touchpoint_rows(data)["level_id"].head(k)) if data.has("kpi_monthly") else []
 
 
 # --------------------------------------------------------------------------------------
@@ -726,39 +733,88 @@ def nps_trend_figure(kpi: pd.DataFrame, reporting_month: date) -> go.Figure | No
     return fig
 
 
+NPS_CATEGORY_ORDER = ["promoter", "passive", "detractor", "no_answer"]
+
+
 def financial_link_figure(link: pd.DataFrame, currency: str) -> go.Figure | None:
-    category = first_column(link, "nps_category", "latest_nps_category", "category")
-    churn = first_column(link, "churn_rate", "customer_churn_rate")
-    mrr = first_column(link, "avg_mrr", "average_mrr", "mrr_per_customer", "avg_mrr_per_customer")
-    if category is None or (churn is None and mrr is None):
+    """marts.nps_financial_link: churn, MRR and 12-month revenue by latest NPS category."""
+    if link.empty:
         return None
-    order = ["promoter", "passive", "detractor", "no_answer"]
-    link = link.copy()
-    link["_order"] = link[category].map({c: i for i, c in enumerate(order)}).fillna(len(order))
-    link = link.sort_values("_order")
-    names = [str(c).replace("_", " ").capitalize() for c in link[category]]
-    colors = [NPS_CATEGORY_COLORS.get(str(c), NEUTRAL) for c in link[category]]
-    panels = [(churn, "Churn rate (%)"), (mrr, f"Average MRR ({currency})")]
-    panels = [p for p in panels if p[0] is not None]
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels])
-    for i, (col, title) in enumerate(panels, start=1):
+    link = link.assign(
+        _order=link["nps_category"].map({c: i for i, c in enumerate(NPS_CATEGORY_ORDER)})
+    ).sort_values("_order")
+    names = [
+        str(c).replace("_", " ").capitalize() + (" †" if low else "")
+        for c, low in zip(link["nps_category"], link["is_low_sample"].fillna(False), strict=True)
+    ]
+    colors = [NPS_CATEGORY_COLORS.get(str(c), NEUTRAL) for c in link["nps_category"]]
+    panels = [
+        ("monthly_churn_rate", "Monthly churn rate", 2, "Churn (% per month)"),
+        ("average_mrr", "Average MRR", 0, f"MRR ({currency})"),
+        ("expected_revenue_12m", "Expected revenue, next 12 months", 0, f"Revenue ({currency})"),
+    ]
+    fig = make_subplots(
+        rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels], horizontal_spacing=0.08
+    )
+    for i, (col, title, decimals, axis_title) in enumerate(panels, start=1):
         fig.add_trace(
             go.Bar(
                 x=names,
                 y=link[col],
                 marker_color=colors,
-                text=[fmt_number(v, 1) for v in link[col]],
+                text=[fmt_number(v, decimals) for v in link[col]],
                 textposition="outside",
                 cliponaxis=False,
                 name=title,
                 showlegend=False,
+                customdata=link[["customers", "customer_months"]].to_numpy(),
+                hovertemplate="%{x}: %{y:,." + str(decimals) + "f}<br>%{customdata[0]} customers, "
+                "%{customdata[1]} customer-months<extra></extra>",
             ),
             row=1,
             col=i,
         )
-        fig.update_yaxes(title_text=title, row=1, col=i)
+        fig.update_yaxes(title_text=axis_title, row=1, col=i, rangemode="tozero")
         fig.update_xaxes(title_text="Latest NPS answer", row=1, col=i)
-    fig.update_layout(title="What an NPS answer is worth: churn and MRR by the customer's category")
+    fig.update_layout(
+        title="What an NPS answer is worth: churn, MRR and revenue by the customer's latest "
+        "NPS category",
+        margin={"t": 110},
+    )
+    return fig
+
+
+def risk_bands_figure(bands: pd.DataFrame, currency: str) -> go.Figure | None:
+    """marts.revenue_at_risk: customers and MRR per churn-risk band."""
+    if bands.empty:
+        return None
+    order = {"high": 0, "medium": 1, "low": 2}
+    bands = bands.assign(_order=bands["risk_band"].map(order).fillna(3)).sort_values("_order")
+    colors = {"high": BAD, "medium": "#f59e0b", "low": GOOD}
+    fig = go.Figure(
+        go.Bar(
+            y=[f"{str(b).capitalize()} risk" for b in bands["risk_band"]],
+            x=bands["mrr"],
+            orientation="h",
+            marker_color=[colors.get(str(b), NEUTRAL) for b in bands["risk_band"]],
+            text=[
+                f"{fmt_money(m, currency)} · {fmt_number(c)} customers · {fmt_number(sh, 1)} %"
+                for m, c, sh in zip(
+                    bands["mrr"], bands["customers"], bands["share_of_mrr"], strict=True
+                )
+            ],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:,.0f} MRR<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[0, float(bands["mrr"].max()) * 1.6])
+    fig.update_layout(
+        title="Current MRR by churn-risk band (label: MRR · customers · share of MRR)",
+        xaxis_title=f"MRR ({currency})",
+        yaxis_title="Churn-risk band",
+        showlegend=False,
+    )
     return fig
 
 
@@ -869,14 +925,14 @@ def rollup_heatmap_figure(data: DashboardData) -> go.Figure | None:
         go.Heatmap(
             z=z_low,
             name="n < 30",
-            opacity=0.4,
+            opacity=0.35,
             showscale=False,
             textfont={"color": "#475569", "size": 12},
             **common,
         )
     )
-    fig.update_yaxes(autorange="reversed", tickfont={"size": 12})
-    fig.update_xaxes(side="top", tickfont={"size": 13})
+    fig.update_yaxes(autorange="reversed", tickfont={"size": 12}, showgrid=False)
+    fig.update_xaxes(side="top", tickfont={"size": 13}, showgrid=False)
     fig.update_layout(
         title=f"Roll-up: journey → job → touchpoint, {month_label(month)} "
         "(value and n; † = fewer than 30 answers, faded)",
@@ -889,140 +945,145 @@ def rollup_height(data: DashboardData) -> int:
     return max(360, 150 + 24 * (len(rollup_rows(data)) + 1))
 
 
-@dataclass(frozen=True)
-class DriverColumns:
-    importance: str
-    performance: str
-    name: str
-    scope: str | None
-    quadrant: str | None
-    n: str | None
-    element_type: str | None
+QUADRANT_COLORS = {
+    "fix first": BAD,
+    "keep up": GOOD,
+    "maintain": ACCENT,
+    "low priority": "#94a3b8",
+}
 
 
-def driver_columns(drivers: pd.DataFrame) -> DriverColumns | None:
-    importance = first_column(
-        drivers, "relative_weight_pct", "relative_weight", "importance", "relative_importance"
-    )
-    performance = first_column(drivers, "performance", "performance_pct", "mean_performance")
-    name = first_column(drivers, "element_name", "driver_name", "element", "driver", "element_id")
-    if importance is None or performance is None or name is None:
-        return None
-    return DriverColumns(
-        importance=importance,
-        performance=performance,
-        name=name,
-        scope=first_column(drivers, "scope_name", "journey_name", "scope_id", "journey_id", "scope"),
-        quadrant=first_column(drivers, "quadrant"),
-        n=first_column(drivers, "n", "sample_size"),
-        element_type=first_column(drivers, "element_type", "driver_type"),
-    )
+def driver_groups(drivers: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(label, rows) per scope and element family, the company first.
+
+    Relative-weight shares sum to 100 within one (level, level_id, element_type),
+    so each family gets its own quadrant.
+    """
+    frame = drivers.dropna(subset=["relative_weight_share", "performance_top_2_box_pct"])
+    frame = frame.assign(
+        _company=(frame["level"] != "company").astype(int),
+        _family=(frame["element_type"] != "driver").astype(int),
+    ).sort_values(["_company", "level_name", "_family"], kind="stable")
+    groups = []
+    for (_c, scope, _f, family), part in frame.groupby(
+        ["_company", "level_name", "_family", "element_type"], sort=False
+    ):
+        what = "experience drivers" if family == "driver" else "touchpoint satisfaction"
+        groups.append((f"{scope}: {what}", part))
+    return groups
 
 
-def importance_pct(values: pd.Series, column: str) -> pd.Series:
-    """Relative weights as % (a share in 0..1 is scaled; a column already in % is not)."""
-    values = values.astype(float)
-    if not column.endswith("_pct") and values.abs().max() <= 1.0:
-        return values * 100
-    return values
-
-
-def _padded(lo: float, hi: float, share: float = 0.15) -> list[float]:
+def _padded(lo: float, hi: float, share: float = 0.15, min_span: float = 0.0) -> list[float]:
+    """An axis range around [lo, hi] with room for labels, at least `min_span` wide
+    (so that a spread of two points does not fill the chart as if it were fifty)."""
+    if hi - lo < min_span:
+        middle = (hi + lo) / 2
+        lo, hi = middle - min_span / 2, middle + min_span / 2
     pad = (hi - lo) * share or max(abs(hi) * share, 1.0)
     return [lo - pad, hi + pad]
 
 
+def label_positions(xs: list[float]) -> list[str]:
+    """Above and below in turn, by x: neighbours' labels then do not print over each other."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    positions = [""] * len(xs)
+    for rank, i in enumerate(order):
+        positions[i] = "top center" if rank % 2 == 0 else "bottom center"
+    return positions
+
+
 def driver_quadrant_figure(drivers: pd.DataFrame) -> go.Figure | None:
-    cols = driver_columns(drivers)
-    if cols is None:
+    """marts.driver_importance as an importance x performance quadrant, one view per scope."""
+    groups = driver_groups(drivers)
+    if not groups:
         return None
-    drivers = drivers.dropna(subset=[cols.importance, cols.performance])
-    if drivers.empty:
-        return None
-    if cols.scope is not None:
-        scopes = list(dict.fromkeys(drivers[cols.scope].astype(str)))
-        company_like = [s for s in scopes if s.lower() in ("company", "all")]
-        scopes = company_like + [s for s in scopes if s not in company_like]
-    else:
-        scopes = ["Company"]
     fig = go.Figure()
     buttons = []
-    layouts = []
-    for i, s in enumerate(scopes):
-        part = drivers if cols.scope is None else drivers[drivers[cols.scope].astype(str) == s]
-        imp = importance_pct(part[cols.importance], cols.importance)
-        perf = part[cols.performance].astype(float)
-        kinds = (
-            part[cols.element_type].astype(str).tolist()
-            if cols.element_type
-            else ["driver"] * len(part)
-        )
-        hover = []
-        for k in range(len(part)):
-            row = part.iloc[k]
-            line = (
-                f"<b>{_e(row[cols.name])}</b> ({_e(kinds[k])})<br>"
-                f"importance {fmt_number(imp.iloc[k], 1)} %<br>"
-                f"performance {fmt_number(perf.iloc[k], 1)}"
-            )
-            if cols.quadrant and not is_missing(row[cols.quadrant]):
-                line += f"<br>{_e(row[cols.quadrant])}"
-            if cols.n and not is_missing(row[cols.n]):
-                line += f"<br>n = {int(row[cols.n])}"
-            hover.append(line)
+    views = []
+    for i, (label, part) in enumerate(groups):
+        imp = part["relative_weight_share"].astype(float)
+        perf = part["performance_top_2_box_pct"].astype(float)
+        low = part["is_low_sample"].fillna(False).astype(bool).tolist()
+        quadrants = part["quadrant"].fillna("").astype(str).tolist()
+        hover = [
+            f"<b>{_e(r.element_name)}</b> ({_e(r.quadrant)})<br>"
+            f"importance {fmt_number(r.relative_weight_share, 1)} % of the explained NPS "
+            f"(rank {fmt_number(r.importance_rank)})<br>"
+            f"Pearson r with NPS {fmt_number(r.pearson_r, 2)}, n = {fmt_number(r.n)}"
+            f"{' (low sample)' if lo else ''}<br>"
+            f"performance {fmt_number(r.performance_top_2_box_pct, 1)} % top-2-box, mean "
+            f"{fmt_number(r.performance_mean, 2)} on {fmt_number(r.performance_scale_min)}-"
+            f"{fmt_number(r.performance_scale_max)}"
+            for r, lo in zip(part.itertuples(index=False), low, strict=True)
+        ]
         fig.add_trace(
             go.Scatter(
                 x=imp,
                 y=perf,
                 mode="markers+text",
-                text=[_shorten(str(v), 26) for v in part[cols.name]],
-                textposition="top center",
-                textfont={"size": 12},
+                text=[
+                    _shorten(str(v)[:1].upper() + str(v)[1:], 26) + (" †" if lo else "")
+                    for v, lo in zip(part["element_name"], low, strict=True)
+                ],
+                textposition=label_positions(imp.tolist()),
+                textfont={"size": 12, "color": "#1e293b"},
                 marker={
-                    "size": 13,
-                    "color": [ACCENT if kind == "driver" else "#f59e0b" for kind in kinds],
-                    "symbol": ["circle" if kind == "driver" else "diamond" for kind in kinds],
+                    "size": 14,
+                    "color": [QUADRANT_COLORS.get(q, NEUTRAL) for q in quadrants],
+                    "opacity": [0.45 if lo else 1.0 for lo in low],
                     "line": {"color": "white", "width": 1},
                 },
                 hovertext=hover,
                 hoverinfo="text",
-                name=s,
+                name=label,
                 visible=(i == 0),
                 showlegend=False,
             )
         )
-        x_mid, y_mid = float(imp.mean()), float(perf.mean())
-        layout = {
+        # The mart splits at the medians (at or above = high): draw the same lines.
+        x_mid, y_mid = float(imp.median()), float(perf.median())
+        view = {
             "shapes": [
                 {
-                    "type": "line", "xref": "x", "yref": "paper", "x0": x_mid, "x1": x_mid,
-                    "y0": 0, "y1": 1, "line": {"dash": "dash", "color": "#94a3b8"},
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": x_mid,
+                    "x1": x_mid,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"dash": "dash", "color": "#94a3b8"},
                 },
                 {
-                    "type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1,
-                    "y0": y_mid, "y1": y_mid, "line": {"dash": "dash", "color": "#94a3b8"},
+                    "type": "line",
+                    "xref": "paper",
+                    "yref": "y",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": y_mid,
+                    "y1": y_mid,
+                    "line": {"dash": "dash", "color": "#94a3b8"},
                 },
             ],
-            "xaxis.range": _padded(float(imp.min()), float(imp.max())),
-            "yaxis.range": _padded(float(perf.min()), float(perf.max()), 0.25),
+            "xaxis.range": _padded(float(imp.min()), float(imp.max()), 0.15, 20.0),
+            "yaxis.range": _padded(float(perf.min()), float(perf.max()), 0.3, 20.0),
         }
-        layouts.append(layout)
+        views.append(view)
         buttons.append(
             {
-                "label": s,
+                "label": label,
                 "method": "update",
-                "args": [{"visible": [j == i for j in range(len(scopes))]}, layout],
+                "args": [{"visible": [j == i for j in range(len(groups))]}, view],
             }
         )
-    first = layouts[0]
-    fig.update_layout(shapes=first["shapes"])
-    fig.update_xaxes(range=first["xaxis.range"])
-    fig.update_yaxes(range=first["yaxis.range"])
-    for text, xa, ya, xanchor, yanchor in (
-        ("FIX FIRST: important, weak", 1, 0, "right", "bottom"),
-        ("KEEP UP: important, strong", 1, 1, "right", "top"),
-        ("WATCH: less important, weak", 0, 0, "left", "bottom"),
-        ("MAINTAIN: less important, strong", 0, 1, "left", "top"),
+    fig.update_layout(shapes=views[0]["shapes"])
+    fig.update_xaxes(range=views[0]["xaxis.range"])
+    fig.update_yaxes(range=views[0]["yaxis.range"])
+    for text, xa, ya, xanchor, yanchor, color in (
+        ("FIX FIRST: important, below median", 1, 0, "right", "bottom", BAD),
+        ("KEEP UP: important, performing", 1, 1, "right", "top", GOOD),
+        ("LOW PRIORITY", 0, 0, "left", "bottom", "#64748b"),
+        ("MAINTAIN: less important, performing", 0, 1, "left", "top", ACCENT),
     ):
         fig.add_annotation(
             text=text,
@@ -1033,15 +1094,15 @@ def driver_quadrant_figure(drivers: pd.DataFrame) -> go.Figure | None:
             xanchor=xanchor,
             yanchor=yanchor,
             showarrow=False,
-            font={"color": "#94a3b8", "size": 11},
+            font={"color": color, "size": 11},
         )
     fig.update_layout(
-        title="Key drivers: importance × performance (dashed lines: averages; "
-        "blue circles: drivers, orange diamonds: touchpoints)",
-        xaxis_title="Importance: share of the explained NPS (relative weight, %)",
-        yaxis_title="Performance (share rating it well, or mean)",
+        title="Key drivers: importance × performance (dashed: medians; † low sample, faded)",
+        xaxis_title="Importance: share of the explained NPS (Johnson's relative weight, %)",
+        yaxis_title="Performance: top-2-box (%)",
+        margin={"t": 100},
     )
-    if len(scopes) > 1:
+    if len(groups) > 1:
         fig.update_layout(
             updatemenus=[
                 {
@@ -1090,9 +1151,7 @@ def horizontal_bars_figure(
         values = frame[col]
         color = PANEL_COLORS[(i - 1) % len(PANEL_COLORS)]
         low = (
-            frame[low_sample_col].astype(bool).tolist()
-            if low_sample_col
-            else [False] * len(frame)
+            frame[low_sample_col].astype(bool).tolist() if low_sample_col else [False] * len(frame)
         )
         fig.add_trace(
             go.Bar(
@@ -1131,17 +1190,14 @@ class Action:
 def action_worst_touchpoint(data: DashboardData, labels: dict) -> Action | None:
     kpi = data.frame("kpi_monthly")
     month = data.reporting_month
-    if kpi is None or month is None:
+    rows = worst_touchpoint_rows(data)
+    if kpi is None or month is None or rows.empty:
         return None
-    rows = kpi_rows(kpi, "touchpoint", "nps", month)
-    rows = rows[(rows["level_id"] != "unknown") & rows["value"].notna() & (rows["n"] >= LOW_SAMPLE)]
     company = kpi_value(kpi, "nps", month)
-    if rows.empty or company is None:
+    worst = rows.iloc[0]
+    if company is None or float(worst["value"]) >= float(company["value"]):
         return None
-    worst = rows.sort_values("value").iloc[0]
     gap = float(company["value"]) - float(worst["value"])
-    if gap <= 0:
-        return None
     tp = data.frame("dim_touchpoint")
     journey = ""
     if tp is not None:
@@ -1149,59 +1205,67 @@ def action_worst_touchpoint(data: DashboardData, labels: dict) -> Action | None:
         if not match.empty:
             journey = f" in the {match['journey_name'].iloc[0]} journey"
     name = label_of(labels, "touchpoint", worst["level_id"])
+    interval = (
+        f", 95 % interval {fmt_number(worst['ci_low'], 0)} to {fmt_number(worst['ci_high'], 0)}"
+        if not is_missing(worst["ci_high"])
+        else ""
+    )
+    small = ", a small sample" if worst["n"] < LOW_SAMPLE else ""
     return Action(
         1,
         f"Fix “{name}”{journey}.",
         f"Its NPS was {fmt_number(worst['value'], 0)} in {month_label(month)} "
-        f"(n = {int(worst['n'])}), {fmt_number(gap, 0)} points below the company's "
-        f"{fmt_number(company['value'], 0)}. Its customers' own words are on the CX lead page.",
+        f"(n = {int(worst['n'])}{small}{interval}), {fmt_number(gap, 0)} points below the "
+        f"company's {fmt_number(company['value'], 0)}. What its customers say is on the CX "
+        "lead page.",
     )
 
 
 def action_key_driver(data: DashboardData) -> Action | None:
+    """The company's most important driver in the mart's 'fix first' quadrant."""
     drivers = data.frame("driver_importance")
-    cols = driver_columns(drivers) if drivers is not None else None
-    if drivers is None or cols is None:
+    if drivers is None:
         return None
-    part = drivers
-    level = first_column(drivers, "scope", "scope_type", "level")
-    if level is not None:
-        company = drivers[drivers[level].astype(str).str.lower().isin(["company", "all"])]
-        part = company if not company.empty else drivers
-    part = part.dropna(subset=[cols.importance, cols.performance])
-    if part.empty:
-        return None
-    part = part.assign(_imp=importance_pct(part[cols.importance], cols.importance))
-    fix = part[part[cols.performance].astype(float) < part[cols.performance].astype(float).mean()]
-    fix = fix[fix["_imp"] >= part["_imp"].mean()]
+    fix = drivers[
+        (drivers["level"] == "company")
+        & (drivers["quadrant"] == "fix first")
+        & drivers["relative_weight_share"].notna()
+    ]
     if fix.empty:
         return None
-    best = fix.sort_values("_imp", ascending=False).iloc[0]
+    fix = fix.assign(_family=(fix["element_type"] != "driver").astype(int))
+    best = fix.sort_values(["_family", "relative_weight_share"], ascending=[True, False]).iloc[0]
+    family = drivers[
+        (drivers["level"] == "company") & (drivers["element_type"] == best["element_type"])
+    ]
+    what = "experience driver" if best["element_type"] == "driver" else "touchpoint"
     return Action(
         2,
-        f"Improve “{best[cols.name]}”.",
-        f"It carries {fmt_number(best['_imp'], 0)} % of what explains customers' NPS answers, "
-        f"more than the average driver, yet performs below the average "
-        f"({fmt_number(best[cols.performance], 1)} against "
-        f"{fmt_number(part[cols.performance].astype(float).mean(), 1)}): the "
-        "“fix first” corner of the key-driver quadrant.",
+        f"Improve “{str(best['element_name'])[:1].upper()}{str(best['element_name'])[1:]}”.",
+        f"Among the {len(family)} {what}s it carries "
+        f"{fmt_number(best['relative_weight_share'], 0)} % of what explains customers' NPS "
+        f"answers, yet only {fmt_number(best['performance_top_2_box_pct'], 0)} % rate it "
+        f"well (the median is {fmt_number(family['performance_top_2_box_pct'].median(), 0)} %): "
+        "the “fix first” corner of the key-driver quadrant.",
     )
 
 
 def action_revenue_at_risk(data: DashboardData) -> Action | None:
     rar = revenue_at_risk_summary(data)
-    if rar is None or not rar.get("amount"):
+    if rar is None or not rar["amount"]:
         return None
-    customers = rar.get("customers")
-    who = f"the {fmt_number(customers)} high-risk customers" if customers else "high-risk customers"
     reason = top_risk_reason(data)
-    because = f" The reason named most often: {reason}." if reason else ""
+    because = (
+        f" For {fmt_number(reason[1])} of them the strongest reason is {reason[0]}."
+        if reason
+        else ""
+    )
     return Action(
         3,
-        f"Call {who} before they leave.",
-        f"They hold {fmt_money(rar['amount'], data.currency)} of monthly recurring revenue."
-        + because
-        + " The list is on the Executive page below.",
+        f"Call the {fmt_number(rar['customers'])} customers in the high churn-risk band.",
+        f"They hold {fmt_money(rar['amount'], data.currency)} of monthly recurring revenue "
+        f"({fmt_number(rar['share'], 1)} % of all MRR).{because} The list, largest expected "
+        "loss first, is below.",
     )
 
 
@@ -1283,58 +1347,65 @@ def three_things(data: DashboardData) -> list[Action]:
 
 
 def revenue_at_risk_summary(data: DashboardData) -> dict[str, Any] | None:
-    rar = data.frame("revenue_at_risk")
-    if rar is not None:
-        amount = first_column(rar, "revenue_at_risk", "mrr_at_risk", "amount")
-        customers = first_column(rar, "high_risk_customers", "customers_at_risk", "customers")
-        if amount is not None:
-            row = rar.iloc[-1] if "month" not in rar.columns else rar.sort_values("month").iloc[-1]
-            return {
-                "amount": _float(row[amount]),
-                "customers": _float(row[customers]) if customers else None,
-                "row": row,
-            }
-    bands = data.frame("risk_bands")
-    if bands is not None:
-        high = bands[bands["risk_band"].astype(str).str.lower() == "high"]
-        if not high.empty:
-            return {
-                "amount": _float(high["mrr"].iloc[0]),
-                "customers": _float(high["customers"].iloc[0]),
-            }
-    return None
+    """The high band's row of marts.revenue_at_risk (kpis.md: revenue at risk)."""
+    bands = data.frame("revenue_at_risk")
+    if bands is None:
+        return None
+    high = bands[bands["risk_band"] == "high"]
+    if high.empty:
+        return {"amount": 0.0, "customers": 0, "share": 0.0, "as_of": bands["as_of_date"].max()}
+    row = high.iloc[0]
+    return {
+        "amount": _float(row["mrr"]),
+        "customers": int(row["customers"]),
+        "share": _float(row["share_of_mrr"]),
+        "as_of": row["as_of_date"],
+    }
 
 
-def top_risk_reason(data: DashboardData) -> str | None:
-    risky = data.frame("customers_at_risk")
-    if risky is None:
+#: The kind of a reason text of marts.customers_at_risk, by the words it uses.
+REASON_KINDS = (
+    ("detractor", "a detractor NPS answer"),
+    ("no nps answer", "no NPS answer yet"),
+    ("survey ratings", "low survey ratings"),
+    ("unresolved", "unresolved tickets"),
+    ("rated bad", "tickets rated bad"),
+    ("slow ticket", "slow tickets"),
+    ("ticket", "many recent tickets"),
+    ("session", "falling use of the website and app"),
+    ("new customer", "being a new customer"),
+    ("mrr", "the size of the subscription"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    text = reason.lower()
+    for needle, kind in REASON_KINDS:
+        if needle in text:
+            return kind
+    return reason
+
+
+def top_risk_reason(data: DashboardData) -> tuple[str, int, int] | None:
+    """(kind, customers, high-risk customers): the strongest reason named most often."""
+    reasons = data.frame("high_risk_reasons")
+    if reasons is None:
         return None
-    col = first_column(risky, "top_reason", "primary_reason", "reasons", "risk_reasons")
-    if col is None:
+    first = reasons["reasons"].astype(str).str.split(";").str[0].str.strip()
+    first = first[first != ""]
+    if first.empty:
         return None
-    counts = (
-        risky[col].dropna().astype(str).str.split(r"[;,|]").explode().str.strip().value_counts()
-    )
-    counts = counts[counts.index != ""]
-    return None if counts.empty else str(counts.index[0]).replace("_", " ")
+    counts = first.map(reason_kind).value_counts()
+    return str(counts.index[0]), int(counts.iloc[0]), len(reasons)
 
 
 def promoter_value(data: DashboardData) -> float | None:
+    """marts.nps_financial_link: 12-month revenue of moving one detractor to promoter."""
     link = data.frame("nps_financial_link")
     if link is None:
         return None
-    col = first_column(
-        link,
-        "detractor_to_promoter_value",
-        "value_of_detractor_to_promoter",
-        "promoter_value",
-        "value_of_promoter",
-        "revenue_value_detractor_to_promoter",
-    )
-    if col is None:
-        return None
-    values = link[col].dropna()
-    return None if values.empty else float(values.iloc[0])
+    row = link[link["nps_category"] == "promoter"]
+    return None if row.empty else _float(row["value_of_moving_one_detractor_here"].iloc[0])
 
 
 # --------------------------------------------------------------------------------------
@@ -1352,6 +1423,19 @@ class Page:
 def _section(title: str, *parts: str, note: str = "") -> str:
     note_html = f"<p class='note'>{note}</p>" if note else ""
     return f"<section class='block'><h2>{_e(title)}</h2>{note_html}{''.join(parts)}</section>"
+
+
+def _card(label: str, value: str, note: str = "", klass: str = "", wide: bool = False) -> str:
+    return (
+        f"<div class='card{' wide' if wide else ''}'><div class='label'>{_e(label)}</div>"
+        f"<div class='value {klass}'>{_e(value)}</div>"
+        + (f"<div class='n'>{_e(note)}</div>" if note else "")
+        + "</div>"
+    )
+
+
+def _cards(*cards: str) -> str:
+    return f"<div class='cards'>{''.join(cards)}</div>"
 
 
 def _guarded(title: str, build: Callable[[], str]) -> str:
@@ -1386,7 +1470,9 @@ def executive_page(data: DashboardData, figs: Figures) -> Page:
     kpi = data.frame("kpi_monthly")
     if kpi is None or data.reporting_month is None:
         page.body.append(
-            _section("Top line", _not_available("Top-line KPIs", _missing_note(data, "kpi_monthly")))
+            _section(
+                "Top line", _not_available("Top-line KPIs", _missing_note(data, "kpi_monthly"))
+            )
         )
     else:
         page.body.append(_guarded("Top line", lambda: _top_line_section(data)))
@@ -1410,7 +1496,11 @@ def _top_line_section(data: DashboardData) -> str:
                 f"<div class='ci'>95 % interval {fmt_number(card.ci_low, 1)} to "
                 f"{fmt_number(card.ci_high, 1)}</div>"
             )
-        n = f"n = {card.n:,}" if card.n is not None and info.kind in ("score", "percent", "mean7") else ""
+        n = (
+            f"n = {card.n:,}"
+            if card.n is not None and info.kind in ("score", "percent", "mean7")
+            else ""
+        )
         if card.metric in ("tickets_created", "median_first_response_minutes", "conversion_rate"):
             n = f"n = {card.n:,}" if card.n is not None else ""
         low = "<span class='low'>low sample</span>" if card.is_low_sample else ""
@@ -1440,9 +1530,7 @@ def _actions_section(data: DashboardData) -> str:
             "Three things to act on",
             _not_available("Recommendations", "The marts hold too little data to rank actions."),
         )
-    items = "".join(
-        f"<li><strong>{_e(a.headline)}</strong> {_e(a.detail)}</li>" for a in actions
-    )
+    items = "".join(f"<li><strong>{_e(a.headline)}</strong> {_e(a.detail)}</li>" for a in actions)
     return _section(
         "Three things to act on",
         f"<ol class='actions'>{items}</ol>",
@@ -1456,95 +1544,90 @@ def _money_section(data: DashboardData, figs: Figures) -> str:
     cards = []
     rar = revenue_at_risk_summary(data)
     if rar is not None:
-        who = (
-            f"{fmt_number(rar['customers'])} customers in the high-risk band"
-            if rar.get("customers") is not None
-            else "customers in the high-risk band"
-        )
+        as_of = f" on {pd.Timestamp(rar['as_of']):%d %b %Y}" if not is_missing(rar["as_of"]) else ""
         cards.append(
-            "<div class='card wide'><div class='label'>Revenue at risk (MRR)</div>"
-            f"<div class='value'>{_e(fmt_money(rar['amount'], data.currency))}</div>"
-            f"<div class='n'>{_e(who)}</div></div>"
-        )
-    auc = backtest_auc(data)
-    if auc is not None:
-        cards.append(
-            "<div class='card'><div class='label'>Risk score backtest (AUC)</div>"
-            f"<div class='value'>{fmt_number(auc, 2)}</div>"
-            "<div class='n'>0.5 = chance, 1 = perfect ranking of who churned</div></div>"
+            _card(
+                "Revenue at risk (MRR of the high-risk band)",
+                fmt_money(rar["amount"], data.currency),
+                f"{fmt_number(rar['customers'])} customers, {fmt_number(rar['share'], 1)} % of "
+                f"MRR{as_of}",
+                wide=True,
+            )
         )
     value = promoter_value(data)
     if value is not None:
         cards.append(
-            "<div class='card wide'><div class='label'>Value of one detractor turned promoter</div>"
-            f"<div class='value'>{_e(fmt_money(value, data.currency))}</div>"
-            "<div class='n'>from the NPS-to-revenue link (marts.nps_financial_link)</div></div>"
+            _card(
+                "Value of a promoter",
+                fmt_money(value, data.currency),
+                "12-month revenue won by turning one detractor into a promoter",
+                wide=True,
+            )
+        )
+    backtest = data.frame("churn_model_backtest")
+    if backtest is not None:
+        bt = backtest.iloc[-1]
+        cards.append(
+            _card(
+                "Risk score backtest (AUC)",
+                fmt_number(bt["auc"], 2),
+                f"scored {fmt_number(bt['n'])} customers on {pd.Timestamp(bt['as_of_date']):%b %Y}"
+                f"; {fmt_number(bt['churners'])} churned within "
+                f"{fmt_number(bt['test_horizon_months'])} months. 0.5 = chance, 1 = perfect",
+                wide=True,
+            )
         )
     if cards:
-        parts.append(f"<div class='cards'>{''.join(cards)}</div>")
-    missing = [m for m in ("revenue_at_risk", "customers_at_risk", "nps_financial_link")]
+        parts.append(_cards(*cards))
     if rar is None:
-        parts.append(
-            _not_available("Revenue at risk", _missing_note(data, "revenue_at_risk", "customers_at_risk"))
-        )
+        why = _missing_note(data, "revenue_at_risk", "customers_at_risk")
+        parts.append(_not_available("Revenue at risk", why))
     if value is None:
-        parts.append(_not_available("Value of a promoter", _missing_note(data, "nps_financial_link")))
+        why = _missing_note(data, "nps_financial_link")
+        parts.append(_not_available("Value of a promoter", why))
+    bands = data.frame("revenue_at_risk")
+    if bands is not None:
+        fig = risk_bands_figure(bands, data.currency)
+        if fig is not None:
+            parts.append(figs.html(fig, 280))
     link = data.frame("nps_financial_link")
     if link is not None:
         fig = financial_link_figure(link, data.currency)
         if fig is not None:
-            parts.append(figs.html(fig, 400))
+            parts.append(figs.html(fig, 420))
     risky = data.frame("customers_at_risk")
     if risky is not None:
         parts.append(_at_risk_table(risky, data.currency))
-    del missing
     return _section("Money: revenue at risk and the value of a promoter", *parts)
 
 
-def backtest_auc(data: DashboardData) -> float | None:
-    bt = data.frame("churn_model_backtest")
-    if bt is None:
-        return None
-    col = first_column(bt, "auc", "roc_auc", "backtest_auc")
-    if col is None:
-        return None
-    values = bt[col].dropna()
-    return None if values.empty else float(values.iloc[-1])
-
-
 def _at_risk_table(risky: pd.DataFrame, currency: str) -> str:
-    cust = first_column(risky, "customer_id")
-    score = first_column(risky, "risk_score", "churn_risk_score", "score")
-    band = first_column(risky, "risk_band", "band")
-    mrr = first_column(risky, "mrr_at_risk", "mrr", "current_mrr")
-    reasons = first_column(risky, "reasons", "risk_reasons", "top_reason", "primary_reason")
-    segment = first_column(risky, "segment")
-    cols = [
-        (c, h)
-        for c, h in (
-            (cust, "customer"),
-            (segment, "segment"),
-            (score, "risk score"),
-            (band, "band"),
-            (mrr, f"MRR ({currency})"),
-            (reasons, "reasons"),
-        )
-        if c
+    rows = [
+        [
+            r.customer_id,
+            r.segment,
+            r.risk_band,
+            fmt_number(r.churn_risk_score, 2),
+            fmt_money(r.mrr_at_risk, currency),
+            fmt_money(r.expected_mrr_loss, currency),
+            str(r.latest_nps_category or "").replace("_", " "),
+            r.reasons,
+        ]
+        for r in risky.itertuples(index=False)
     ]
-    rows = []
-    for r in risky.itertuples(index=False):
-        row = []
-        for c, _h in cols:
-            v = getattr(r, c)
-            if c == score:
-                v = fmt_number(v, 2)
-            elif c == mrr:
-                v = fmt_money(v, currency)
-            row.append(v)
-        rows.append(row)
+    headers = [
+        "customer",
+        "segment",
+        "band",
+        "churn risk",
+        "MRR",
+        "expected MRR loss",
+        "latest NPS",
+        "reasons (strongest first)",
+    ]
     return (
-        f"<h3>The {len(risky)} customers most at risk</h3>"
-        + _table([h for _c, h in cols], rows)
+        f"<h3>Who to call first: the {len(risky)} customers with the largest expected loss</h3>"
+        + _table(headers, rows)
     )
 
 
@@ -1557,9 +1640,7 @@ def _nps_trend_section(data: DashboardData, figs: Figures) -> str:
 
 
 def cx_lead_page(data: DashboardData, figs: Figures) -> Page:
-    page = Page(
-        "cx-lead", "CX lead", "Where in the journey do we win or lose customers, and why?"
-    )
+    page = Page("cx-lead", "CX lead", "Where in the journey do we win or lose customers, and why?")
     page.body.append(_guarded("Roll-up", lambda: _rollup_section(data, figs)))
     page.body.append(_guarded("Key drivers", lambda: _drivers_section(data, figs)))
     page.body.append(_guarded("Verbatims", lambda: _verbatims_section(data)))
@@ -1599,10 +1680,11 @@ def _drivers_section(data: DashboardData, figs: Figures) -> str:
     return _section(
         "Key drivers: importance × performance",
         figs.html(fig, 520),
-        note="Importance: Johnson's relative weight of each driver in explaining the NPS answer "
-        "(shares sum to 100 %). Performance: how well it is rated. Top-right drivers matter and "
-        "do well; bottom-right ones matter and do badly: fix those first. Choose the journey in "
-        "the menu at the top right.",
+        note="From marts.driver_importance. Importance: Johnson's relative weight of each element "
+        "in explaining the NPS answer (shares sum to 100 % within a scope and family). "
+        "Performance: the share rating it in the top two boxes. Bottom-right elements matter "
+        "and do badly: fix those first. The menu at the top right switches between the company "
+        "and each journey, and between experience drivers and touchpoint satisfaction.",
     )
 
 
@@ -1642,9 +1724,10 @@ def _verbatims_section(data: DashboardData) -> str:
     return _section(
         "What customers say at the worst touchpoints",
         "".join(blocks),
-        note="The three touchpoints with the lowest NPS this month (those with at least 30 "
-        "answers first). Comments from the last three months, lowest scores first; the number "
-        "is the customer's NPS answer (0-10). E-mail addresses and phone numbers are masked.",
+        note="The three touchpoints with the lowest NPS this month, ranked by the upper end of "
+        "their 95 % interval so that a handful of answers does not outrank a large sample. "
+        "Comments from the last three months, lowest scores first; the number is the customer's "
+        "NPS answer (0-10). E-mail addresses and phone numbers are masked.",
     )
 
 
@@ -1715,10 +1798,15 @@ def _ticket_channel_section(data: DashboardData, figs: Figures) -> str:
     by_channel = data.frame("tickets_by_channel")
     month = data.reporting_month
     if by_channel is None or month is None:
-        return _section("By channel", _not_available("Tickets by channel", _missing_note(data, "fct_tickets")))
+        return _section(
+            "By channel", _not_available("Tickets by channel", _missing_note(data, "fct_tickets"))
+        )
     frame = by_channel[pd.to_datetime(by_channel["month"]) == pd.Timestamp(month)].copy()
     if frame.empty:
-        return _section("By channel", _not_available("Tickets by channel", f"No tickets in {month_label(month)}."))
+        return _section(
+            "By channel",
+            _not_available("Tickets by channel", f"No tickets in {month_label(month)}."),
+        )
     frame = frame.sort_values("tickets_created", ascending=False)
     frame["low"] = frame["tickets_created"] < LOW_SAMPLE
     fig = horizontal_bars_figure(
@@ -1745,8 +1833,13 @@ def _ticket_channel_section(data: DashboardData, figs: Figures) -> str:
         for r in frame.itertuples(index=False)
     ]
     table = _table(
-        ["channel", "tickets created", "median first response (min)", "avg resolution (h)",
-         "rated good"],
+        [
+            "channel",
+            "tickets created",
+            "median first response (min)",
+            "avg resolution (h)",
+            "rated good",
+        ],
         rows,
     )
     return _section(
@@ -1761,7 +1854,10 @@ def _ticket_touchpoint_section(data: DashboardData, figs: Figures) -> str:
     kpi = data.frame("kpi_monthly")
     month = data.reporting_month
     if kpi is None or month is None:
-        return _section("By touchpoint", _not_available("Tickets by touchpoint", _missing_note(data, "kpi_monthly")))
+        return _section(
+            "By touchpoint",
+            _not_available("Tickets by touchpoint", _missing_note(data, "kpi_monthly")),
+        )
     labels = framework_labels(data)
     rows = kpi_rows(
         kpi,
@@ -1770,10 +1866,15 @@ def _ticket_touchpoint_section(data: DashboardData, figs: Figures) -> str:
         month,
     )
     if rows.empty:
-        return _section("By touchpoint", _not_available("Tickets by touchpoint", f"No tickets in {month_label(month)}."))
+        return _section(
+            "By touchpoint",
+            _not_available("Tickets by touchpoint", f"No tickets in {month_label(month)}."),
+        )
     wide = rows.pivot_table(index="level_id", columns="metric", values="value", aggfunc="first")
     n = rows[rows["metric"] == "tickets_created"].set_index("level_id")["n"]
-    wide = wide.reindex(columns=["tickets_created", "median_first_response_minutes", "avg_resolution_hours"])
+    wide = wide.reindex(
+        columns=["tickets_created", "median_first_response_minutes", "avg_resolution_hours"]
+    )
     sat = data.frame("ticket_satisfaction_by_touchpoint")
     if sat is not None:
         wide = wide.join(sat.set_index("touchpoint_id")[["satisfaction_good_share"]], how="left")
@@ -1826,7 +1927,9 @@ def _web_trend_section(data: DashboardData, figs: Figures) -> str:
     kpi = data.frame("kpi_monthly")
     month = data.reporting_month
     if kpi is None or month is None:
-        return _section("Web trend", _not_available("Web metrics", _missing_note(data, "kpi_monthly")))
+        return _section(
+            "Web trend", _not_available("Web metrics", _missing_note(data, "kpi_monthly"))
+        )
     rows = kpi_rows(kpi, "company", [m for m, _t, _d in WEB_METRICS])
     rows = rows[pd.to_datetime(rows["month"]) <= pd.Timestamp(month)].sort_values("month")
     if rows.empty:
@@ -1867,11 +1970,17 @@ def _web_touchpoint_section(data: DashboardData, figs: Figures) -> str:
     kpi = data.frame("kpi_monthly")
     month = data.reporting_month
     if kpi is None or month is None:
-        return _section("By landing touchpoint", _not_available("Web by touchpoint", _missing_note(data, "kpi_monthly")))
+        return _section(
+            "By landing touchpoint",
+            _not_available("Web by touchpoint", _missing_note(data, "kpi_monthly")),
+        )
     labels = framework_labels(data)
     rows = kpi_rows(kpi, "touchpoint", [m for m, _t, _d in WEB_METRICS], month)
     if rows.empty:
-        return _section("By landing touchpoint", _not_available("Web by touchpoint", f"No sessions in {month_label(month)}."))
+        return _section(
+            "By landing touchpoint",
+            _not_available("Web by touchpoint", f"No sessions in {month_label(month)}."),
+        )
     wide = rows.pivot_table(index="level_id", columns="metric", values="value", aggfunc="first")
     wide = wide.reindex(columns=[m for m, _t, _d in WEB_METRICS])
     wide = wide.fillna({"sessions": 0}).sort_values("sessions", ascending=False)
@@ -1909,133 +2018,162 @@ def _web_touchpoint_section(data: DashboardData, figs: Figures) -> str:
 
 
 def initiatives_page(data: DashboardData, figs: Figures) -> Page:
-    page = Page(
-        "initiatives", "Initiatives", "Did what we changed work, and did it pay?"
-    )
+    page = Page("initiatives", "Initiatives", "Did what we changed work, and did it pay?")
     page.body.append(_guarded("Initiatives", lambda: _initiatives_section(data, figs)))
     return page
-
-
-def effect_color(metric: str, change: float) -> str:
-    """Green when a change moves the metric the good way (lower is better for wait times)."""
-    info = METRICS.get(metric)
-    if info is None or info.higher_is_better is None or is_missing(change) or change == 0:
-        return NEUTRAL
-    return GOOD if (change > 0) == info.higher_is_better else BAD
 
 
 def _initiatives_section(data: DashboardData, figs: Figures) -> str:
     impact = data.frame("initiative_impact")
     if impact is None:
         return _section(
-            "Initiatives", _not_available("Initiative impact", _missing_note(data, "initiative_impact"))
+            "Initiatives",
+            _not_available("Initiative impact", _missing_note(data, "initiative_impact")),
         )
-    c = {
-        "name": first_column(impact, "initiative_name", "name", "initiative_id"),
-        "owner": first_column(impact, "owner"),
-        "metric": first_column(impact, "target_metric", "metric"),
-        "before": first_column(impact, "metric_before", "before_value", "before"),
-        "after": first_column(impact, "metric_after", "after_value", "after"),
-        "control_change": first_column(
-            impact, "control_change", "comparison_change", "control_delta", "untouched_change"
-        ),
-        "did": first_column(
-            impact, "difference_in_differences", "did", "did_effect", "diff_in_diff"
-        ),
-        "revenue": first_column(impact, "revenue_effect", "implied_revenue_effect", "revenue_impact"),
-        "cost": first_column(impact, "cost_reporting", "cost"),
-        "roi": first_column(impact, "roi", "roi_pct", "return_on_investment"),
-        "sentence": first_column(impact, "you_said_we_did", "sentence", "summary", "narrative"),
-    }
+    impact = impact.sort_values("started_at")
     parts = []
-    sentences = []
-    if c["sentence"]:
-        for r in impact.itertuples(index=False):
-            text = getattr(r, c["sentence"])
-            if not is_missing(text):
-                sentences.append(f"<li>{_e(text)}</li>")
+    sentences = [
+        f"<li><strong>{_e(r.initiative_name)}</strong> ({_e(r.owner_name)}): "
+        f"{_e(r.you_said_we_did)}</li>"
+        for r in impact.itertuples(index=False)
+        if not is_missing(r.you_said_we_did)
+    ]
     if sentences:
-        parts.append("<h3>You said, we did</h3><ul class='said-did'>" + "".join(sentences) + "</ul>")
-    if c["name"] and c["did"]:
-        frame = impact.dropna(subset=[c["did"]])
-        if not frame.empty:
-            names = [_shorten(str(v), 40) for v in frame[c["name"]]]
-            panels = [(c["did"], "Difference in differences (metric points)", 1)]
-            if c["roi"]:
-                panels.append((c["roi"], "ROI", 2))
-            fig = make_subplots(
-                rows=1, cols=len(panels), shared_yaxes=True,
-                subplot_titles=[p[1] for p in panels], horizontal_spacing=0.06,
-            )
-            targets = (
-                frame[c["metric"]].astype(str).tolist() if c["metric"] else [""] * len(frame)
-            )
-            for i, (col, title, decimals) in enumerate(panels, start=1):
-                vals = frame[col].astype(float)
-                if col == c["did"]:
-                    colors = [
-                        effect_color(metric, v) for metric, v in zip(targets, vals, strict=True)
-                    ]
-                else:
-                    colors = [GOOD if v >= 0 else BAD for v in vals]
-                fig.add_trace(
-                    go.Bar(
-                        y=names,
-                        x=vals,
-                        orientation="h",
-                        marker_color=colors,
-                        text=[fmt_number(v, decimals) for v in vals],
-                        textposition="auto",
-                        showlegend=False,
-                        name=title,
-                    ),
-                    row=1,
-                    col=i,
-                )
-            fig.update_yaxes(autorange="reversed", title_text="Initiative", row=1, col=1)
-            fig.update_layout(
-                title="Effect of each initiative beyond the trend of untouched journeys "
-                "(green: better, red: worse)",
-                margin={"t": 100},
-            )
-            parts.append(figs.html(fig, max(320, 140 + 45 * len(frame))))
-    headers, keys = [], []
-    for key, header in (
-        ("name", "initiative"),
-        ("owner", "owner"),
-        ("metric", "target metric"),
-        ("before", "before"),
-        ("after", "after"),
-        ("control_change", "change on untouched journeys"),
-        ("did", "difference in differences"),
-        ("revenue", f"revenue effect ({data.currency})"),
-        ("cost", f"cost ({data.currency})"),
-        ("roi", "ROI"),
-    ):
-        if c[key]:
-            headers.append(header)
-            keys.append(key)
+        parts.append(f"<h3>You said, we did</h3><ul class='said-did'>{''.join(sentences)}</ul>")
+    fig = initiatives_figure(impact, data.currency)
+    if fig is not None:
+        parts.append(figs.html(fig, max(320, 160 + 60 * len(impact))))
     rows = []
     for r in impact.itertuples(index=False):
-        row = []
-        for key in keys:
-            v = getattr(r, c[key])
-            if key in ("revenue", "cost"):
-                v = fmt_money(v, data.currency)
-            elif key == "roi":
-                v = fmt_number(v, 2)
-            elif isinstance(v, float):
-                v = fmt_number(v, 2)
-            row.append(v)
-        rows.append(row)
-    parts.append(_table(headers, rows))
+        metric = str(r.target_metric)
+        low = " †" if r.is_low_sample else ""
+        rows.append(
+            [
+                r.initiative_name,
+                r.owner_name,
+                r.scope_name,
+                f"{pd.Timestamp(r.started_at):%d %b %Y}",
+                metric_label(metric),
+                f"{fmt_metric(metric, r.value_before, data.currency)} (n={fmt_number(r.n_before)})",
+                f"{fmt_metric(metric, r.value_after, data.currency)} (n={fmt_number(r.n_after)})"
+                + low,
+                fmt_delta(metric, r.change, data.currency),
+                fmt_delta(metric, r.control_change, data.currency),
+                fmt_delta(metric, r.did, data.currency),
+                "yes" if r.is_target_met else "no",
+                fmt_money(r.revenue_effect, data.currency),
+                fmt_money(r.cost, data.currency),
+                f"{fmt_number(100 * r.roi, 0)} %" if not is_missing(r.roi) else "–",
+            ]
+        )
+    parts.append(
+        _table(
+            [
+                "initiative",
+                "owner",
+                "scope",
+                "started",
+                "target metric",
+                "before",
+                "after",
+                "change",
+                "change on untouched journeys",
+                "difference in differences",
+                "target met",
+                "revenue effect (12 m)",
+                "cost",
+                "ROI",
+            ],
+            rows,
+        )
+    )
     return _section(
         "Initiatives",
         *parts,
-        note="From marts.initiative_impact: the target metric before and after the start (equal "
-        "windows), the same change on comparable untouched journeys, the difference in "
-        "differences, the implied revenue effect and ROI = (revenue effect − cost) / cost.",
+        note="From marts.initiative_impact: the target metric in equal windows before and after "
+        "the start, the same change on comparable untouched journeys, the difference in "
+        "differences, the revenue effect through NPS and the financial link, and ROI = "
+        "(revenue effect − cost) / cost. † fewer than 30 observations.",
     )
+
+
+def initiatives_figure(impact: pd.DataFrame, currency: str) -> go.Figure | None:
+    """Improvement beyond the control (in the metric's unit, + = better) and ROI."""
+    if impact.empty:
+        return None
+    names = [_shorten(str(v), 44) for v in impact["initiative_name"]]
+    improvement = impact["improvement"].astype(float)
+    roi_pct = 100 * impact["roi"].astype(float)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        column_widths=[0.62, 0.38],
+        horizontal_spacing=0.06,
+        subplot_titles=[
+            "Improvement beyond untouched journeys (+ = better)",
+            "ROI (%): (revenue effect − cost) / cost",
+        ],
+    )
+    labels = [
+        f"{fmt_delta(str(m), abs(d), currency).lstrip('+')} {'better' if imp >= 0 else 'worse'}"
+        f" ({metric_label(str(m)).split(' (')[0]})"
+        if not is_missing(d) and not is_missing(imp)
+        else "not measurable yet"
+        for m, d, imp in zip(impact["target_metric"], impact["did"], improvement, strict=True)
+    ]
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=improvement,
+            orientation="h",
+            marker_color=[GOOD if v >= 0 else BAD for v in improvement.fillna(0)],
+            customdata=labels,
+            showlegend=False,
+            hovertemplate="%{y}<br>difference in differences: %{customdata}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    # Each label on the empty side of zero, so a short bar keeps a readable label.
+    for name, label, value in zip(names, labels, improvement.fillna(0), strict=True):
+        fig.add_annotation(
+            x=0,
+            y=name,
+            text=label,
+            showarrow=False,
+            xanchor="right" if value >= 0 else "left",
+            xshift=-6 if value >= 0 else 6,
+            font={"size": 12, "color": "#1e293b"},
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=roi_pct,
+            orientation="h",
+            marker_color=[GOOD if v >= 0 else BAD for v in roi_pct.fillna(0)],
+            text=[f"{fmt_number(v, 0)} %" for v in roi_pct],
+            textposition="auto",
+            insidetextfont={"color": "white"},
+            showlegend=False,
+            hovertemplate="%{y}<br>ROI %{x:.0f} %<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    # Symmetric around 0 so that better and worse read the same way, with room for labels.
+    reach = float(improvement.abs().max() or 1) * 1.8
+    fig.update_xaxes(range=[-reach, reach], row=1, col=1)
+    fig.update_yaxes(autorange="reversed", title_text="Initiative", row=1, col=1)
+    fig.update_xaxes(title_text="Metric points, minutes or hours (see label)", row=1, col=1)
+    fig.update_xaxes(title_text="ROI (%)", row=1, col=2)
+    fig.update_layout(
+        title="Did it work, and did it pay? (green: better / positive, red: worse / negative)",
+        margin={"t": 100},
+    )
+    return fig
 
 
 def quality_page(data: DashboardData, figs: Figures, quality_href: str) -> Page:
@@ -2057,15 +2195,19 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
         steps = json.loads(last["failed_steps"]) if isinstance(last["failed_steps"], str) else []
         status = str(last["status"])
         klass = "good" if status == "success" else ("bad" if status == "failed" else "flat")
+        started = f"started {pd.Timestamp(last['started_at']):%Y-%m-%d %H:%M} UTC"
+        if status == "running":
+            status, started = "in progress", started + " (this page was written during it)"
         parts.append(
-            "<div class='cards'>"
-            f"<div class='card'><div class='label'>Last run</div>"
-            f"<div class='value {klass}'>{_e(status)}</div>"
-            f"<div class='n'>started {pd.Timestamp(last['started_at']):%Y-%m-%d %H:%M} UTC</div></div>"
-            f"<div class='card'><div class='label'>Blocking checks failed</div>"
-            f"<div class='value {'bad' if failed else 'good'}'>{len(failed)}</div>"
-            f"<div class='n'>steps failed: {len(steps)}</div></div>"
-            "</div>"
+            _cards(
+                _card("Last run", status, started, klass),
+                _card(
+                    "Blocking checks failed",
+                    str(len(failed)),
+                    f"steps failed: {len(steps)}",
+                    "bad" if failed else "good",
+                ),
+            )
         )
         if failed:
             parts.append(
@@ -2076,19 +2218,21 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
             )
     gate = data.frame("gate_results")
     if gate is None:
-        parts.append(_not_available("Gate results", "The quality gate has not run on this warehouse."))
+        parts.append(
+            _not_available("Gate results", "The quality gate has not run on this warehouse.")
+        )
         return _section("Checks and quarantine", *parts)
     totals = gate[["rows_landed", "rows_accepted", "rows_quarantined"]].sum()
+    landed = float(totals["rows_landed"])
+    share = fmt_number(100 * totals["rows_quarantined"] / landed, 2) if landed else "–"
     parts.append(
-        "<div class='cards'>"
-        f"<div class='card'><div class='label'>Rows landed</div>"
-        f"<div class='value'>{fmt_number(totals['rows_landed'])}</div></div>"
-        f"<div class='card'><div class='label'>Rows accepted</div>"
-        f"<div class='value'>{fmt_number(totals['rows_accepted'])}</div></div>"
-        f"<div class='card'><div class='label'>Rows quarantined</div>"
-        f"<div class='value'>{fmt_number(totals['rows_quarantined'])}</div>"
-        f"<div class='n'>{fmt_number(100 * totals['rows_quarantined'] / totals['rows_landed'], 2) if totals['rows_landed'] else '–'} % of landed</div></div>"
-        "</div>"
+        _cards(
+            _card("Rows landed", fmt_number(totals["rows_landed"])),
+            _card("Rows accepted", fmt_number(totals["rows_accepted"])),
+            _card(
+                "Rows quarantined", fmt_number(totals["rows_quarantined"]), f"{share} % of landed"
+            ),
+        )
     )
     by_rule = []
     for r in gate.itertuples(index=False):
@@ -2112,12 +2256,16 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
             )
         )
         fig.update_yaxes(autorange="reversed", title_text="entity: rule")
-        fig.update_layout(title="Quarantined rows by entity and rule", xaxis_title="Rows quarantined")
+        fig.update_layout(
+            title="Quarantined rows by entity and rule", xaxis_title="Rows quarantined"
+        )
         parts.append(figs.html(fig, max(300, 140 + 28 * len(frame))))
     else:
         parts.append("<p class='good'>No row was quarantined.</p>")
     gate = gate.copy()
-    gate["reject_rate"] = 100 * gate["rows_quarantined"] / gate["rows_landed"].where(gate["rows_landed"] > 0)
+    gate["reject_rate"] = (
+        100 * gate["rows_quarantined"] / gate["rows_landed"].where(gate["rows_landed"] > 0)
+    )
     limit = 100 * data.max_reject_rate if data.max_reject_rate is not None else None
     fig = go.Figure(
         go.Bar(
@@ -2175,7 +2323,9 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
 
 def _freshness_section(data: DashboardData) -> str:
     if not data.freshness:
-        return _section("Freshness of each source", _not_available("Freshness", "No files loaded yet."))
+        return _section(
+            "Freshness of each source", _not_available("Freshness", "No files loaded yet.")
+        )
     rows = []
     now = pd.Timestamp(data.generated_at).tz_localize(None)
     for entity, loaded, mtime in data.freshness:
@@ -2199,7 +2349,12 @@ def _freshness_section(data: DashboardData) -> str:
             _table(
                 ["mart", "newest record (UTC)"],
                 [
-                    [f"marts.{r.mart}", f"{pd.Timestamp(r.newest_record_at):%Y-%m-%d %H:%M}" if not is_missing(r.newest_record_at) else "–"]
+                    [
+                        f"marts.{r.mart}",
+                        f"{pd.Timestamp(r.newest_record_at):%Y-%m-%d %H:%M}"
+                        if not is_missing(r.newest_record_at)
+                        else "–",
+                    ]
                     for r in newest.itertuples(index=False)
                 ],
             )
@@ -2239,7 +2394,7 @@ section.block h2{font-size:1.1rem;margin:0 0 .4rem} h3{font-size:1rem;margin:1re
 ol.actions{margin:.2rem 0;padding-left:1.4rem} ol.actions li{margin:.45rem 0;line-height:1.45}
 .na{background:#f1f5f9;border:1px dashed #94a3b8;border-radius:.5rem;padding:.7rem 1rem;
   color:#334155;margin:.5rem 0}
-.section-error{border-color:#b91c1c}
+.section-error,.banner-error{border-color:#b91c1c}
 table.grid{border-collapse:collapse;font-size:.85rem;margin:.6rem 0;width:100%}
 table.grid th,table.grid td{border-bottom:1px solid var(--line);padding:.3rem .5rem;text-align:left}
 table.grid th{background:#f1f5f9;font-weight:600}
@@ -2306,7 +2461,7 @@ def render_dashboard(data: DashboardData, quality_href: str = "data_quality.html
     )
     banner = ""
     if data.read_error:
-        banner = f"<div class='na section-error'><strong>{_e(data.read_error)}</strong></div>"
+        banner = f"<div class='na banner-error'><strong>{_e(data.read_error)}</strong></div>"
     elif data.missing_marts:
         banner = (
             "<div class='na'>Not built yet in this warehouse: "

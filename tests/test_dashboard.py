@@ -1,0 +1,318 @@
+"""The role dashboard: pure helpers, missing marts, and the page as a person sees it.
+
+The browser tests build the sample warehouse once (`cx-insights run`, as
+`make run` does), open `dashboard.html` from disk in headless Chromium
+(Debian's `chromium`, driven by Playwright), click every tab, and check that
+it shows its charts without a JavaScript error and without reaching for the
+network. A screenshot of each tab is kept under tests/artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from cx_insights.config import Settings, load_settings
+from orchestration.defs.report import dashboard as dash
+from tests.browser import chromium_page, count_charts, find_chromium, show_tab, tab_keys
+
+ARTIFACTS = Path(__file__).parent / "artifacts" / "dashboard"
+TABS = ["executive", "cx-lead", "support", "product", "initiatives", "quality"]
+
+
+def settings_for(warehouse: Path) -> Settings:
+    return load_settings({"CX_WAREHOUSE": str(warehouse), "CX_PII_SALT": "test"})
+
+
+# ------------------------------------------------------------------------------------
+# Pure helpers.
+
+
+def test_reporting_month_skips_a_month_the_data_has_not_finished() -> None:
+    months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
+    assert dash.choose_reporting_month(months, datetime(2026, 10, 31, 22)) == (
+        date(2026, 10, 1),
+        date(2026, 10, 1),
+    )
+    assert dash.choose_reporting_month(months, datetime(2026, 10, 14)) == (
+        date(2026, 9, 1),
+        date(2026, 10, 1),
+    )
+    assert dash.choose_reporting_month([], None) == (None, None)
+    assert dash.choose_reporting_month([date(2026, 10, 1)], datetime(2026, 10, 2)) == (
+        date(2026, 10, 1),
+        date(2026, 10, 1),
+    )
+
+
+def test_deltas_are_signed_in_the_metrics_unit_and_judged_by_its_direction() -> None:
+    assert dash.fmt_delta("nps", 2.04, "EUR") == "+2.0 pts"
+    assert dash.fmt_delta("churn_rate", -0.5, "EUR") == "−0.50 pts"
+    assert dash.fmt_delta("revenue", -1234.4, "EUR") == "−€1,234"
+    assert dash.fmt_delta("revenue", None, "EUR") == "–"
+    assert dash.delta_class("nps", 1.0) == "good"
+    assert dash.delta_class("churn_rate", 1.0) == "bad"
+    assert dash.delta_class("median_first_response_minutes", -3) == "good"
+    assert dash.delta_class("nps", 0) == "flat"
+
+
+def test_money_and_metric_formats() -> None:
+    assert dash.fmt_money(1234.5, "EUR") == "€1,234"
+    assert dash.fmt_money(10, "SEK") == "10 SEK"
+    assert dash.fmt_metric("csat", 69.94, "EUR") == "69.9 %"
+    assert dash.fmt_metric("ces", 5.1234, "EUR") == "5.12"
+    assert dash.fmt_metric("nps", float("nan"), "EUR") == "–"
+
+
+def test_verbatims_are_masked_again_before_they_are_mailed() -> None:
+    text = "Call me on +44 20 7946 0958 or write to jane.doe@example.com please"
+    masked = dash.mask_text(text)
+    assert "jane.doe" not in masked and "7946" not in masked
+    assert "[email]" in masked and "[phone]" in masked
+    assert dash.mask_text("Delivered in 2 days, 5 stars") == "Delivered in 2 days, 5 stars"
+
+
+def test_nps_category_follows_kpis_md() -> None:
+    assert [dash.nps_category(v) for v in (0, 6, 7, 8, 9, 10, None)] == [
+        "detractor",
+        "detractor",
+        "passive",
+        "passive",
+        "promoter",
+        "promoter",
+        "none",
+    ]
+
+
+def _kpi(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["month", "level", "level_id", "metric", "value", "n", "ci_low", "ci_high"]
+    )
+    frame["month"] = pd.to_datetime(frame["month"])
+    frame["is_low_sample"] = frame["n"] < 30
+    return frame
+
+
+def test_top_line_compares_with_last_month_and_a_year_ago() -> None:
+    kpi = _kpi(
+        [
+            ("2025-10-01", "company", "all", "nps", 20.0, 400, 12.0, 28.0),
+            ("2026-09-01", "company", "all", "nps", 24.0, 410, 16.0, 32.0),
+            ("2026-10-01", "company", "all", "nps", 25.5, 463, 19.0, 32.0),
+        ]
+    )
+    (card,) = dash.top_line(kpi, date(2026, 10, 1), ["nps"])
+    assert card.value == 25.5 and card.n == 463
+    assert card.vs_previous == pytest.approx(1.5)
+    assert card.vs_year_ago == pytest.approx(5.5)
+    assert (card.ci_low, card.ci_high) == (19.0, 32.0)
+
+
+def test_three_things_are_sentences_from_the_data() -> None:
+    kpi = _kpi(
+        [
+            ("2026-10-01", "company", "all", "nps", 26.0, 463, 19.0, 32.0),
+            ("2026-10-01", "touchpoint", "TP-1", "nps", 4.0, 60, -10.0, 18.0),
+            # Lower, but five answers: its interval reaches far above TP-1's.
+            ("2026-10-01", "touchpoint", "TP-2", "nps", -40.0, 5, -95.0, 45.0),
+            ("2026-10-01", "touchpoint", "TP-3", "nps", 40.0, 80, 25.0, 55.0),
+            ("2026-09-01", "company", "all", "median_first_response_minutes", 20, 100, None, None),
+            ("2026-10-01", "company", "all", "median_first_response_minutes", 30, 100, None, None),
+        ]
+    )
+    touchpoints = pd.DataFrame(
+        {
+            "touchpoint_id": ["TP-1", "TP-2", "TP-3"],
+            "touchpoint_name": ["Pricing page", "Welcome call", "Checkout"],
+            "job_id": ["J1", "J1", "J1"],
+            "job_statement": ["Choose a plan"] * 3,
+            "journey_id": ["JR1"] * 3,
+            "journey_name": ["Discover & buy"] * 3,
+        }
+    )
+    data = dash.DashboardData(
+        currency="EUR",
+        generated_at=datetime(2026, 11, 2),
+        warehouse=Path("cx.duckdb"),
+        frames={"kpi_monthly": kpi, "dim_touchpoint": touchpoints},
+        reporting_month=date(2026, 10, 1),
+    )
+    actions = dash.three_things(data)
+    assert [a.rank for a in actions] == [1, 4]
+    assert "Pricing page" in actions[0].headline and "Discover & buy" in actions[0].headline
+    assert "22 points below" in actions[0].detail  # 26 - 4: the five answers of TP-2 rank lower
+    assert dash.worst_touchpoints(data) == ["TP-1", "TP-2", "TP-3"]
+    assert "50 % slower" in actions[1].detail
+
+
+# ------------------------------------------------------------------------------------
+# Missing marts.
+
+
+def test_no_warehouse_renders_every_tab_with_a_note(tmp_path: Path) -> None:
+    path = dash.write_dashboard(settings_for(tmp_path / "none" / "cx.duckdb"))
+    text = path.read_text(encoding="utf-8")
+    assert path.name == "dashboard.html"
+    for key in TABS:
+        assert f"id='page-{key}'" in text
+    assert "not available yet" in text
+    assert "section-error'>" not in text
+    assert "run `cx-insights run` first" in text
+
+
+@pytest.fixture
+def core_only_warehouse(tmp_path: Path) -> Path:
+    """A warehouse with a sliver of kpi_monthly and dim_touchpoint, and no insight mart."""
+    warehouse = tmp_path / "cx.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute(
+        """
+        create table marts.kpi_monthly as select * from (values
+            (date '2026-09-01', 'company', 'all', 'nps', 20.0, 8.0, 40.0, 40, 5.0, 35.0, false),
+            (date '2026-10-01', 'company', 'all', 'nps', 25.0, 10.0, 40.0, 40, 10.0, 40.0, false),
+            (date '2026-10-01', 'touchpoint', 'TP-1', 'nps', 10.0, 2.0, 20.0, 20, -20.0, 40.0,
+                true),
+            (date '2026-10-01', 'company', 'all', 'sessions', 300.0, null, null, 300, null, null,
+                false)
+        ) as t(month, level, level_id, metric, value, numerator, denominator, n, ci_low,
+               ci_high, is_low_sample)
+        """
+    )
+    con.execute(
+        """
+        create table marts.dim_touchpoint as select * from (values
+            ('TP-1', 'Pricing page', 'web', true, 'J1', 'Choose a plan', 'JR1', 'Buy', 1, false)
+        ) as t(touchpoint_id, touchpoint_name, channel, is_controllable, job_id, job_statement,
+               journey_id, journey_name, stage_order, is_unknown_member)
+        """
+    )
+    con.close()
+    return warehouse
+
+
+def test_missing_insight_marts_say_not_available_yet(core_only_warehouse: Path) -> None:
+    text = dash.write_dashboard(settings_for(core_only_warehouse)).read_text(encoding="utf-8")
+    for what in ("Key drivers", "Revenue at risk", "Value of a promoter", "Initiative impact"):
+        assert f"{what}: not available yet." in text
+    assert "marts.driver_importance" in text and "marts.initiative_impact" in text
+    assert "section-error'>" not in text
+    assert "Roll-up: journey → job → touchpoint, Oct 2026" in text
+
+
+def test_report_assets_materialise_through_dagster(
+    core_only_warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from orchestration.defs.report.assets import DASHBOARD_KEY, report_assets
+    from orchestration.resources import CxSettingsResource
+
+    monkeypatch.setenv("CX_PII_SALT", "test")
+    result = dg.materialize(
+        report_assets,
+        resources={"cx": CxSettingsResource(warehouse=str(core_only_warehouse))},
+    )
+    assert result.success
+    keys = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert keys == {DASHBOARD_KEY, dg.AssetKey(["report", "data_quality"])}
+    assert (core_only_warehouse.parent / "dashboard.html").exists()
+    assert (core_only_warehouse.parent / "data_quality.html").exists()
+
+
+def test_lineage_names_every_mart_the_dashboard_reads() -> None:
+    import yaml
+
+    from cx_insights.config import DBT_PROJECT_DIR
+    from orchestration.defs.report.assets import DATA_QUALITY_KEY, dashboard
+
+    exposures = yaml.safe_load(
+        (DBT_PROJECT_DIR / "models" / "exposures" / "_exposures.yml").read_text()
+    )["exposures"]
+    (exposure,) = [e for e in exposures if e["name"] == "cx_dashboard"]
+    refs = {d.removeprefix("ref('").removesuffix("')") for d in exposure["depends_on"]}
+    assert refs == set(dash.MARTS_READ)
+    deps = {key.path[-1] for key in dashboard.dependency_keys if key != DATA_QUALITY_KEY}
+    assert deps == set(dash.MARTS_READ)
+
+
+# ------------------------------------------------------------------------------------
+# The sample build, in a browser.
+
+
+@pytest.fixture(scope="session")
+def sample_settings(sample_build) -> Settings:
+    """The settings of the session's sample build (tests/conftest.py)."""
+    settings = settings_for(sample_build.warehouse)
+    assert settings.dashboard.exists(), "`cx-insights run` did not write the dashboard"
+    return settings
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(
+            "Chromium not found (looked at $CX_CHROMIUM, /usr/bin/chromium and PATH): "
+            "install Debian's package with `apt-get install -y chromium`"
+        )
+    return executable
+
+
+def test_dashboard_is_one_self_contained_file(sample_settings: Settings) -> None:
+    text = sample_settings.dashboard.read_text(encoding="utf-8")
+    # Nothing loaded from elsewhere (the browser test also watches the network).
+    assert "<script src" not in text.lower()
+    assert "<link" not in text.lower()
+    # plotly.js exactly once; every chart only calls it.
+    assert text.count("Plotly.newPlot") >= 1
+    assert text.count("* plotly.js v") == 1  # the library's banner: inlined once
+    assert "href='data_quality.html'" in text
+
+
+def test_headline_numbers_are_the_marts_numbers(sample_settings: Settings) -> None:
+    data = dash.load_dashboard_data(sample_settings)
+    assert data.reporting_month is not None
+    with duckdb.connect(str(sample_settings.warehouse), read_only=True) as con:
+        value, ci_low, ci_high = con.execute(
+            "select value, ci_low, ci_high from marts.kpi_monthly "
+            "where level = 'company' and level_id = 'all' and metric = 'nps' and month = ?",
+            [data.reporting_month],
+        ).fetchone()
+    text = sample_settings.dashboard.read_text(encoding="utf-8")
+    assert f"<div class='value'>{dash.fmt_metric('nps', value, 'EUR')}</div>" in text
+    assert f"95 % interval {dash.fmt_number(ci_low, 1)} to {dash.fmt_number(ci_high, 1)}" in text
+
+
+def test_every_tab_shows_its_charts_in_chromium(sample_settings: Settings, chromium: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    text = sample_settings.dashboard.read_text(encoding="utf-8")
+    assert "section-error'>" not in text, "a section failed to draw: see the dashboard"
+    with chromium_page(sample_settings.dashboard.as_uri()) as (page, log):
+        assert tab_keys(page) == TABS
+        for key in TABS:
+            show_tab(page, key)
+            drawn = count_charts(page, key)
+            expected = page.locator(f"#page-{key} .chart").count()
+            page.screenshot(path=str(ARTIFACTS / f"{key}.png"), full_page=True)
+            assert not log.errors, f"JavaScript errors on tab {key}: {log.errors}"
+            assert expected >= 1, f"tab {key} has no chart"
+            assert drawn == expected, f"tab {key}: {drawn} of {expected} charts drawn"
+        assert not log.outside_requests, f"the page reached out: {log.outside_requests[:5]}"
+        # A tab opened directly by its address (a link in an e-mail) shows that tab.
+        page.goto(sample_settings.dashboard.as_uri() + "#support")
+        page.wait_for_selector("#page-support.active", state="visible")
+        assert not log.errors
+
+
+def test_dashboard_without_marts_opens_without_errors(tmp_path: Path, chromium: str) -> None:
+    path = dash.write_dashboard(settings_for(tmp_path / "cx.duckdb"))
+    with chromium_page(path.as_uri()) as (page, log):
+        for key in tab_keys(page):
+            show_tab(page, key)
+        assert page.locator(".na").count() >= 6
+        assert not log.errors, log.errors
