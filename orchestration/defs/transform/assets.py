@@ -36,6 +36,8 @@ class CxDbtTranslator(DagsterDbtTranslator):
             )
         fqn = props.get("fqn", [])
         group = fqn[1] if len(fqn) > 2 else "transform"
+        if fqn[1:3] == ["marts", "insights"]:
+            group = "insights"  # the insight layer is its own stage
         schema = props.get("config", {}).get("schema") or props.get("schema") or group
         return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=group)
 

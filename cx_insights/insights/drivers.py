@@ -1,0 +1,319 @@
+"""Driver importance: what explains the NPS answer, per journey and for the company.
+
+Two families of elements, each with its own regression and its own relative
+weights (shares sum to 100 within level, level_id and element_type), both
+paired on the survey response (an element's answer and the NPS answer of the
+same response):
+
+* ``driver``: the experience elements that `driver` questions rate (ease,
+  speed, ...). Correlations are pairwise complete: a response that skipped a
+  driver still counts for the others. Should the pairwise correlations not
+  form a valid correlation matrix, it is repaired to the nearest one.
+* ``touchpoint``: the satisfaction (csat) of each touchpoint. One response
+  rates one touchpoint only, so a touchpoint's predictor is its csat as a
+  deviation from the touchpoint's mean csat on the responses that rated it,
+  and 0 on every other response. These predictors are uncorrelated, so each
+  touchpoint's relative weight is the share of NPS variance across all
+  responses in scope that its own satisfaction explains (strength of the link
+  times reach).
+
+Scope: a journey holds the responses on its touchpoints; the company holds
+every response. Answers are positions 0..1 on their question's scale, so
+questions with different scales may rate the same element; performance is
+reported on the element's most common scale.
+
+Everything here works from sums the database computes (the SQL models
+int_driver_statistics_aggregated and int_driver_performances_aggregated), so
+no single answer has to be read into memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cx_insights.insights.stats import (
+    MIN_PAIRS,
+    is_low_sample,
+    median_split_high,
+    nearest_correlation,
+    relative_weights,
+)
+
+#: element_b of the pairs with the NPS answer; element_a of the driver model's size row.
+NPS = "__nps__"
+ANY = "__any__"
+
+#: Columns of the pair sums driver_importance() reads (one row per level, level_id,
+#: element_type, element_a, element_b; over the responses holding both values).
+PAIR_COLUMNS = (
+    "level",
+    "level_id",
+    "element_type",
+    "element_a",
+    "element_b",
+    "n",
+    "sum_a",
+    "sum_b",
+    "sum_aa",
+    "sum_bb",
+    "sum_ab",
+)
+#: Columns of the performance sums (one row per level, level_id, element_type, element_id).
+PERFORMANCE_COLUMNS = (
+    "level",
+    "level_id",
+    "element_type",
+    "element_id",
+    "answers",
+    "position_sum",  # positions 0..1 on the answers' own scales
+    "top_2_box_answers",  # value >= scale_max - 1 on the answer's own scale
+    "scale_min",  # the element's most common scale
+    "scale_max",
+)
+
+QUADRANTS = {
+    (True, False): "fix first",
+    (True, True): "keep up",
+    (False, True): "maintain",
+    (False, False): "low priority",
+}
+
+OUTPUT_COLUMNS = (
+    "level",
+    "level_id",
+    "element_type",
+    "element_id",
+    "pairing",
+    "n",
+    "pearson_r",
+    "relative_weight",
+    "relative_weight_share",
+    "importance_rank",
+    "model_r_squared",
+    "model_n",
+    "performance_mean",
+    "performance_scale_min",
+    "performance_scale_max",
+    "performance_top_2_box_pct",
+    "performance_n",
+    "quadrant",
+    "is_low_sample",
+)
+
+
+def quadrant(is_high_importance: bool | None, is_high_performance: bool | None) -> str | None:
+    """'fix first' (important, performing below the median), 'keep up' (important,
+    performing well), 'maintain' (less important, performing well), 'low priority'."""
+    if is_high_importance is None or is_high_performance is None:
+        return None
+    if pd.isna(is_high_importance) or pd.isna(is_high_performance):
+        return None
+    return QUADRANTS[(bool(is_high_importance), bool(is_high_performance))]
+
+
+def assign_quadrants(importance: pd.Series, performance: pd.Series) -> pd.Series:
+    """Quadrant of each element, splitting importance and performance at their medians
+    over the elements that have both (at or above the median = high)."""
+    both = importance.notna() & performance.notna()
+    high_importance = median_split_high(importance.where(both))
+    high_performance = median_split_high(performance.where(both))
+    return pd.Series(
+        [
+            quadrant(i, p) if ok else None
+            for i, p, ok in zip(high_importance, high_performance, both, strict=True)
+        ],
+        index=importance.index,
+        dtype=object,
+    )
+
+
+def correlation_from_sums(
+    n: float, sum_a: float, sum_b: float, sum_aa: float, sum_bb: float, sum_ab: float
+) -> float:
+    """Pearson correlation from the count and sums of two paired variables (NaN for
+    fewer than MIN_PAIRS pairs or a constant side)."""
+    if n < MIN_PAIRS:
+        return float("nan")
+    s_ab = sum_ab - sum_a * sum_b / n
+    s_aa = sum_aa - sum_a * sum_a / n
+    s_bb = sum_bb - sum_b * sum_b / n
+    if s_aa <= 1e-12 * max(1.0, abs(sum_aa)) or s_bb <= 1e-12 * max(1.0, abs(sum_bb)):
+        return float("nan")
+    return float(np.clip(s_ab / np.sqrt(s_aa * s_bb), -1.0, 1.0))
+
+
+def _correlation(row: pd.Series) -> float:
+    return correlation_from_sums(
+        row["n"], row["sum_a"], row["sum_b"], row["sum_aa"], row["sum_bb"], row["sum_ab"]
+    )
+
+
+def _weights_rows(
+    names: list[str],
+    n: list[int],
+    r: list[float],
+    weights: dict[int, tuple[float, float]],
+    r_squared: float,
+    model_n: int,
+) -> list[dict]:
+    rows = []
+    for i, name in enumerate(names):
+        raw, share = weights.get(i, (float("nan"), float("nan")))
+        rows.append(
+            {
+                "element_id": name,
+                "n": int(n[i]),
+                "pearson_r": r[i],
+                "relative_weight": raw,
+                "relative_weight_share": share,
+                "model_r_squared": r_squared if i in weights else float("nan"),
+                "model_n": model_n if i in weights else 0,
+            }
+        )
+    return rows
+
+
+def _driver_family(pairs: pd.DataFrame) -> list[dict]:
+    """Pearson and relative weights of the drivers in one scope, from their pair sums."""
+    with_nps = pairs[(pairs["element_b"] == NPS) & (pairs["element_a"] != ANY)]
+    names = sorted(with_nps["element_a"].astype(str))
+    if not names:
+        return []
+    by_name = with_nps.set_index("element_a")
+    r = [_correlation(by_name.loc[name]) for name in names]
+    n = [int(by_name.loc[name, "n"]) for name in names]
+    between = {
+        frozenset((row["element_a"], row["element_b"])): _correlation(row)
+        for _, row in pairs.iterrows()
+        if row["element_b"] != NPS and row["element_a"] != ANY
+    }
+    usable = [i for i in range(len(names)) if n[i] >= MIN_PAIRS and not np.isnan(r[i])]
+    weights: dict[int, tuple[float, float]] = {}
+    r_squared = float("nan")
+    sizes = pairs.loc[pairs["element_a"] == ANY, "n"]
+    model_n = int(sizes.iloc[0]) if len(sizes) else 0
+    if usable:
+        k = len(usable)
+        # outcome first, then the usable drivers; a pair never rated together counts as 0
+        full = np.eye(k + 1)
+        for i, ui in enumerate(usable):
+            full[0, i + 1] = full[i + 1, 0] = r[ui]
+            for j in range(i + 1, k):
+                value = between.get(frozenset((names[ui], names[usable[j]])), float("nan"))
+                full[i + 1, j + 1] = full[j + 1, i + 1] = 0.0 if np.isnan(value) else value
+        # pairwise-complete correlations can promise more than a real data set can
+        # deliver (an R-squared above 1): repair outcome and predictors together
+        full = nearest_correlation(full)
+        result = relative_weights(full[1:, 1:], full[0, 1:])
+        r_squared = result.r_squared
+        for ui, raw, share in zip(usable, result.raw, result.shares, strict=True):
+            weights[ui] = (float(raw), float(share))
+    return _weights_rows(names, n, r, weights, r_squared, model_n)
+
+
+def _touchpoint_family(pairs: pd.DataFrame) -> list[dict]:
+    """Pearson (within each touchpoint) and relative weights of the touchpoints' csat in
+    one scope, from the sums of each touchpoint's csat with the NPS of the same response."""
+    rows = pairs[pairs["element_b"] == NPS].sort_values("element_a")
+    if rows.empty:
+        return []
+    names = rows["element_a"].astype(str).tolist()
+    n = rows["n"].astype(int).tolist()
+    r = [_correlation(row) for _, row in rows.iterrows()]
+    # All responses of the scope: NPS variance around the overall mean.
+    total_n = rows["n"].sum()
+    sst = rows["sum_bb"].sum() - rows["sum_b"].sum() ** 2 / total_n
+    s_xy = rows["sum_ab"] - rows["sum_a"] * rows["sum_b"] / rows["n"]
+    s_xx = rows["sum_aa"] - rows["sum_a"] ** 2 / rows["n"]
+    usable = [
+        i
+        for i in range(len(names))
+        if n[i] >= MIN_PAIRS and not np.isnan(r[i]) and s_xx.iloc[i] > 0 and sst > 0
+    ]
+    weights: dict[int, tuple[float, float]] = {}
+    r_squared = float("nan")
+    if usable:
+        # correlation of NPS with each (uncorrelated) deviation predictor over all responses
+        r_all = np.array([s_xy.iloc[i] / np.sqrt(sst * s_xx.iloc[i]) for i in usable])
+        result = relative_weights(np.eye(len(usable)), r_all)
+        r_squared = result.r_squared
+        for ui, raw, share in zip(usable, result.raw, result.shares, strict=True):
+            weights[ui] = (float(raw), float(share))
+    return _weights_rows(names, n, r, weights, r_squared, int(total_n))
+
+
+def _performance(row: pd.Series) -> dict[str, float | int]:
+    answers = int(row["answers"])
+    span = float(row["scale_max"]) - float(row["scale_min"])
+    return {
+        "performance_mean": float(row["scale_min"]) + float(row["position_sum"]) / answers * span,
+        "performance_scale_min": float(row["scale_min"]),
+        "performance_scale_max": float(row["scale_max"]),
+        "performance_top_2_box_pct": 100 * float(row["top_2_box_answers"]) / answers,
+        "performance_n": answers,
+    }
+
+
+def driver_importance(pairs: pd.DataFrame, performances: pd.DataFrame) -> pd.DataFrame:
+    """One row per (level, level_id, element_type, element_id); see the module docstring.
+
+    pairs: PAIR_COLUMNS; performances: PERFORMANCE_COLUMNS.
+    """
+    keys = ["level", "level_id", "element_type"]
+    perf = {
+        (row["level"], row["level_id"], row["element_type"], row["element_id"]): _performance(row)
+        for _, row in performances.iterrows()
+        if row["answers"] > 0
+    }
+    scopes = set(map(tuple, pairs[keys].drop_duplicates().to_numpy().tolist()))
+    scopes |= {key[:3] for key in perf}
+    rows: list[dict] = []
+    for level, level_id, element_type in sorted(scopes):
+        scope = pairs[
+            (pairs["level"] == level)
+            & (pairs["level_id"] == level_id)
+            & (pairs["element_type"] == element_type)
+        ]
+        family = _driver_family if element_type == "driver" else _touchpoint_family
+        found = {row["element_id"]: row for row in family(scope)}
+        elements = set(found) | {k[3] for k in perf if k[:3] == (level, level_id, element_type)}
+        for element_id in sorted(elements):
+            row = (
+                found.get(element_id)
+                or _weights_rows([element_id], [0], [float("nan")], {}, float("nan"), 0)[0]
+            )
+            missing = dict.fromkeys(
+                (
+                    "performance_mean",
+                    "performance_scale_min",
+                    "performance_scale_max",
+                    "performance_top_2_box_pct",
+                ),
+                float("nan"),
+            )
+            row.update(perf.get((level, level_id, element_type, element_id), missing))
+            row.setdefault("performance_n", 0)
+            row.update(
+                level=level, level_id=level_id, element_type=element_type, pairing="response"
+            )
+            rows.append(row)
+    result = pd.DataFrame(rows, columns=[c for c in OUTPUT_COLUMNS if c not in ("quadrant",)])
+    if result.empty:
+        return pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+    group = result.groupby(["level", "level_id", "element_type"], sort=False)
+    result["importance_rank"] = group["relative_weight_share"].rank(ascending=False, method="min")
+    result["quadrant"] = None
+    for _, idx in group.groups.items():
+        result.loc[idx, "quadrant"] = assign_quadrants(
+            result.loc[idx, "relative_weight_share"],
+            result.loc[idx, "performance_top_2_box_pct"],
+        )
+    result["is_low_sample"] = result["n"].map(is_low_sample)
+    order = {"company": 0, "journey": 1}
+    result = result.sort_values(
+        ["level", "level_id", "element_type", "importance_rank", "element_id"],
+        key=lambda s: s.map(order) if s.name == "level" else s,
+        na_position="last",
+    )
+    return result[list(OUTPUT_COLUMNS)].reset_index(drop=True)

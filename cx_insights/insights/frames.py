@@ -1,0 +1,63 @@
+"""Reading dbt relations into pandas inside dbt Python models.
+
+Projections, filters and counts run in the database (a DuckDB relation, as
+dbt-duckdb hands to Python models), so only what a model needs is copied
+into pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+
+def to_pandas(
+    relation: object, columns: Sequence[str] | None = None, where: str | None = None
+) -> pd.DataFrame:
+    """`columns` (default all) of a dbt relation as a pandas frame, filtered by SQL `where`."""
+    if isinstance(relation, pd.DataFrame):
+        if where:
+            raise ValueError("a pandas frame cannot be filtered with SQL")
+        return (relation if columns is None else relation[list(columns)]).copy()
+    rel = relation.filter(where) if where else relation
+    return (rel if columns is None else rel.project(", ".join(columns))).df()
+
+
+def count_rows(relation: object, where: str | None = None) -> int:
+    rel = relation.filter(where) if where else relation
+    return int(rel.aggregate("count(*)").fetchone()[0])
+
+
+def first_row(relation: object, columns: Sequence[str]) -> dict | None:
+    frame = relation.project(", ".join(columns)).limit(1).df()
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def sql_date(value: object) -> str:
+    """A SQL date literal."""
+    return f"date '{pd.Timestamp(value):%Y-%m-%d}'"
+
+
+def customer_sample(rows: int, max_rows: int, column: str = "customer_id") -> str:
+    """A SQL condition keeping a deterministic sample of customers (by a hash of their
+    id) of about max_rows / rows, or 'true' when everything fits."""
+    if rows <= max_rows:
+        return "true"
+    per_mille = max(1, int(1000 * max_rows / rows))
+    return f"hash({column}) % 1000 < {per_mille}"
+
+
+def sql_timestamp(value: object) -> str:
+    """A SQL timestamp literal (to the microsecond)."""
+    return f"timestamp '{pd.Timestamp(value):%Y-%m-%d %H:%M:%S.%f}'"
+
+
+def in_ranges(columns: Sequence[str], ranges: Sequence[tuple[object, object]]) -> str:
+    """A SQL condition: any of `columns` inside any [start, end) of `ranges`."""
+    parts = [
+        f"({c} >= {sql_timestamp(start)} and {c} < {sql_timestamp(end)})"
+        for c in columns
+        for start, end in ranges
+    ]
+    return "(" + " or ".join(parts) + ")" if parts else "false"

@@ -1,0 +1,374 @@
+"""Customers at risk: a transparent churn model, its reasons in words, and a backtest.
+
+A *snapshot* is a customer active at a month start (the as-of instant), with
+facts computed only from what happened before it and labels saying whether
+the customer churned in the 3 (6) months from it. The SQL model
+int_churn_snapshots_computed builds them (SNAPSHOT_COLUMNS); here they become
+model features, a logistic regression on standardised features is fitted on
+the snapshots whose 3-month label is known and whose look-back windows lie
+inside the data, and the customers active at the end of the data are scored,
+banded and given their reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from cx_insights.insights.stats import LOW_SAMPLE_N, auc
+
+#: Months ahead the score predicts churn for (the label is_churned_within_3_months).
+HORIZON_MONTHS = 3
+#: Months before the end of the data at which the backtest scores, and counts churn
+#: after (the label is_churned_within_6_months).
+BACKTEST_MONTHS = 6
+#: Months of history the longest look-back window needs.
+LOOKBACK_MONTHS = 6
+#: A new customer signed up less than this many days before the as-of instant.
+NEW_CUSTOMER_DAYS = 90
+#: Bands: high at least HIGH_LIFT times the average churn probability, medium above it.
+HIGH_LIFT = 2.0
+MEDIUM_LIFT = 1.0
+#: A reason is named when it adds at least this much to the log-odds of churn.
+REASON_MIN_LOG_ODDS = 0.1
+MAX_REASONS = 3
+#: Beyond this many training snapshots, a deterministic sample of customers is fitted on.
+MAX_TRAINING_ROWS = 400_000
+
+#: What int_churn_snapshots_computed provides for each snapshot.
+SNAPSHOT_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "segment",
+    "as_of_date",
+    "mrr",
+    "is_churned_within_3_months",
+    "is_churned_within_6_months",
+    "latest_nps_score",
+    "latest_nps_category",  # promoter, passive, detractor or no_answer
+    "latest_nps_month_start_date",
+    "detractor_answers_6m",
+    "survey_rating",  # mean position 0..1 of every numeric survey answer so far
+    "survey_answers",
+    "tickets_3m",
+    "unresolved_tickets",  # created before as-of and not solved before it
+    "slow_tickets_3m",
+    "bad_rated_tickets_6m",
+    "sessions_last_month",
+    "sessions_last_3m",
+    "sessions_prev_3m",
+    "tenure_days",
+)
+
+FEATURES: tuple[str, ...] = (
+    "is_detractor",  # latest NPS answer before as-of was 0..6
+    "has_no_nps_answer",  # no NPS answer before as-of
+    "detractor_answers_6m",
+    "survey_rating",
+    "unresolved_tickets",
+    "slow_tickets_3m",
+    "bad_rated_tickets_6m",
+    "sessions_trend",  # log((last 3 months + 1) / (previous 3 + 1))
+    "sessions_last_month_trend",  # log((last month + .5) / (previous 3 / 3 + .5))
+    "is_new_customer",  # signed up less than NEW_CUSTOMER_DAYS before
+    "log_mrr",  # log(1 + MRR)
+)
+#: What score() adds to the snapshots, and the keys of backtest().
+SCORE_COLUMNS: tuple[str, ...] = (
+    "churn_risk_score",
+    "risk_lift",
+    "risk_band",
+    "reasons",
+    "model_n",
+    "model_churners",
+    "model_base_rate",
+    "is_low_sample",
+)
+BACKTEST_COLUMNS: tuple[str, ...] = (
+    "as_of_date",
+    "training_from_date",
+    "label_horizon_months",
+    "test_horizon_months",
+    "training_n",
+    "training_churners",
+    "n",
+    "churners",
+    "auc",
+    "features",
+    "coefficients",
+    "is_low_sample",
+)
+#: Features that read as one reason each: what the customer told us, and web usage.
+REASON_GROUPS: dict[str, tuple[str, ...]] = {
+    "surveys": ("is_detractor", "has_no_nps_answer", "detractor_answers_6m", "survey_rating"),
+    "sessions": ("sessions_trend", "sessions_last_month_trend"),
+}
+
+
+def model_features(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """FEATURES of each snapshot from its facts (survey_rating may be missing)."""
+    s = snapshots
+    last_3m = s["sessions_last_3m"].astype(float)
+    prev_3m = s["sessions_prev_3m"].astype(float)
+    return pd.DataFrame(
+        {
+            "is_detractor": (s["latest_nps_category"] == "detractor").astype(float),
+            "has_no_nps_answer": (s["latest_nps_category"] == "no_answer").astype(float),
+            "detractor_answers_6m": s["detractor_answers_6m"].astype(float),
+            "survey_rating": s["survey_rating"].astype(float),
+            "unresolved_tickets": s["unresolved_tickets"].astype(float),
+            "slow_tickets_3m": s["slow_tickets_3m"].astype(float),
+            "bad_rated_tickets_6m": s["bad_rated_tickets_6m"].astype(float),
+            "sessions_trend": np.log((last_3m + 1) / (prev_3m + 1)),
+            "sessions_last_month_trend": np.log(
+                (s["sessions_last_month"].astype(float) + 0.5) / (prev_3m / 3 + 0.5)
+            ),
+            "is_new_customer": (s["tenure_days"].astype(float) < NEW_CUSTOMER_DAYS).astype(float),
+            "log_mrr": np.log1p(s["mrr"].astype(float).clip(lower=0)),
+        },
+        index=s.index,
+    )[list(FEATURES)]
+
+
+def add_months(date: object, months: int) -> pd.Timestamp:
+    return pd.Timestamp(date) + pd.DateOffset(months=months)
+
+
+def training_range(first_data_month: object, cutoff: object) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last as-of date of the snapshots a model known at `cutoff` fits on:
+    full look-back windows inside the data, and a 3-month outcome observed by `cutoff`."""
+    return add_months(first_data_month, LOOKBACK_MONTHS), add_months(cutoff, -HORIZON_MONTHS)
+
+
+# --- the model ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChurnModel:
+    features: tuple[str, ...]
+    #: Training means (a missing value is taken as the mean) and standard deviations.
+    mean: np.ndarray
+    scale: np.ndarray
+    #: Coefficients per standard deviation of each feature, and the intercept.
+    coef_std: np.ndarray
+    intercept_std: float
+    #: Snapshots and churners the model was fitted on, and their churn rate.
+    n: int
+    churners: int
+    base_rate: float
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Coefficients per unit of each feature (log-odds)."""
+        return self.coef_std / self.scale
+
+    @property
+    def intercept(self) -> float:
+        return float(self.intercept_std - (self.coef_std * self.mean / self.scale).sum())
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return (np.where(np.isnan(x), self.mean, x) - self.mean) / self.scale
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Churn probability within HORIZON_MONTHS."""
+        return 1 / (1 + np.exp(-(self.intercept_std + self.standardise(x) @ self.coef_std)))
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each feature's addition to the log-odds compared with the average snapshot."""
+        return self.standardise(x) * self.coef_std
+
+    def coefficients_json(self) -> str:
+        """Intercept and coefficients per unit of each feature (log-odds), as JSON."""
+        values = {"intercept": round(self.intercept, 6)}
+        for name, c in zip(self.features, self.coef, strict=True):
+            values[name] = round(float(c), 6)
+        return json.dumps(values)
+
+
+def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...] = FEATURES) -> ChurnModel:
+    """Logistic regression (L2, C = 1) on standardised features, missing values at the
+    mean; a constant model (the base rate) when the labels hold a single class."""
+    x = np.asarray(x, dtype=float).reshape(len(y), len(names))
+    y = np.asarray(y, dtype=bool)
+    if len(x):
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0)
+    else:
+        mean = np.zeros(len(names))
+    filled = np.where(np.isnan(x), mean, x)
+    scale = filled.std(axis=0) if len(x) else np.ones(len(names))
+    # a constant feature (up to rounding) carries no information: leave it unscaled
+    scale = np.where(scale > 1e-9 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
+    base_rate = float(y.mean()) if len(y) else float("nan")
+    if len(np.unique(y)) < 2:
+        p = min(max(0.5 if np.isnan(base_rate) else base_rate, 1e-6), 1 - 1e-6)
+        coef, intercept = np.zeros(len(names)), float(np.log(p / (1 - p)))
+    else:
+        model = LogisticRegression(C=1.0, max_iter=1000)
+        model.fit((filled - mean) / scale, y)
+        coef, intercept = model.coef_[0], float(model.intercept_[0])
+    return ChurnModel(
+        features=tuple(names),
+        mean=mean,
+        scale=scale,
+        coef_std=np.asarray(coef, dtype=float),
+        intercept_std=intercept,
+        n=len(y),
+        churners=int(y.sum()),
+        base_rate=base_rate,
+    )
+
+
+def fit_snapshots(training: pd.DataFrame) -> ChurnModel:
+    """The churn model fitted on snapshots (3-month label)."""
+    return fit(
+        model_features(training).to_numpy(float),
+        training["is_churned_within_3_months"].astype(bool).to_numpy(),
+    )
+
+
+def risk_band(score: float, base_rate: float) -> str:
+    """high: at least HIGH_LIFT x the average churn probability; medium: above the
+    average (MEDIUM_LIFT x); low otherwise."""
+    if score >= HIGH_LIFT * base_rate:
+        return "high"
+    if score > MEDIUM_LIFT * base_rate:
+        return "medium"
+    return "low"
+
+
+# --- reasons -----------------------------------------------------------------------
+
+
+def _plural(n: float, word: str) -> str:
+    count = int(round(n))
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _month_name(value: object) -> str:
+    return pd.Timestamp(value).strftime("%B %Y")
+
+
+def _sessions_text(last_month: float, last_3m: float, prev_3m: float) -> str:
+    if last_3m == 0 and prev_3m == 0:
+        return "no web sessions in the last 6 months"
+    if prev_3m > 0 and last_3m < prev_3m:
+        return f"sessions down {round(100 * (prev_3m - last_3m) / prev_3m)} %"
+    monthly = prev_3m / 3
+    if monthly > 0 and last_month < monthly:
+        return f"sessions down {round(100 * (monthly - last_month) / monthly)} % last month"
+    if last_3m == 0:
+        return "no web sessions in the last 3 months"
+    return "only " + _plural(last_3m, "web session") + " in the last 3 months"
+
+
+def reason_text(reason: str, facts: pd.Series | dict, coefficient: float = 1.0) -> str:
+    """One reason in words, from the facts of a snapshot (SNAPSHOT_COLUMNS)."""
+    f = facts
+    if reason == "surveys":
+        rating = f["survey_rating"]
+        average = "" if pd.isna(rating) else f"average rating {10 * rating:.1f} / 10"
+        if f["latest_nps_category"] == "detractor":
+            text = reason_text("nps", f)
+            return f"{text}, {average}" if average else text
+        if f["latest_nps_category"] == "no_answer":
+            return f"no NPS answer yet, {average}" if average else "no survey answers yet"
+        return f"low survey ratings ({average})" if average else reason_text("nps", f)
+    if reason == "nps":
+        category = f["latest_nps_category"]
+        if category == "no_answer":
+            return "no NPS answer yet"
+        score, month = f["latest_nps_score"], _month_name(f["latest_nps_month_start_date"])
+        return f"{category} (NPS {score:.0f}) in {month}"
+    if reason == "detractor_answers_6m":
+        return _plural(f[reason], "detractor answer") + " in the last 6 months"
+    if reason == "survey_rating":
+        if pd.isna(f["survey_rating"]):
+            return "no survey answers yet"
+        return f"low survey ratings (average {10 * f['survey_rating']:.1f} / 10)"
+    if reason == "unresolved_tickets":
+        return _plural(f[reason], "unresolved ticket")
+    if reason == "slow_tickets_3m":
+        return _plural(f[reason], "slow ticket") + " in the last 3 months"
+    if reason == "bad_rated_tickets_6m":
+        return _plural(f[reason], "ticket") + " rated bad in the last 6 months"
+    if reason == "sessions":
+        return _sessions_text(
+            f["sessions_last_month"], f["sessions_last_3m"], f["sessions_prev_3m"]
+        )
+    if reason == "is_new_customer":
+        return f"new customer ({int(f['tenure_days'])} days)"
+    if reason == "log_mrr":
+        size = "low" if coefficient < 0 else "high"
+        return f"{size} MRR ({f['mrr']:,.2f})"
+    raise ValueError(f"no reason text for {reason!r}")
+
+
+def reasons(
+    model: ChurnModel, x: np.ndarray, facts: pd.DataFrame, max_reasons: int = MAX_REASONS
+) -> list[str]:
+    """Per row, the strongest reasons that raise its churn risk, in words, joined by '; '.
+
+    A reason is a feature, or a group of REASON_GROUPS read together, that adds at
+    least REASON_MIN_LOG_ODDS to the log-odds of churn compared with the average
+    snapshot; the strongest `max_reasons` are named, strongest first.
+    """
+    contributions = pd.DataFrame(model.contributions(x), columns=list(model.features))
+    for reason, members in REASON_GROUPS.items():
+        present = [m for m in members if m in contributions.columns]
+        if present:
+            contributions[reason] = contributions[present].sum(axis=1)
+            contributions = contributions.drop(columns=present)
+    coefficient = dict(zip(model.features, model.coef, strict=True))
+    names = np.array(contributions.columns)
+    values = contributions.to_numpy()
+    order = np.argsort(-values, axis=1, kind="stable")[:, :max_reasons]
+    records = facts.to_dict("records")
+    texts = []
+    for i, top in enumerate(order):
+        chosen = [names[j] for j in top if values[i, j] >= REASON_MIN_LOG_ODDS]
+        texts.append("; ".join(reason_text(r, records[i], coefficient.get(r, 1.0)) for r in chosen))
+    return texts
+
+
+# --- scoring and the backtest ------------------------------------------------------------
+
+
+def score(model: ChurnModel, snapshots: pd.DataFrame) -> pd.DataFrame:
+    """The snapshots with their churn risk score, lift, band and reasons."""
+    out = snapshots.reset_index(drop=True).copy()
+    x = model_features(out).to_numpy(float)
+    out["churn_risk_score"] = model.predict(x) if len(out) else np.zeros(0)
+    out["risk_lift"] = out["churn_risk_score"] / model.base_rate
+    out["risk_band"] = [risk_band(s, model.base_rate) for s in out["churn_risk_score"]]
+    out["reasons"] = reasons(model, x, out)
+    out["model_n"] = model.n
+    out["model_churners"] = model.churners
+    out["model_base_rate"] = model.base_rate
+    out["is_low_sample"] = model.churners < LOW_SAMPLE_N
+    return out
+
+
+def backtest(model: ChurnModel, test: pd.DataFrame, as_of: object, training_from: object) -> dict:
+    """How well a model fitted up to `as_of` ranks the customers active then who churned
+    in the BACKTEST_MONTHS after (the label is_churned_within_6_months) above the others."""
+    churned = test["is_churned_within_6_months"].astype(bool).to_numpy()
+    scores = model.predict(model_features(test).to_numpy(float)) if len(test) else np.zeros(0)
+    return {
+        "as_of_date": pd.Timestamp(as_of),
+        "training_from_date": pd.Timestamp(training_from),
+        "label_horizon_months": HORIZON_MONTHS,
+        "test_horizon_months": BACKTEST_MONTHS,
+        "training_n": model.n,
+        "training_churners": model.churners,
+        "n": len(test),
+        "churners": int(churned.sum()),
+        "auc": auc(scores, churned),
+        "features": ",".join(model.features),
+        "coefficients": model.coefficients_json(),
+        "is_low_sample": bool(churned.sum() < LOW_SAMPLE_N or model.churners < LOW_SAMPLE_N),
+    }

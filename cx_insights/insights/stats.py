@@ -1,0 +1,118 @@
+"""Small statistics the insight marts share: correlation, relative weights, AUC.
+
+Pure numpy/pandas functions with no warehouse knowledge, so that each one can be
+pinned by a unit test on numbers worked out by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: A measure on fewer observations than this is flagged `is_low_sample` (kpis.md).
+LOW_SAMPLE_N = 30
+#: Fewest pairs a correlation is computed on; below it the correlation is null.
+MIN_PAIRS = 3
+
+
+def is_low_sample(n: int | float | None) -> bool:
+    return n is None or bool(pd.isna(n)) or n < LOW_SAMPLE_N
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """Pearson correlation over the pairs where both are present, and the pair count.
+
+    NaN when there are fewer than MIN_PAIRS pairs or either side is constant.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    both = ~(np.isnan(x) | np.isnan(y))
+    n = int(both.sum())
+    if n < MIN_PAIRS:
+        return float("nan"), n
+    xd = x[both] - x[both].mean()
+    yd = y[both] - y[both].mean()
+    denominator = np.sqrt((xd * xd).sum() * (yd * yd).sum())
+    if denominator == 0:
+        return float("nan"), n
+    return float((xd * yd).sum() / denominator), n
+
+
+def nearest_correlation(matrix: np.ndarray, floor: float = 1e-6) -> np.ndarray:
+    """A positive-definite correlation matrix close to `matrix` (eigenvalue clipping).
+
+    Pairwise-complete correlations need not form a valid correlation matrix;
+    clipping the eigenvalues at `floor` and rescaling to a unit diagonal makes
+    the relative-weight decomposition well defined. A valid matrix passes
+    through unchanged (up to rounding).
+    """
+    sym = (matrix + matrix.T) / 2
+    eigenvalues, eigenvectors = np.linalg.eigh(sym)
+    if eigenvalues.min() >= floor:
+        return sym
+    clipped = eigenvectors @ np.diag(np.maximum(eigenvalues, floor)) @ eigenvectors.T
+    d = np.sqrt(np.diag(clipped))
+    return clipped / np.outer(d, d)
+
+
+@dataclass(frozen=True)
+class RelativeWeights:
+    """Johnson's (2000) relative weights of k predictors of one outcome."""
+
+    #: Raw weights, one per predictor; they sum to r_squared.
+    raw: np.ndarray
+    #: R-squared of the least-squares regression of the outcome on all predictors.
+    r_squared: float
+
+    @property
+    def shares(self) -> np.ndarray:
+        """Weights as percentages of R-squared (sum to 100; NaN when R-squared is 0)."""
+        if self.r_squared <= 0:
+            return np.full(len(self.raw), np.nan)
+        return 100 * self.raw / self.r_squared
+
+
+def relative_weights(rxx: np.ndarray, rxy: np.ndarray) -> RelativeWeights:
+    """Johnson's relative weights from the predictors' correlation matrix and their
+    correlations with the outcome.
+
+    With Rxx = V diag(lambda) V', Lambda = V diag(sqrt(lambda)) V' (= Rxx^1/2)
+    links each predictor to its closest orthogonal counterpart; the outcome is
+    regressed on the orthogonal variables (beta = Lambda^-1 rxy) and predictor
+    j receives sum_k Lambda_jk^2 beta_k^2. The weights sum to R^2 = rxy' Rxx^-1 rxy.
+    """
+    rxx = np.asarray(rxx, dtype=float)
+    rxy = np.asarray(rxy, dtype=float)
+    eigenvalues, eigenvectors = np.linalg.eigh((rxx + rxx.T) / 2)
+    if eigenvalues.min() <= 0:
+        raise ValueError("the predictors' correlation matrix is not positive definite")
+    root = eigenvectors @ np.diag(np.sqrt(eigenvalues)) @ eigenvectors.T
+    beta = np.linalg.solve(root, rxy)
+    raw = (root**2) @ (beta**2)
+    r_squared = float(rxy @ np.linalg.solve(rxx, rxy))
+    return RelativeWeights(raw=raw, r_squared=r_squared)
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a
+    random negative, ties counting one half (Mann-Whitney U / (n1 n0)).
+
+    NaN when either class is empty.
+    """
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels, dtype=bool)
+    n_pos = int(labels.sum())
+    n_neg = int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = pd.Series(scores).rank(method="average").to_numpy()  # ties share their mean rank
+    u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))
+
+
+def median_split_high(values: pd.Series) -> pd.Series:
+    """True where a value is at or above the median of the non-null values (null stays null)."""
+    median = values.median()
+    return values.ge(median).where(values.notna())

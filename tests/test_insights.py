@@ -1,0 +1,956 @@
+"""The insight maths (cx_insights.insights) pinned on small hand-made data."""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from math import factorial
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from cx_insights.insights import drivers, financial, frames, initiatives, risk
+from cx_insights.insights.stats import (
+    auc,
+    nearest_correlation,
+    pearson,
+    relative_weights,
+)
+
+# --- Pearson ---------------------------------------------------------------------------
+
+
+def test_pearson_matches_a_hand_computation():
+    # dx = -2..2, dy = -2, 0, 1, 0, 1: sum dx dy = 6, sum dx^2 = 10, sum dy^2 = 6
+    r, n = pearson(np.array([1, 2, 3, 4, 5]), np.array([2, 4, 5, 4, 5]))
+    assert n == 5
+    assert r == pytest.approx(6 / np.sqrt(60))
+
+
+def test_pearson_uses_complete_pairs_and_is_null_when_undefined():
+    r, n = pearson(np.array([1, 2, np.nan, 4, 5, 6]), np.array([2, 4, 9, 4, 5, np.nan]))
+    assert n == 4
+    assert r == pytest.approx(pearson(np.array([1, 2, 4, 5]), np.array([2, 4, 4, 5]))[0])
+    assert np.isnan(pearson(np.array([1.0, 2.0]), np.array([3.0, 4.0]))[0])  # too few pairs
+    assert np.isnan(pearson(np.array([1.0, 1.0, 1.0]), np.array([3.0, 4.0, 5.0]))[0])
+
+
+# --- Johnson's relative weights -------------------------------------------------------------
+
+
+def _r_squared(rxx: np.ndarray, rxy: np.ndarray, subset: tuple[int, ...]) -> float:
+    if not subset:
+        return 0.0
+    s = list(subset)
+    return float(rxy[s] @ np.linalg.solve(rxx[np.ix_(s, s)], rxy[s]))
+
+
+def _shapley_r_squared(rxx: np.ndarray, rxy: np.ndarray) -> np.ndarray:
+    """Each predictor's average R^2 gain over every subset of the others (general
+    dominance, Budescu 1993): the exact decomposition relative weights approximate."""
+    k = len(rxy)
+    out = np.zeros(k)
+    for j in range(k):
+        others = [i for i in range(k) if i != j]
+        for size in range(k):
+            for subset in combinations(others, size):
+                weight = factorial(size) * factorial(k - size - 1) / factorial(k)
+                gain = _r_squared(rxx, rxy, (*subset, j)) - _r_squared(rxx, rxy, subset)
+                out[j] += weight * gain
+    return out
+
+
+def test_relative_weights_of_uncorrelated_predictors_are_squared_correlations():
+    result = relative_weights(np.eye(3), np.array([0.5, 0.3, 0.1]))
+    assert result.raw == pytest.approx([0.25, 0.09, 0.01])
+    assert result.r_squared == pytest.approx(0.35)
+    assert result.shares == pytest.approx([100 * 0.25 / 0.35, 100 * 0.09 / 0.35, 100 * 0.01 / 0.35])
+
+
+def test_relative_weights_of_two_predictors_by_hand():
+    # rho = 0.6: Rxx^1/2 = [[a, b], [b, a]], a = sqrt(.9), b = sqrt(.1), a^2 - b^2 = .8.
+    # beta = Rxx^-1/2 r: beta1^2 = (.9 x .25 + .1 x .16 - 2 x .3 x .2) / .64 = .121 / .64,
+    # beta2^2 = (.1 x .25 + .9 x .16 - .12) / .64 = .049 / .64.
+    # eps1 = (.9 x .121 + .1 x .049) / .64, eps2 = (.1 x .121 + .9 x .049) / .64.
+    result = relative_weights(np.array([[1, 0.6], [0.6, 1]]), np.array([0.5, 0.4]))
+    assert result.raw == pytest.approx([0.1138 / 0.64, 0.0562 / 0.64])
+    assert result.r_squared == pytest.approx(
+        0.17 / 0.64
+    )  # (r1^2 + r2^2 - 2 rho r1 r2) / (1 - rho^2)
+    assert result.shares.sum() == pytest.approx(100)
+
+
+def test_relative_weights_match_the_shapley_decomposition_of_r_squared():
+    rxx = np.array([[1, 0.5, 0.3], [0.5, 1, 0.2], [0.3, 0.2, 1]])
+    rxy = np.array([0.6, 0.5, 0.3])
+    result = relative_weights(rxx, rxy)
+    shapley = _shapley_r_squared(rxx, rxy)
+    assert shapley.sum() == pytest.approx(result.r_squared)
+    assert result.raw.sum() == pytest.approx(result.r_squared)
+    # Relative weights approximate dominance weights closely (Johnson 2000):
+    assert result.raw == pytest.approx(shapley, abs=0.005)
+    assert result.shares == pytest.approx(100 * shapley / shapley.sum(), abs=1.0)
+    assert list(np.argsort(-result.raw)) == list(np.argsort(-shapley))
+
+
+def test_relative_weights_equal_johnsons_data_procedure_and_the_regression_r_squared():
+    rng = np.random.default_rng(5)
+    n = 400
+    base = rng.standard_normal((n, 3))
+    x = base @ np.array([[1, 0.6, 0.2], [0, 0.8, 0.3], [0, 0, 0.9]])
+    y = x @ np.array([0.8, 0.3, 0.1]) + rng.standard_normal(n)
+    # Johnson's original procedure on the data: X = P D Q', Z = sqrt(n) P Q' (the
+    # standardised orthogonal variables closest to X), beta = regression of y on Z,
+    # Lambda = regression of X on Z.
+    zx = (x - x.mean(0)) / x.std(0)
+    zy = (y - y.mean()) / y.std()
+    p, _, qt = np.linalg.svd(zx, full_matrices=False)
+    z = np.sqrt(n) * p @ qt
+    beta = np.linalg.lstsq(z, zy, rcond=None)[0]
+    lam = np.linalg.lstsq(z, zx, rcond=None)[0]
+    expected = (lam.T**2) @ (beta**2)
+    # R^2 of the least-squares fit of y on x
+    design = np.column_stack([np.ones(n), x])
+    residual = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    r_squared = 1 - (residual**2).sum() / ((y - y.mean()) ** 2).sum()
+
+    corr = np.corrcoef(np.column_stack([y, x]), rowvar=False)
+    result = relative_weights(corr[1:, 1:], corr[0, 1:])
+    assert result.raw == pytest.approx(expected, rel=1e-9)
+    assert result.r_squared == pytest.approx(r_squared, rel=1e-9)
+    assert result.shares.sum() == pytest.approx(100)
+
+
+def test_nearest_correlation_repairs_an_impossible_matrix_and_keeps_a_valid_one():
+    valid = np.array([[1, 0.5], [0.5, 1]])
+    assert nearest_correlation(valid) == pytest.approx(valid)
+    impossible = np.array([[1, 0.9, 0.9], [0.9, 1, -0.9], [0.9, -0.9, 1]])
+    repaired = nearest_correlation(impossible)
+    assert np.linalg.eigvalsh(repaired).min() > 0
+    assert np.diag(repaired) == pytest.approx([1, 1, 1])
+
+
+# --- driver importance -------------------------------------------------------------------
+
+
+def test_quadrants_split_importance_and_performance_at_their_medians():
+    importance = pd.Series([40.0, 30.0, 20.0, 10.0])
+    performance = pd.Series([20.0, 80.0, 60.0, 40.0])
+    assert drivers.assign_quadrants(importance, performance).tolist() == [
+        "fix first",
+        "keep up",
+        "maintain",
+        "low priority",
+    ]
+    # at the median counts as high; a missing weight has no quadrant
+    assert drivers.assign_quadrants(
+        pd.Series([1.0, 2.0, 3.0]), pd.Series([5.0, 5.0, 1.0])
+    ).tolist() == [
+        "maintain",
+        "keep up",
+        "fix first",
+    ]
+    assert drivers.quadrant(None, True) is None
+    assert drivers.assign_quadrants(pd.Series([np.nan, 1.0]), pd.Series([1.0, 2.0]))[0] is None
+
+
+def _sums(level_id: str, element_type: str, a: str, b: str, x, y) -> dict:
+    """A row of pair sums, as int_driver_statistics_aggregated computes them."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return {
+        "level": "company" if level_id == "all" else "journey",
+        "level_id": level_id,
+        "element_type": element_type,
+        "element_a": a,
+        "element_b": b,
+        "n": len(x),
+        "sum_a": x.sum(),
+        "sum_b": y.sum(),
+        "sum_aa": (x * x).sum(),
+        "sum_bb": (y * y).sum(),
+        "sum_ab": (x * y).sum(),
+    }
+
+
+def _performance(level_id, element_type, element_id, values, scale=(1, 5)) -> dict:
+    values = np.asarray(values, dtype=float)
+    lo, hi = scale
+    return {
+        "level": "company" if level_id == "all" else "journey",
+        "level_id": level_id,
+        "element_type": element_type,
+        "element_id": element_id,
+        "answers": len(values),
+        "position_sum": ((values - lo) / (hi - lo)).sum(),
+        "top_2_box_answers": int((values >= hi - 1).sum()),
+        "scale_min": lo,
+        "scale_max": hi,
+    }
+
+
+def test_correlation_from_sums_equals_pearson_on_the_data():
+    x, y = np.array([1.0, 2, 3, 4, 5]), np.array([2.0, 4, 5, 4, 5])
+    row = _sums("all", "driver", "a", "b", x, y)
+    r = drivers.correlation_from_sums(
+        *(row[k] for k in ("n", "sum_a", "sum_b", "sum_aa", "sum_bb", "sum_ab"))
+    )
+    assert r == pytest.approx(6 / np.sqrt(60))
+    assert np.isnan(drivers.correlation_from_sums(2, 3, 7, 5, 25, 11))  # too few pairs
+    assert np.isnan(drivers.correlation_from_sums(3, 3, 12, 3, 50, 12))  # a constant side
+
+
+NPS_SCORES = np.array([10, 9, 8, 6, 3, 0, 7, 5], dtype=float)
+EASE = np.array([5, 5, 4, 3, 1, 1, 4, 2], dtype=float)  # follows NPS
+PRICE = np.array([3, 1, 5, 2, 4, 3, 1, 5], dtype=float)  # unrelated to it
+
+
+def _driver_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    ease, price = (EASE - 1) / 4, (PRICE - 1) / 4  # positions on 1..5
+    pairs = pd.DataFrame(
+        [
+            _sums("all", "driver", "ease", drivers.NPS, ease, NPS_SCORES),
+            _sums("all", "driver", "price", drivers.NPS, price, NPS_SCORES),
+            _sums("all", "driver", "ease", "price", ease, price),
+            {**_sums("all", "driver", drivers.ANY, drivers.NPS, ease, ease), "sum_a": np.nan},
+        ]
+    )
+    performances = pd.DataFrame(
+        [_performance("all", "driver", "ease", EASE), _performance("all", "driver", "price", PRICE)]
+    )
+    return pairs, performances
+
+
+def test_driver_importance_ranks_the_driver_that_moves_nps_first():
+    result = drivers.driver_importance(*_driver_inputs())
+    assert result["element_id"].tolist() == ["ease", "price"]
+    assert result["importance_rank"].tolist() == [1, 2]
+    assert result["relative_weight_share"].sum() == pytest.approx(100)
+    # the same as Johnson's weights on the correlation matrix of the data
+    corr = np.corrcoef(np.column_stack([NPS_SCORES, EASE, PRICE]), rowvar=False)
+    expected = relative_weights(corr[1:, 1:], corr[0, 1:])
+    assert result["relative_weight"].tolist() == pytest.approx(expected.raw.tolist())
+    assert result["model_r_squared"].iloc[0] == pytest.approx(expected.r_squared)
+    ease = result.iloc[0]
+    assert ease["pearson_r"] == pytest.approx(corr[0, 1])
+    assert ease["n"] == 8 and ease["model_n"] == 8
+    assert ease["performance_mean"] == pytest.approx(EASE.mean())
+    assert ease["performance_top_2_box_pct"] == pytest.approx(100 * 4 / 8)
+    assert ease["performance_n"] == 8
+    assert bool(ease["is_low_sample"]) is True  # n < 30
+    assert ease["pairing"] == "response"
+
+
+def test_an_element_without_pairs_keeps_its_performance_and_has_no_weight():
+    pairs, performances = _driver_inputs()
+    performances = pd.concat(
+        [performances, pd.DataFrame([_performance("all", "driver", "speed", [5, 4, 1])])]
+    )
+    result = drivers.driver_importance(pairs, performances).set_index("element_id")
+    assert np.isnan(result.loc["speed", "relative_weight"])
+    assert result.loc["speed", "quadrant"] is None
+    assert result.loc["speed", "performance_top_2_box_pct"] == pytest.approx(200 / 3)
+    assert result.loc[["ease", "price"], "relative_weight_share"].sum() == pytest.approx(100)
+
+
+def test_touchpoint_importance_is_the_variance_each_touchpoint_explains():
+    # Responses on T1 (csat follows NPS) and T2 (csat barely related to NPS).
+    t1_nps, t1_csat = np.array([10.0, 9, 6, 3, 8, 2]), np.array([5.0, 5, 2, 1, 4, 1])
+    t2_nps, t2_csat = np.array([10.0, 9, 6, 3, 8, 2]), np.array([3.0, 2, 3, 2, 2, 3])
+    pairs = pd.DataFrame(
+        [
+            _sums("all", "touchpoint", "T1", drivers.NPS, (t1_csat - 1) / 4, t1_nps),
+            _sums("all", "touchpoint", "T2", drivers.NPS, (t2_csat - 1) / 4, t2_nps),
+        ]
+    )
+    performances = pd.DataFrame(
+        [
+            _performance("all", "touchpoint", "T1", t1_csat),
+            _performance("all", "touchpoint", "T2", t2_csat),
+        ]
+    )
+    result = drivers.driver_importance(pairs, performances).set_index("element_id")
+    # Independent computation: the regression of NPS on each touchpoint's csat deviation
+    # (0 on the other touchpoint's responses) over all 12 responses.
+    nps = np.concatenate([t1_nps, t2_nps])
+    x = np.zeros((12, 2))
+    x[:6, 0] = t1_csat - t1_csat.mean()
+    x[6:, 1] = t2_csat - t2_csat.mean()
+    corr = np.corrcoef(np.column_stack([nps, x]), rowvar=False)
+    assert corr[1, 2] == pytest.approx(0)  # uncorrelated by construction
+    expected = relative_weights(corr[1:, 1:], corr[0, 1:])
+    assert result.loc[["T1", "T2"], "relative_weight"].tolist() == pytest.approx(expected.raw)
+    assert result.loc["T1", "model_r_squared"] == pytest.approx(expected.r_squared)
+    assert result.loc["T1", "pearson_r"] == pytest.approx(np.corrcoef(t1_csat, t1_nps)[0, 1])
+    assert result.loc["T1", "importance_rank"] == 1
+    assert result["relative_weight_share"].sum() == pytest.approx(100)
+    assert result.loc["T1", "model_n"] == 12
+
+
+# --- the financial link -----------------------------------------------------------------
+
+
+def test_expected_months_and_the_value_of_moving_a_detractor():
+    # 10 % monthly churn: sum_{k<12} 0.9^k = (1 - 0.9^12) / 0.1
+    assert financial.expected_months_paid(0.1) == pytest.approx((1 - 0.9**12) / 0.1)
+    assert financial.expected_months_paid(0.0) == 12
+    assert financial.annual_churn(0.1) == pytest.approx(1 - 0.9**12)
+    # a detractor paying 100 a month, churning 10 % a month, made a promoter who never churns
+    assert financial.value_of_moving_one_detractor(100, 0.1, 0.0) == pytest.approx(
+        100 * (12 - (1 - 0.9**12) / 0.1)
+    )
+
+
+def _aggregate(category, customers, months, churned, mrr, churned_mrr, revenue, now, now_mrr):
+    return {
+        "nps_category": category,
+        "first_month_start_date": pd.Timestamp("2025-02-01"),
+        "last_month_start_date": pd.Timestamp("2025-04-01"),
+        "customers": customers,
+        "customer_months": months,
+        "churned_customer_months": churned,
+        "mrr_start_total": mrr,
+        "churned_mrr_start_total": churned_mrr,
+        "revenue_total": revenue,
+        "current_customers": now,
+        "current_mrr": now_mrr,
+    }
+
+
+def test_nps_financial_link_from_the_category_sums():
+    aggregates = pd.DataFrame(
+        [
+            # promoters: 3 customer-months at MRR 10, one churned
+            _aggregate("promoter", 1, 3, 1, 30.0, 10.0, 30.0, 0, 0.0),
+            # detractors: 1 customer-month at MRR 20, churned
+            _aggregate("detractor", 1, 1, 1, 20.0, 20.0, 20.0, 0, 0.0),
+            _aggregate("passive", 1, 2, 0, 60.0, 0.0, 60.0, 1, 30.0),
+            _aggregate("no_answer", 3, 4, 0, 90.0, 0.0, 80.0, 0, 0.0),
+        ]
+    )
+    by = financial.nps_financial_link(aggregates).set_index("nps_category")
+    assert by.index.tolist() == ["promoter", "passive", "detractor", "no_answer"]
+    assert by.loc["promoter", "monthly_churn_rate"] == pytest.approx(100 / 3)
+    assert by.loc["promoter", "annual_churn_rate"] == pytest.approx(100 * (1 - (2 / 3) ** 12))
+    assert by.loc["promoter", "revenue_churn_rate"] == pytest.approx(100 * 10 / 30)
+    assert by.loc["detractor", "monthly_churn_rate"] == pytest.approx(100)
+    assert by.loc["detractor", "average_mrr"] == pytest.approx(20)
+    assert by.loc["no_answer", "average_mrr"] == pytest.approx(22.5)
+    assert by.loc["no_answer", "revenue_per_customer_month"] == pytest.approx(20)
+    assert by.loc["passive", "monthly_churn_rate"] == 0
+    # 12-month value: the detractor keeps MRR 20; detractors pay 1 month (churn 100 %)
+    promoter_months = (1 - (2 / 3) ** 12) / (1 / 3)
+    assert by.loc["promoter", "expected_months_paid_12m"] == pytest.approx(promoter_months)
+    assert by.loc["promoter", "expected_revenue_12m"] == pytest.approx(10 * promoter_months)
+    assert by.loc["promoter", "value_of_moving_one_detractor_here"] == pytest.approx(
+        20 * (promoter_months - 1)
+    )
+    assert by.loc["passive", "value_of_moving_one_detractor_here"] == pytest.approx(20 * 11)
+    assert by.loc["detractor", "value_of_moving_one_detractor_here"] == 0
+    assert np.isnan(by.loc["no_answer", "value_of_moving_one_detractor_here"])
+    link = financial.nps_financial_link(aggregates)
+    assert financial.detractor_to_promoter_value(link) == pytest.approx(20 * (promoter_months - 1))
+    assert by.loc["passive", "current_customers"] == 1
+    assert by.loc["passive", "current_mrr"] == 30
+    assert by["n"].tolist() == [1, 1, 1, 3]
+    assert by["is_low_sample"].all()
+
+
+def test_a_category_without_customers_gives_null_rates_not_errors():
+    aggregates = pd.DataFrame([_aggregate("promoter", 40, 400, 4, 4000.0, 40.0, 4000.0, 35, 350.0)])
+    by = financial.nps_financial_link(aggregates).set_index("nps_category")
+    assert by.loc["promoter", "monthly_churn_rate"] == pytest.approx(1)
+    assert not by.loc["promoter", "is_low_sample"]
+    assert by.loc["detractor", "customer_months"] == 0
+    assert np.isnan(by.loc["detractor", "monthly_churn_rate"])
+    assert np.isnan(by.loc["promoter", "value_of_moving_one_detractor_here"])
+
+
+# --- initiative impact: metrics, DiD, ROI ---------------------------------------------------
+
+
+def test_metric_values_follow_kpis_md():
+    answers = pd.DataFrame(
+        {
+            "metric": ["nps"] * 5 + ["csat"] * 4 + ["ces"] * 2,
+            "value": [10, 9, 8, 6, 0, 5, 4, 3, 1, 7, 4],
+            "scale_min": [0] * 5 + [1] * 4 + [1, 1],
+            "scale_max": [10] * 5 + [5] * 4 + [7, 5],
+        }
+    )
+    assert initiatives.metric_value("nps", answers) == (0.0, 5)
+    assert initiatives.metric_value("csat", answers) == (50.0, 4)
+    # CES rescaled to 1..7: 7 on 1..7 -> 7, 4 on 1..5 -> 1 + 6 x 3/4 = 5.5
+    assert initiatives.metric_value("ces", answers) == (pytest.approx(6.25), 2)
+    tickets = pd.DataFrame(
+        {
+            "first_response_minutes": [1.0, 2.0, 3.0, 10.0],
+            "solved_at": [pd.Timestamp("2025-01-02"), None, None, pd.Timestamp("2025-01-03")],
+            "resolution_hours": [4.0, None, None, 8.0],
+        }
+    )
+    assert initiatives.metric_value("median_first_response_minutes", tickets) == (2.5, 4)
+    assert initiatives.metric_value("avg_resolution_hours", tickets) == (6.0, 2)
+    sessions = pd.DataFrame(
+        {
+            "has_purchase": [True, False, False, False],
+            "is_bounce": [False, True, False, False],
+            "has_add_to_cart": [True, True, True, False],
+        }
+    )
+    assert initiatives.metric_value("conversion_rate", sessions) == (25.0, 4)
+    assert initiatives.metric_value("cart_abandonment_rate", sessions) == (
+        pytest.approx(200 / 3),
+        3,
+    )
+    value, n = initiatives.metric_value("nps", answers.iloc[0:0])
+    assert np.isnan(value) and n == 0
+
+
+def test_standard_errors_of_the_metrics():
+    answers = pd.DataFrame(
+        {
+            "metric": ["nps"] * 5 + ["csat"] * 4,
+            "value": [10, 9, 8, 6, 0, 5, 4, 3, 1],
+            "scale_min": [0] * 5 + [1] * 4,
+            "scale_max": [10] * 5 + [5] * 4,
+        }
+    )
+    # NPS (kpis.md): p = d = 0.4, se = 100 sqrt((0.8 - 0) / 5)
+    nps = initiatives.metric_estimate("nps", answers)
+    assert (nps.value, nps.n) == (0.0, 5)
+    assert nps.se == pytest.approx(100 * np.sqrt(0.8 / 5))
+    csat = initiatives.metric_estimate("csat", answers)
+    assert csat.se == pytest.approx(100 * np.sqrt(0.5 * 0.5 / 4))
+    tickets = pd.DataFrame(
+        {
+            "first_response_minutes": np.arange(1.0, 101.0),
+            "solved_at": pd.Timestamp("2025-01-02"),
+            "resolution_hours": np.arange(1.0, 101.0),
+        }
+    )
+    mean = initiatives.metric_estimate("avg_resolution_hours", tickets)
+    assert mean.se == pytest.approx(np.arange(1.0, 101.0).std(ddof=1) / 10)
+    # median of 1..100: order statistics 50 -+ 9.8 -> ranks 40 and 60 -> (60 - 40) / 3.92
+    median = initiatives.metric_estimate("median_first_response_minutes", tickets)
+    assert median.value == 50.5
+    assert median.se == pytest.approx(20 / 3.92)
+    count = initiatives.metric_estimate("tickets_created", tickets)
+    assert (count.value, count.se) == (100.0, 10.0)
+
+
+def test_difference_in_differences_roi_and_detractors_moved():
+    # scope 40 -> 80, control 60 -> 55: +40 against -5
+    assert initiatives.difference_in_differences(40, 80, 60, 55) == 45
+    assert initiatives.roi(150, 100) == 0.5
+    assert initiatives.roi(50, 100) == -0.5
+    assert np.isnan(initiatives.roi(50, 0))
+    assert np.isnan(initiatives.roi(50, None))
+    # +10 NPS points among 400 customers = 20 detractors turned promoters
+    assert initiatives.detractors_moved(10, 400) == 20
+
+
+def test_windows_are_equal_and_shortened_to_the_data_and_the_initiative():
+    start = pd.Timestamp("2025-03-01")
+    data = (pd.Timestamp("2024-01-01"), pd.Timestamp("2026-01-01"))
+    assert initiatives.window_days(start, None, *data) == 90
+    assert initiatives.window_days(start, None, pd.Timestamp("2025-01-01"), data[1]) == 59
+    assert initiatives.window_days(start, pd.Timestamp("2025-04-01"), *data) == 31
+    assert initiatives.window_days(start, None, data[0], pd.Timestamp("2025-02-01")) == 0
+
+
+def _initiative(**overrides) -> dict:
+    row = {
+        "initiative_id": "I1",
+        "initiative_name": "Faster checkout",
+        "owner_name": "Ann",
+        "touchpoint_id": "T1",
+        "journey_id": None,
+        "scope_level": "touchpoint",
+        "scope_journey_id": "J1",
+        "scope_name": "Checkout",
+        "started_at": pd.Timestamp("2025-04-01"),
+        "ended_at": pd.NaT,
+        "cost": 1000.0,
+        "currency": "EUR",
+        "target_metric": "csat",
+        "target_value": 80.0,
+        "customers_reached": 4,
+    }
+    row.update(overrides)
+    return row
+
+
+def test_control_journeys_leave_out_those_touched_while_the_windows_ran():
+    frame = pd.DataFrame(
+        [
+            _initiative(),
+            _initiative(initiative_id="I2", scope_journey_id="J2"),
+            _initiative(
+                initiative_id="I3",
+                scope_journey_id="J3",
+                started_at=pd.Timestamp("2024-01-01"),
+                ended_at=pd.Timestamp("2024-06-01"),
+            ),
+        ]
+    )
+    window = (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-07-01"))
+    assert initiatives.control_journeys("I1", "J1", *window, frame, ["J1", "J2", "J3", "J4"]) == [
+        "J3",
+        "J4",
+    ]
+    # nothing untouched left: every other journey
+    assert initiatives.control_journeys("I1", "J1", *window, frame, ["J1", "J2"]) == ["J2"]
+
+
+def _impact_facts() -> dict[str, pd.DataFrame]:
+    rows = []
+    before, after = pd.Timestamp("2025-03-15"), pd.Timestamp("2025-04-15")
+
+    def answers(tp, journey, at, csat_values, nps_values):
+        for i, (c, n) in enumerate(zip(csat_values, nps_values, strict=True)):
+            customer = f"{tp}-{at:%m}-{i}"
+            rows.append((tp, journey, customer, at, "csat", c, 1, 5))
+            rows.append((tp, journey, customer, at, "nps", n, 0, 10))
+
+    # scope T1: csat 50 % -> 100 %, NPS 0 -> 50; control J2: csat 50 % -> 50 %, NPS 0 -> 0
+    answers("T1", "J1", before, [5, 5, 1, 1], [10, 10, 0, 0])
+    answers("T1", "J1", after, [5, 5, 5, 5], [10, 10, 8, 8])
+    answers("T2", "J2", before, [5, 1], [10, 0])
+    answers("T2", "J2", after, [4, 2], [9, 6])
+    columns = ["touchpoint_id", "journey_id", "customer_id", "submitted_at", "metric", "value"]
+    frame = pd.DataFrame(rows, columns=[*columns, "scale_min", "scale_max"])
+    empty_tickets = pd.DataFrame(
+        columns=[
+            "touchpoint_id",
+            "journey_id",
+            "customer_id",
+            "created_at",
+            "solved_at",
+            "first_response_minutes",
+            "resolution_hours",
+        ]
+    )
+    empty_sessions = pd.DataFrame(
+        columns=[
+            "touchpoint_id",
+            "journey_id",
+            "customer_id",
+            "started_at",
+            "has_purchase",
+            "is_bounce",
+            "has_add_to_cart",
+        ]
+    )
+    return {"answers": frame, "tickets": empty_tickets, "sessions": empty_sessions}
+
+
+def test_initiative_impact_end_to_end():
+    result = initiatives.initiative_impact(
+        pd.DataFrame([_initiative()]),
+        _impact_facts(),
+        value_per_detractor_moved=100.0,
+        data_start=pd.Timestamp("2025-01-01"),
+        data_end=pd.Timestamp("2025-12-31"),
+        journeys=["J1", "J2"],
+    ).iloc[0]
+    assert result["window_days"] == 90
+    assert result["control_journey_ids"] == "J2"
+    assert (result["value_before"], result["value_after"]) == (50.0, 100.0)
+    assert (result["control_value_before"], result["control_value_after"]) == (50.0, 50.0)
+    assert result["did"] == 50.0 and result["improvement"] == 50.0
+    assert bool(result["is_improved"]) and bool(result["is_target_met"])
+    assert (result["n_before"], result["n_after"]) == (4, 4)
+    assert bool(result["is_low_sample"])
+    # NPS: scope 0 -> 50, control 0 -> 0; 4 customers reached (counted in SQL)
+    assert result["nps_did"] == 50.0
+    # four independent samples (CSAT 50 % of 4, 100 % of 4, 50 % of 2, 50 % of 2): the
+    # variances add
+    ses = [100 * np.sqrt(0.25 / 4), 0.0, 100 * np.sqrt(0.25 / 2), 100 * np.sqrt(0.25 / 2)]
+    se = np.sqrt(sum(x**2 for x in ses))
+    assert result["did_ci_low"] == pytest.approx(50 - 1.96 * se)
+    assert result["did_ci_high"] == pytest.approx(50 + 1.96 * se)
+    assert not result["is_significant"]  # -60 to +160 points
+    assert result["customers_reached"] == 4
+    assert result["detractors_moved"] == pytest.approx(50 * 4 / 200)
+    assert result["revenue_effect"] == pytest.approx(100.0)
+    assert result["roi"] == pytest.approx((100 - 1000) / 1000)
+    text = result["you_said_we_did"]
+    assert text.startswith(
+        "You said Checkout needed work (CSAT 50.0 % in the 90 days before 1 April 2025)."
+    )
+    assert "We did: Faster checkout." in text
+    assert (
+        "Since then CSAT is 100.0 % (+50.0 points, 50.0 points better than the change on "
+        "untouched journeys)." in text
+    )
+    assert "That is within the noise of the samples (95 % interval -59.6 to +159.6 points)." in text
+    assert (
+        "Estimated 12-month revenue effect 100 EUR (95 % interval -349 to 549) for a cost of "
+        "1,000 EUR (ROI -90%)." in text
+    )
+    assert text.endswith("Small sample: treat with care.")
+
+
+def test_lower_is_better_metrics_count_a_fall_as_an_improvement():
+    facts = _impact_facts()
+    facts["tickets"] = pd.DataFrame(
+        {
+            "touchpoint_id": ["T1", "T1", "T2", "T2"],
+            "journey_id": ["J1", "J1", "J2", "J2"],
+            "customer_id": ["a", "b", "c", "d"],
+            "created_at": pd.to_datetime(["2025-03-01", "2025-04-10", "2025-03-01", "2025-04-10"]),
+            "solved_at": pd.NaT,
+            "first_response_minutes": [60.0, 20.0, 60.0, 50.0],
+            "resolution_hours": np.nan,
+        }
+    )
+    result = initiatives.initiative_impact(
+        pd.DataFrame(
+            [_initiative(target_metric="median_first_response_minutes", target_value=30.0)]
+        ),
+        facts,
+        value_per_detractor_moved=100.0,
+        data_start=pd.Timestamp("2025-01-01"),
+        data_end=pd.Timestamp("2025-12-31"),
+        journeys=["J1", "J2"],
+    ).iloc[0]
+    assert result["did"] == -30.0  # -40 on the scope, -10 on the control
+    assert result["improvement"] == 30.0
+    assert bool(result["is_target_met"])
+    assert (
+        "median first response time is 20 min (-40.0 min, 30.0 min better"
+        in result["you_said_we_did"]
+    )
+
+
+# --- churn risk -------------------------------------------------------------------------
+
+
+def test_auc_counts_pairs_ranked_right_with_ties_as_half():
+    assert auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    assert auc(np.array([0.5, 0.5]), np.array([1, 0])) == 0.5
+    assert auc(np.array([0.9, 0.1]), np.array([1, 0])) == 1.0
+    assert np.isnan(auc(np.array([0.2, 0.3]), np.array([1, 1])))
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 20, 300).astype(float)  # many ties
+    labels = rng.random(300) < 0.3
+    assert auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
+
+
+def test_risk_bands_are_multiples_of_the_base_rate():
+    assert risk.risk_band(0.25, 0.1) == "high"
+    assert risk.risk_band(0.2, 0.1) == "high"
+    assert risk.risk_band(0.15, 0.1) == "medium"
+    assert risk.risk_band(0.1, 0.1) == "low"
+    assert risk.risk_band(0.01, 0.1) == "low"
+
+
+@pytest.mark.parametrize(
+    ("reason", "facts", "expected"),
+    [
+        ("unresolved_tickets", {"unresolved_tickets": 2}, "2 unresolved tickets"),
+        ("unresolved_tickets", {"unresolved_tickets": 1}, "1 unresolved ticket"),
+        ("slow_tickets_3m", {"slow_tickets_3m": 3}, "3 slow tickets in the last 3 months"),
+        (
+            "bad_rated_tickets_6m",
+            {"bad_rated_tickets_6m": 1},
+            "1 ticket rated bad in the last 6 months",
+        ),
+        (
+            "detractor_answers_6m",
+            {"detractor_answers_6m": 2},
+            "2 detractor answers in the last 6 months",
+        ),
+        (
+            "nps",
+            {
+                "latest_nps_category": "detractor",
+                "latest_nps_score": 3.0,
+                "latest_nps_month_start_date": pd.Timestamp("2026-03-01"),
+            },
+            "detractor (NPS 3) in March 2026",
+        ),
+        ("nps", {"latest_nps_category": "no_answer"}, "no NPS answer yet"),
+        (
+            "sessions",
+            {"sessions_last_month": 1, "sessions_last_3m": 2, "sessions_prev_3m": 5},
+            "sessions down 60 %",
+        ),
+        (
+            "sessions",
+            {"sessions_last_month": 0, "sessions_last_3m": 6, "sessions_prev_3m": 6},
+            "sessions down 100 % last month",
+        ),
+        (
+            "sessions",
+            {"sessions_last_month": 0, "sessions_last_3m": 0, "sessions_prev_3m": 0},
+            "no web sessions in the last 6 months",
+        ),
+        ("survey_rating", {"survey_rating": 0.35}, "low survey ratings (average 3.5 / 10)"),
+        (
+            "surveys",
+            {
+                "latest_nps_category": "detractor",
+                "latest_nps_score": 3.0,
+                "latest_nps_month_start_date": pd.Timestamp("2026-03-01"),
+                "survey_rating": 0.35,
+            },
+            "detractor (NPS 3) in March 2026, average rating 3.5 / 10",
+        ),
+        (
+            "surveys",
+            {"latest_nps_category": "passive", "latest_nps_score": 7.0, "survey_rating": 0.5},
+            "low survey ratings (average rating 5.0 / 10)",
+        ),
+        (
+            "surveys",
+            {"latest_nps_category": "no_answer", "survey_rating": np.nan},
+            "no survey answers yet",
+        ),
+        ("is_new_customer", {"tenure_days": 40}, "new customer (40 days)"),
+    ],
+)
+def test_reason_texts(reason, facts, expected):
+    assert risk.reason_text(reason, facts) == expected
+
+
+def test_reasons_name_the_strongest_risk_raising_features_in_order():
+    model = risk.ChurnModel(
+        features=(
+            "unresolved_tickets",
+            "is_detractor",
+            "has_no_nps_answer",
+            "sessions_trend",
+            "sessions_last_month_trend",
+            "is_new_customer",
+        ),
+        mean=np.zeros(6),
+        scale=np.ones(6),
+        coef_std=np.array([0.5, 0.8, 0.2, -0.4, -0.1, 0.05]),
+        intercept_std=-2.0,
+        n=100,
+        churners=10,
+        base_rate=0.1,
+    )
+    facts = pd.DataFrame(
+        [
+            {
+                "unresolved_tickets": 2,
+                "latest_nps_category": "detractor",
+                "latest_nps_score": 3.0,
+                "latest_nps_month_start_date": pd.Timestamp("2026-03-01"),
+                "survey_rating": 0.3,
+                "sessions_last_month": 1,
+                "sessions_last_3m": 2,
+                "sessions_prev_3m": 5,
+                "tenure_days": 20,
+            },
+            {
+                "unresolved_tickets": 0,
+                "latest_nps_category": "promoter",
+                "latest_nps_score": 10.0,
+                "latest_nps_month_start_date": pd.Timestamp("2026-03-01"),
+                "survey_rating": 0.9,
+                "sessions_last_month": 3,
+                "sessions_last_3m": 9,
+                "sessions_prev_3m": 6,
+                "tenure_days": 400,
+            },
+        ]
+    )
+    x = np.array(
+        [
+            # contributions: 1.0; surveys 0.8; sessions 0.4 x log(2) + 0.1 x 0.37; new 0.05
+            # (below the 0.1 threshold)
+            [2, 1, 0, np.log(3 / 6), np.log(1.5 / (5 / 3 + 0.5)), 1],
+            [0, 0, 0, np.log(10 / 7), np.log(3.5 / 2.5), 0],
+        ]
+    )
+    assert risk.reasons(model, x, facts) == [
+        "2 unresolved tickets; detractor (NPS 3) in March 2026, average rating 3.0 / 10; "
+        "sessions down 60 %",
+        "",
+    ]
+    assert risk.reasons(model, x, facts, max_reasons=1)[0] == "2 unresolved tickets"
+
+
+def test_fitted_model_is_consistent_on_raw_and_standardised_scales():
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.poisson(1, 2000), rng.normal(0, 1, 2000)]).astype(float)
+    y = rng.random(2000) < 1 / (1 + np.exp(-(-2 + 1.0 * x[:, 0] - 0.5 * x[:, 1])))
+    x[5, 1] = np.nan  # a missing value is taken as the mean
+    model = risk.fit(x, y, ("tickets", "rating"))
+    assert model.coef[0] > 0 > model.coef[1]
+    scores = model.predict(x)
+    assert ((scores > 0) & (scores < 1)).all()
+    coefficients = json.loads(model.coefficients_json())
+    filled = np.where(np.isnan(x), model.mean, x)
+    log_odds = coefficients["intercept"] + filled @ [
+        coefficients["tickets"],
+        coefficients["rating"],
+    ]
+    assert 1 / (1 + np.exp(-log_odds)) == pytest.approx(scores, abs=1e-5)
+    assert model.base_rate == pytest.approx(y.mean())
+    assert auc(scores, y) > 0.7
+    constant = risk.fit(x, np.zeros(2000, dtype=bool), ("tickets", "rating"))
+    assert (constant.predict(x) < 1e-5).all()
+
+
+def _snapshot(**facts) -> dict:
+    row = {
+        "customer_id": "C1",
+        "segment": "consumer",
+        "as_of_date": pd.Timestamp("2026-11-01"),
+        "mrr": 19.0,
+        "is_churned_within_3_months": False,
+        "is_churned_within_6_months": False,
+        "latest_nps_score": 9.0,
+        "latest_nps_category": "promoter",
+        "latest_nps_month_start_date": pd.Timestamp("2026-05-01"),
+        "detractor_answers_6m": 0,
+        "survey_rating": 0.8,
+        "survey_answers": 10,
+        "tickets_3m": 0,
+        "unresolved_tickets": 0,
+        "slow_tickets_3m": 0,
+        "bad_rated_tickets_6m": 0,
+        "sessions_last_month": 2,
+        "sessions_last_3m": 6,
+        "sessions_prev_3m": 6,
+        "tenure_days": 400,
+    }
+    row.update(facts)
+    return row
+
+
+def test_model_features_from_snapshot_facts():
+    frame = pd.DataFrame(
+        [
+            _snapshot(),
+            _snapshot(
+                latest_nps_category="detractor",
+                survey_rating=np.nan,
+                sessions_last_month=0,
+                sessions_last_3m=2,
+                sessions_prev_3m=5,
+                tenure_days=30,
+                mrr=0.0,
+            ),
+            _snapshot(latest_nps_category="no_answer", latest_nps_score=np.nan),
+        ]
+    )
+    x = risk.model_features(frame)
+    assert list(x.columns) == list(risk.FEATURES)
+    assert x["is_detractor"].tolist() == [0, 1, 0]
+    assert x["has_no_nps_answer"].tolist() == [0, 0, 1]
+    assert x.loc[0, "sessions_trend"] == pytest.approx(0)
+    assert x.loc[1, "sessions_trend"] == pytest.approx(np.log(3 / 6))
+    assert x.loc[1, "sessions_last_month_trend"] == pytest.approx(np.log(0.5 / (5 / 3 + 0.5)))
+    assert x["is_new_customer"].tolist() == [0, 1, 0]
+    assert x.loc[0, "log_mrr"] == pytest.approx(np.log(20))
+    assert x.loc[1, "log_mrr"] == 0
+    assert np.isnan(x.loc[1, "survey_rating"])
+
+
+def test_training_range_keeps_full_look_backs_and_known_outcomes():
+    # data from November 2024; the model known on 1 November 2026 fits on the snapshots of
+    # May 2025 (6 months of history) to August 2026 (churn through October observed)
+    assert risk.training_range(pd.Timestamp("2024-11-01"), pd.Timestamp("2026-11-01")) == (
+        pd.Timestamp("2025-05-01"),
+        pd.Timestamp("2026-08-01"),
+    )
+
+
+def _synthetic_snapshots(seed: int = 0, customers: int = 600, months: int = 18) -> pd.DataFrame:
+    """Monthly snapshots of customers whose churn hazard is high when they are unhappy,
+    which their survey answers reveal."""
+    rng = np.random.default_rng(seed)
+    month_starts = pd.date_range("2024-01-01", periods=months + 1, freq="MS")
+    unhappy = rng.random(customers) < 0.4
+    churn_month = np.full(customers, months + 100)
+    for c in range(customers):
+        hazard = 0.1 if unhappy[c] else 0.005
+        for m in range(months):
+            if rng.random() < hazard:
+                churn_month[c] = m
+                break
+    rows = []
+    for c in range(customers):
+        for m, as_of in enumerate(month_starts):
+            if m > churn_month[c]:
+                break
+            answered = m > 0 and rng.random() < 0.9
+            score = float(rng.integers(0, 6) if unhappy[c] else rng.integers(7, 11))
+            rows.append(
+                _snapshot(
+                    customer_id=f"C{c}",
+                    as_of_date=as_of,
+                    is_churned_within_3_months=bool(m <= churn_month[c] < m + 3),
+                    is_churned_within_6_months=bool(m <= churn_month[c] < m + 6),
+                    latest_nps_score=score if answered else np.nan,
+                    latest_nps_category=(
+                        "no_answer" if not answered else "detractor" if score <= 6 else "promoter"
+                    ),
+                    survey_rating=score / 10 if answered else np.nan,
+                    sessions_last_month=int(rng.poisson(2)),
+                    sessions_last_3m=int(rng.poisson(6)),
+                    sessions_prev_3m=int(rng.poisson(6)),
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_backtest_ranks_the_later_churners_first():
+    snapshots = _synthetic_snapshots()
+    end = pd.Timestamp("2025-07-01")
+    as_of = risk.add_months(end, -risk.BACKTEST_MONTHS)
+    start, stop = risk.training_range(pd.Timestamp("2024-01-01"), as_of)
+    assert (start, stop) == (pd.Timestamp("2024-07-01"), pd.Timestamp("2024-10-01"))
+    dates = snapshots["as_of_date"]
+    model = risk.fit_snapshots(snapshots[(dates >= start) & (dates <= stop)])
+    result = risk.backtest(model, snapshots[dates == as_of], as_of, start)
+    assert list(result) == list(risk.BACKTEST_COLUMNS)
+    assert result["as_of_date"] == pd.Timestamp("2025-01-01")
+    assert result["n"] == (dates == as_of).sum()
+    assert result["churners"] > 0
+    assert result["auc"] > 0.75
+    assert set(json.loads(result["coefficients"])) == {"intercept", *risk.FEATURES}
+
+    scored = risk.score(model, snapshots[dates == end])
+    assert list(scored.columns) == list(snapshots.columns) + list(risk.SCORE_COLUMNS)
+    assert scored["churn_risk_score"].between(0, 1).all()
+    assert set(scored["risk_band"]) <= {"high", "medium", "low"}
+    high = scored[scored["risk_band"] == "high"]
+    assert len(high) and (high["latest_nps_category"] == "detractor").mean() > 0.5
+    assert high["reasons"].str.len().gt(0).all()
+
+
+# --- reading relations ---------------------------------------------------------------
+
+
+def test_sql_helpers_for_the_python_models():
+    assert frames.sql_date(pd.Timestamp("2026-05-01 13:00")) == "date '2026-05-01'"
+    assert frames.in_ranges(
+        ["created_at"], [(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01 12:30"))]
+    ) == (
+        "((created_at >= timestamp '2025-01-01 00:00:00.000000' "
+        "and created_at < timestamp '2025-02-01 12:30:00.000000'))"
+    )
+    assert frames.in_ranges(["a"], []) == "false"
+    assert frames.customer_sample(100, 400_000) == "true"
+    assert frames.customer_sample(2_000_000, 400_000) == "hash(customer_id) % 1000 < 200"
+
+
+def test_to_pandas_reads_a_duckdb_relation_in_the_database():
+    import duckdb
+
+    con = duckdb.connect()
+    relation = con.sql("select * from (values (1, 'a'), (2, 'b'), (3, 'c')) as t(x, customer_id)")
+    frame = frames.to_pandas(relation, ["customer_id"], "x >= 2")
+    assert frame["customer_id"].tolist() == ["b", "c"]
+    assert frames.count_rows(relation, "x >= 2") == 2
+    assert frames.first_row(relation, ["x"]) == {"x": 1}
+    with pytest.raises(ValueError):
+        frames.to_pandas(pd.DataFrame({"x": [1]}), ["x"], "x > 0")
