@@ -1,0 +1,242 @@
+-- The sums driver importance is computed from, so that no answer has to leave
+-- the database. One row per (level, level_id, element_type, element_a,
+-- element_b) with, over the survey responses holding both, the count n and
+-- sum_a, sum_b, sum_aa, sum_bb, sum_ab of the two values (a Pearson
+-- correlation follows from these). Levels: the company (level_id 'all', every
+-- response) and each known journey (the responses on its touchpoints).
+--
+-- element_type 'driver': every pair of drivers, and every driver with the NPS
+-- answer (element_b '__nps__'); driver values are positions 0..1 on their
+-- question's scale. The row (element_a '__any__', element_b '__nps__') counts
+-- the responses with an NPS answer and at least one driver answer (n only).
+-- element_type 'touchpoint': each touchpoint's csat position with the NPS
+-- answer of the same response (element_b '__nps__').
+with
+
+answers as (
+    select * from {{ ref('fct_survey_answers') }}
+),
+
+questions as (
+    select * from {{ ref('dim_question') }}
+),
+
+touchpoints as (
+    select * from {{ ref('dim_touchpoint') }}
+),
+
+scored_answers as (
+    select
+        answers.response_id,
+        answers.touchpoint_id,
+        touchpoints.journey_id,
+        answers.metric,
+        questions.driver,
+        cast(answers.value_number as {{ type_double() }}) as answer_value,
+        (cast(answers.value_number as {{ type_double() }}) - questions.scale_min)
+        / cast(questions.scale_max - questions.scale_min as {{ type_double() }}) as answer_position
+    from answers
+    inner join questions
+        on answers.question_id = questions.question_id
+    left join touchpoints
+        on answers.touchpoint_id = touchpoints.touchpoint_id
+    where
+        answers.metric in ('nps', 'driver', 'csat')
+        and answers.value_number is not null
+        and questions.scale_max > questions.scale_min
+),
+
+levels as (
+    select 'company' as level
+    union all
+    select 'journey' as level
+),
+
+scoped_answers as (
+    select
+        levels.level,
+        case when levels.level = 'company' then 'all' else scored_answers.journey_id end as level_id,
+        scored_answers.response_id,
+        scored_answers.touchpoint_id,
+        scored_answers.metric,
+        scored_answers.driver,
+        scored_answers.answer_value,
+        scored_answers.answer_position
+    from scored_answers
+    cross join levels
+    where
+        levels.level = 'company'
+        or (scored_answers.journey_id is not null and scored_answers.journey_id <> 'unknown')
+),
+
+response_nps as (
+    select
+        level,
+        level_id,
+        response_id,
+        avg(answer_value) as nps_value
+    from scoped_answers
+    where metric = 'nps'
+    group by
+        level,
+        level_id,
+        response_id
+),
+
+response_drivers as (
+    select
+        level,
+        level_id,
+        response_id,
+        driver,
+        avg(answer_position) as driver_value
+    from scoped_answers
+    where
+        metric = 'driver'
+        and driver is not null
+    group by
+        level,
+        level_id,
+        response_id,
+        driver
+),
+
+response_csat as (
+    select
+        level,
+        level_id,
+        response_id,
+        touchpoint_id,
+        avg(answer_position) as csat_value
+    from scoped_answers
+    where
+        metric = 'csat'
+        and touchpoint_id is not null
+        and touchpoint_id <> 'unknown'
+    group by
+        level,
+        level_id,
+        response_id,
+        touchpoint_id
+),
+
+driver_pairs as (
+    select
+        first_drivers.level,
+        first_drivers.level_id,
+        'driver' as element_type,
+        first_drivers.driver as element_a,
+        second_drivers.driver as element_b,
+        count(*) as n,
+        sum(first_drivers.driver_value) as sum_a,
+        sum(second_drivers.driver_value) as sum_b,
+        sum(first_drivers.driver_value * first_drivers.driver_value) as sum_aa,
+        sum(second_drivers.driver_value * second_drivers.driver_value) as sum_bb,
+        sum(first_drivers.driver_value * second_drivers.driver_value) as sum_ab
+    from response_drivers as first_drivers
+    inner join response_drivers as second_drivers
+        on
+            first_drivers.level = second_drivers.level
+            and first_drivers.level_id = second_drivers.level_id
+            and first_drivers.response_id = second_drivers.response_id
+            and first_drivers.driver < second_drivers.driver
+    group by
+        first_drivers.level,
+        first_drivers.level_id,
+        first_drivers.driver,
+        second_drivers.driver
+),
+
+driver_nps_pairs as (
+    select
+        response_drivers.level,
+        response_drivers.level_id,
+        'driver' as element_type,
+        response_drivers.driver as element_a,
+        '__nps__' as element_b,
+        count(*) as n,
+        sum(response_drivers.driver_value) as sum_a,
+        sum(response_nps.nps_value) as sum_b,
+        sum(response_drivers.driver_value * response_drivers.driver_value) as sum_aa,
+        sum(response_nps.nps_value * response_nps.nps_value) as sum_bb,
+        sum(response_drivers.driver_value * response_nps.nps_value) as sum_ab
+    from response_drivers
+    inner join response_nps
+        on
+            response_drivers.level = response_nps.level
+            and response_drivers.level_id = response_nps.level_id
+            and response_drivers.response_id = response_nps.response_id
+    group by
+        response_drivers.level,
+        response_drivers.level_id,
+        response_drivers.driver
+),
+
+rated_responses as (
+    select distinct
+        level,
+        level_id,
+        response_id
+    from response_drivers
+),
+
+driver_model_sizes as (
+    select
+        response_nps.level,
+        response_nps.level_id,
+        'driver' as element_type,
+        '__any__' as element_a,
+        '__nps__' as element_b,
+        count(*) as n,
+        cast(null as {{ type_double() }}) as sum_a,
+        cast(null as {{ type_double() }}) as sum_b,
+        cast(null as {{ type_double() }}) as sum_aa,
+        cast(null as {{ type_double() }}) as sum_bb,
+        cast(null as {{ type_double() }}) as sum_ab
+    from response_nps
+    inner join rated_responses
+        on
+            response_nps.level = rated_responses.level
+            and response_nps.level_id = rated_responses.level_id
+            and response_nps.response_id = rated_responses.response_id
+    group by
+        response_nps.level,
+        response_nps.level_id
+),
+
+touchpoint_nps_pairs as (
+    select
+        response_csat.level,
+        response_csat.level_id,
+        'touchpoint' as element_type,
+        response_csat.touchpoint_id as element_a,
+        '__nps__' as element_b,
+        count(*) as n,
+        sum(response_csat.csat_value) as sum_a,
+        sum(response_nps.nps_value) as sum_b,
+        sum(response_csat.csat_value * response_csat.csat_value) as sum_aa,
+        sum(response_nps.nps_value * response_nps.nps_value) as sum_bb,
+        sum(response_csat.csat_value * response_nps.nps_value) as sum_ab
+    from response_csat
+    inner join response_nps
+        on
+            response_csat.level = response_nps.level
+            and response_csat.level_id = response_nps.level_id
+            and response_csat.response_id = response_nps.response_id
+    group by
+        response_csat.level,
+        response_csat.level_id,
+        response_csat.touchpoint_id
+),
+
+final as (
+    select * from driver_pairs
+    union all
+    select * from driver_nps_pairs
+    union all
+    select * from driver_model_sizes
+    union all
+    select * from touchpoint_nps_pairs
+)
+
+select * from final

@@ -1,0 +1,39 @@
+"""What sqlfluff's jinja templater needs to render the models without dbt.
+
+`.sqlfluff` points `library_path` here: the attributes of this package become
+names in the template context (`adapter`, `target`, and the `dbt` module of
+cross-database macros). The project's own macros are loaded from
+`dbt_project/macros` as they are, and `adapter.dispatch` resolves them the
+way dbt does on DuckDB (`duckdb__<name>`, else `default__<name>`), so lint
+sees the SQL that dbt runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+
+class _Target:
+    type = "duckdb"
+    name = "duckdb"
+    schema = "main"
+    database = "warehouse"
+
+
+class _Adapter:
+    @pass_context
+    def dispatch(
+        self, context: Context, macro_name: str, macro_namespace: str | None = None
+    ) -> Any:
+        for prefix in (f"{target.type}__", "default__"):
+            macro = context.get(prefix + macro_name)
+            if macro is not None:
+                return macro
+        raise KeyError(f"no {target.type}__ or default__ implementation of {macro_name!r}")
+
+
+target = _Target()
+adapter = _Adapter()
