@@ -136,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             run_id = uuid.uuid4().hex
             record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None))
-            outcome = materialize(settings, args.select, "INFO" if args.verbose else "CRITICAL")
+            outcome = materialize(settings, args.select, "DEBUG" if args.verbose else "CRITICAL")
             record_run_end(
                 settings,
                 run_id,
@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)  # Dagster's and dbt's INFO chatter stays out
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
