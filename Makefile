@@ -25,7 +25,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests --processes 2
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests --processes 2
 
 # Headless Chromium for the dashboard's browser test: Debian's package (never a
 # browser downloaded by a test tool). Installed when missing and we are root.

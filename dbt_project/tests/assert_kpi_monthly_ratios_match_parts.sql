@@ -9,9 +9,9 @@ kpis as (
 ratio_rows as (
     select * from kpis
     where metric in (
-        'nps', 'csat', 'churn_rate', 'revenue_churn_rate',
-        'conversion_rate', 'bounce_rate', 'cart_abandonment_rate'
-    )
+            'nps', 'csat', 'churn_rate', 'revenue_churn_rate',
+            'conversion_rate', 'bounce_rate', 'cart_abandonment_rate'
+        )
 )
 
 select *
