@@ -21,7 +21,11 @@ def to_pandas(
             raise ValueError("a pandas frame cannot be filtered with SQL")
         return (relation if columns is None else relation[list(columns)]).copy()
     rel = relation.filter(where) if where else relation
-    return (rel if columns is None else rel.project(", ".join(columns))).df()
+    rel = rel if columns is None else rel.project(", ".join(columns))
+    # A fixed row order: sums and model fits must not depend on how parallel
+    # scans happened to deliver the rows, or a rerun would change the marts.
+    ordering = ", ".join(f'"{c}"' for c in rel.columns)
+    return rel.order(ordering).df()
 
 
 def count_rows(relation: object, where: str | None = None) -> int:

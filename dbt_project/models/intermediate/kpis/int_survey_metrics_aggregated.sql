@@ -64,7 +64,11 @@ level_counts as (
         sum(case when metric = 'csat' then 1 else 0 end) as csat_answers,
         sum(case when metric = 'csat' and is_top_2_box then 1 else 0 end) as csat_top_2_box_answers,
         sum(case when metric = 'ces' then 1 else 0 end) as ces_answers,
-        avg(case when metric = 'ces' then ces_score end) as ces_mean
+        -- Exact decimal sum, so the mean does not depend on the order of addition.
+        cast(
+            sum(case when metric = 'ces' then cast(ces_score as decimal(38, 18)) end)
+            as {{ type_double() }}
+        ) / nullif(sum(case when metric = 'ces' then 1 else 0 end), 0) as ces_mean
     from answers_by_level
     group by
         month_start_date,

@@ -56,11 +56,12 @@ pooled as (
         count(distinct categorised_months.customer_id) as customers,
         count(*) as customer_months,
         sum(case when categorised_months.is_churned then 1 else 0 end) as churned_customer_months,
-        sum(cast(categorised_months.mrr_start as {{ type_double() }})) as mrr_start_total,
-        sum(
-            case when categorised_months.is_churned then cast(categorised_months.mrr_start as {{ type_double() }}) end
+        cast(sum(categorised_months.mrr_start) as {{ type_double() }}) as mrr_start_total,
+        cast(
+            sum(case when categorised_months.is_churned then categorised_months.mrr_start end)
+            as {{ type_double() }}
         ) as churned_mrr_start_total,
-        sum(cast(categorised_months.revenue as {{ type_double() }})) as revenue_total
+        cast(sum(categorised_months.revenue) as {{ type_double() }}) as revenue_total
     from categorised_months
     cross join nps_bounds
     where
@@ -73,7 +74,7 @@ current_customers as (
     select
         categorised_months.latest_nps_category as nps_category,
         count(*) as current_customers,
-        sum(cast(categorised_months.mrr_end as {{ type_double() }})) as current_mrr
+        cast(sum(categorised_months.mrr_end) as {{ type_double() }}) as current_mrr
     from categorised_months
     inner join spine_bounds
         on categorised_months.month_start_date = spine_bounds.last_month_start_date
