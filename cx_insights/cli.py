@@ -57,6 +57,7 @@ class RunOutcome:
     success: bool
     failed_checks: list[dict[str, str]] = field(default_factory=list)
     failed_steps: list[dict[str, str]] = field(default_factory=list)
+    materialized: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def messages(self) -> list[str]:
@@ -100,6 +101,13 @@ def materialize(
             **kwargs,
         )
         outcome = RunOutcome(success=result.success, seconds=time.monotonic() - started)
+        outcome.materialized = sorted(
+            {
+                ev.asset_key.to_user_string()
+                for ev in result.all_events
+                if ev.is_step_materialization and ev.asset_key is not None
+            }
+        )
         for ev in result.get_asset_check_evaluations():
             # Warnings (e.g. a stale source) are reported, never fatal.
             if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR:
@@ -143,6 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 success=outcome.success,
                 failed_checks=outcome.failed_checks,
                 failed_steps=outcome.failed_steps,
+                materialized=outcome.materialized,
             )
             _write_reports(settings, outcome)
     except RunLockedError as exc:

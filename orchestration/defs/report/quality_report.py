@@ -47,7 +47,14 @@ def _table(
 
 def collect(settings: Settings) -> dict:
     """Everything the page shows, as plain data (also used by the tests)."""
-    data: dict = {"entities": [], "drift": [], "generated_at": datetime.now(UTC).isoformat()}
+    from orchestration.defs.ingest.checks import freshness_limit_hours
+
+    data: dict = {
+        "entities": [],
+        "drift": [],
+        "generated_at": datetime.now(UTC).isoformat(),
+        "freshness_limit_hours": freshness_limit_hours(),
+    }
     if not settings.warehouse.exists():
         return data
     with connect(settings.warehouse, read_only=True) as con:
@@ -63,6 +70,11 @@ def collect(settings: Settings) -> dict:
                         [e.qualified],
                     ).fetchall()
                 ]
+            if have_files:
+                item["newest_file_at"] = con.execute(
+                    "select max(mtime) from raw._files where entity = ? and status = 'loaded'",
+                    [e.qualified],
+                ).fetchone()[0]
             if table_exists(con, "raw", e.qualified):
                 item["landed"] = con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[
                     0
@@ -102,6 +114,17 @@ def collect(settings: Settings) -> dict:
     return data
 
 
+def _freshness(newest: datetime | None, limit_hours: float) -> str:
+    """The newest file's age, and how late it is past the freshness limit."""
+    if newest is None:
+        return "<span class='warn'>no file yet</span>"
+    age = (datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds() / 3600
+    text = f"newest file {newest:%Y-%m-%d %H:%M}, {age:.0f} h old"
+    if age > limit_hours:
+        return f"<span class='warn'>{_e(text)}: {age - limit_hours:.0f} h late</span>"
+    return f"<span class='ok'>{_e(text)}</span>"
+
+
 def render(data: dict, run_messages: list[str] | None = None) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -129,6 +152,7 @@ def render(data: dict, run_messages: list[str] | None = None) -> str:
             else "<span class='warn'>not checked</span>"
         )
         rate = f"{quarantined / landed:.2%}" if landed else "-"
+        rows_fresh = _freshness(item.get("newest_file_at"), data["freshness_limit_hours"])
         rows.append(
             [
                 item["entity"],
@@ -140,6 +164,7 @@ def render(data: dict, run_messages: list[str] | None = None) -> str:
                 rate,
                 item.get("current", "-"),
                 item.get("last_loaded_at") or "-",
+                rows_fresh,
             ]
         )
     parts.append("<h2>Entities</h2>")
@@ -155,9 +180,10 @@ def render(data: dict, run_messages: list[str] | None = None) -> str:
                 "reject rate",
                 "current rows (latest per key)",
                 "last loaded at (UTC)",
+                "freshness",
             ],
             rows,
-            raw_html_cols={1},
+            raw_html_cols={1, 9},
         )
     )
     bad_files = [

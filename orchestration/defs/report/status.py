@@ -21,7 +21,8 @@ create table if not exists raw._runs (
     files_loaded bigint,
     rows_by_entity varchar,           -- json: entity -> landed / accepted / quarantined
     failed_checks varchar,            -- json list
-    failed_steps varchar              -- json list
+    failed_steps varchar,             -- json list
+    assets_materialized varchar       -- json list of asset keys (dbt models included)
 )
 """
 
@@ -45,9 +46,12 @@ def record_run_end(
     success: bool,
     failed_checks: list[dict[str, str]],
     failed_steps: list[dict[str, str]],
+    materialized: list[str] | None = None,
 ) -> None:
     with connect(settings.warehouse) as con:
         con.execute(RUNS_DDL)
+        # Warehouses created before this column existed get it on the next run.
+        con.execute("alter table raw._runs add column if not exists assets_materialized varchar")
         rows: dict[str, dict[str, int]] = {}
         if table_exists(con, "raw", "_gate_results"):
             for entity, landed, accepted, quarantined in con.execute(
@@ -76,7 +80,7 @@ def record_run_end(
         con.execute(
             """
             update raw._runs set ended_at = ?, status = ?, files_loaded = ?, rows_by_entity = ?,
-                failed_checks = ?, failed_steps = ?
+                failed_checks = ?, failed_steps = ?, assets_materialized = ?
             where run_id = ?
             """,
             [
@@ -86,6 +90,7 @@ def record_run_end(
                 json.dumps(rows, sort_keys=True),
                 json.dumps(failed_checks),
                 json.dumps(failed_steps),
+                json.dumps(sorted(materialized or [])),
                 run_id,
             ],
         )
@@ -116,16 +121,20 @@ def print_status(settings: Settings, limit: int = 10) -> int:
             print(f"warehouse {settings.warehouse}\n")
             if table_exists(con, "raw", "_runs"):
                 print("last runs (UTC)")
-                print(f"  {'started':19}  {'ended':19}  {'status':8}  files  failed checks")
-                for started, ended, status, files, checks in con.execute(
-                    "select started_at, ended_at, status, files_loaded, failed_checks "
+                print(
+                    f"  {'started':19}  {'ended':19}  {'status':11}  files  assets  failed checks"
+                )
+                for started, ended, status, files, checks, assets in con.execute(
+                    "select started_at, ended_at, status, files_loaded, failed_checks, "
+                    "assets_materialized "
                     f"from raw._runs order by started_at desc limit {int(limit)}"
                 ).fetchall():
                     n_failed = len(json.loads(checks)) if checks else 0
+                    n_assets = len(json.loads(assets)) if assets else 0
                     print(
                         f"  {started:%Y-%m-%d %H:%M:%S}  "
                         f"{(f'{ended:%Y-%m-%d %H:%M:%S}' if ended else '-'):19}  "
-                        f"{status:8}  {files or 0:5}  {n_failed}"
+                        f"{status:11}  {files or 0:5}  {n_assets:6}  {n_failed}"
                     )
             print("\nfreshness of each source (UTC)")
             print(f"  {'entity':30}  {'last loaded':19}  newest file")
