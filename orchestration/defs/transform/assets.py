@@ -66,6 +66,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     ) -> Iterator[Any]:
         # dbt runs as a subprocess: hand it the run's settings (absolute paths).
         os.environ.update(cx.settings().dbt_env())
+        # A subset run (sensor, `--select`) runs only the tests whose every parent
+        # is built in it, not a relationship test into a model that is not.
+        os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
         yield from dbt.cli(["build"], context=context).stream()
 
     return cx_dbt_models
