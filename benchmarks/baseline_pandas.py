@@ -59,12 +59,12 @@ def kpis(landing: Path) -> int:
     )
     tickets = t.groupby(utc(t.created_at).dt.to_period("M")).size()
     e = read(landing, "web", "events", ["anonymous_id", "occurred_at", "event_name"])
-    e["at"] = utc(e["occurred_at"])
-    e = e.sort_values(["anonymous_id", "at"])
-    gap = e.groupby("anonymous_id")["at"].diff()
+    e["ts"] = utc(e["occurred_at"])
+    e = e.sort_values(["anonymous_id", "ts"])
+    gap = e.groupby("anonymous_id")["ts"].diff()
     e["sess"] = (gap.isna() | (gap > pd.Timedelta(minutes=30))).cumsum()
     s = e.groupby("sess").agg(
-        start=("at", "min"), bought=("event_name", lambda x: (x == "purchase").any())
+        start=("ts", "min"), bought=("event_name", lambda x: (x == "purchase").any())
     )
     web = s.groupby(s.start.dt.to_period("M")).agg(
         sessions=("bought", "size"), conv=("bought", "mean")
@@ -74,16 +74,16 @@ def kpis(landing: Path) -> int:
     fx["rate"] = pd.to_numeric(fx.rate_to_reporting)
     inv = read(landing, "crm", "invoices", ["issued_at", "amount", "currency", "status"])
     inv = inv[inv.status == "paid"].copy()
-    inv["at"] = utc(inv.issued_at)
+    inv["ts"] = utc(inv.issued_at)
     inv["amount"] = pd.to_numeric(inv.amount)
     inv = pd.merge_asof(
-        inv.sort_values("at"),
+        inv.sort_values("ts"),
         fx.sort_values("d")[["d", "currency", "rate"]],
-        left_on="at",
+        left_on="ts",
         right_on="d",
         by="currency",
     )
-    revenue = (inv.amount * inv.rate).groupby(inv.at.dt.to_period("M")).sum()
+    revenue = (inv.amount * inv.rate).groupby(inv.ts.dt.to_period("M")).sum()
     result = pd.concat(
         {
             "nps": nps,

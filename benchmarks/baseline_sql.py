@@ -41,12 +41,12 @@ def kpis(landing: Path) -> int:
     with q as (select question_id, metric, cast(scale_min as int) as lo,
                       cast(scale_max as int) as hi
                from {s["feedback/questions"]}),
-    r as (select response_id, cast(cast(submitted_at as timestamptz) as timestamp) as at
+    r as (select response_id, cast(cast(submitted_at as timestamptz) as timestamp) as ts
           from {s["feedback/responses"]}),
     a as (select response_id, question_id, cast(value_number as double) as v
           from {s["feedback/answers"]}),
     survey as (
-        select date_trunc('month', r.at) as month,
+        select date_trunc('month', r.ts) as month,
                100.0 * (count(*) filter (where q.metric = 'nps' and v >= 9)
                       - count(*) filter (where q.metric = 'nps' and v <= 6))
                      / nullif(count(*) filter (where q.metric = 'nps'), 0) as nps,
@@ -60,25 +60,25 @@ def kpis(landing: Path) -> int:
                        count(distinct ticket_id) as tickets
                 from t group by 1),
     e as (select anonymous_id, event_name,
-                 cast(cast(occurred_at as timestamptz) as timestamp) as at from {s["web/events"]}),
-    marked as (select *, case when at - lag(at) over (partition by anonymous_id order by at)
+                 cast(cast(occurred_at as timestamptz) as timestamp) as ts from {s["web/events"]}),
+    marked as (select *, case when ts - lag(ts) over (partition by anonymous_id order by ts)
                               <= interval 30 minute then 0 else 1 end as starts from e),
-    numbered as (select *, sum(starts) over (partition by anonymous_id order by at
+    numbered as (select *, sum(starts) over (partition by anonymous_id order by ts
                                              rows unbounded preceding) as sess from marked),
-    sessions as (select anonymous_id, sess, min(at) as started_at,
+    sessions as (select anonymous_id, sess, min(ts) as started_at,
                         bool_or(event_name = 'purchase') as bought from numbered group by 1, 2),
     web as (select date_trunc('month', started_at) as month, count(*) as sessions,
                    100.0 * count(*) filter (where bought) / count(*) as conversion_rate
             from sessions group by 1),
     fx as (select cast(rate_date as date) as d, currency, cast(rate_to_reporting as double) as rate
            from {s["framework/fx_rates"]}),
-    inv as (select cast(cast(issued_at as timestamptz) as timestamp) as at,
+    inv as (select cast(cast(issued_at as timestamptz) as timestamp) as ts,
                    cast(amount as double) as amount, currency, status
             from {s["crm/invoices"]}),
     revenue as (
-        select date_trunc('month', inv.at) as month,
+        select date_trunc('month', inv.ts) as month,
                sum(inv.amount * (select rate from fx where fx.currency = inv.currency
-                                 and fx.d <= cast(inv.at as date) order by d desc limit 1))
+                                 and fx.d <= cast(inv.ts as date) order by d desc limit 1))
                    as revenue
         from inv where status = 'paid' group by 1)
     select * from survey full join tickets using (month) full join web using (month)

@@ -186,8 +186,10 @@ def print_table(results: list[SizeResult]) -> str:
         total = sum(m.seconds for m in r.stages.values())
         peak = max([m.peak_rss for m in r.stages.values()] + [0])
         inc = r.incremental.get("all")
-        sql = r.baseline_sql.seconds if r.baseline_sql else float("nan")
-        pdm = r.baseline_pandas.seconds if r.baseline_pandas else float("nan")
+        ok_sql = r.baseline_sql and r.baseline_sql.returncode == 0
+        ok_pd = r.baseline_pandas and r.baseline_pandas.returncode == 0
+        sql = r.baseline_sql.seconds if ok_sql else float("nan")  # nan: the baseline failed
+        pdm = r.baseline_pandas.seconds if ok_pd else float("nan")
         company = (
             r.stages["ingest"].seconds + r.stages["quality gate"].seconds + r.stages["dbt"].seconds
         )
