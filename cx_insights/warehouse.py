@@ -7,6 +7,7 @@ block and closes it before the next step runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,11 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         raise
     try:
         con.execute("set TimeZone = 'UTC'")
+        # DuckDB takes up to 80 % of RAM by default; CX_DUCKDB_MEMORY_LIMIT (e.g. 6GB)
+        # caps it, and larger operations spill to disk instead.
+        limit = os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "").strip()
+        if limit:
+            con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
         if not read_only:
             for schema in ("raw", "quarantine"):
                 con.execute(f"create schema if not exists {schema}")
