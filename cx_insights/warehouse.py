@@ -70,3 +70,8 @@ def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> li
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from cx_insights.contract import FORMATS, Entity
-from cx_insights.warehouse import quote_ident, table_columns, table_exists
+from cx_insights.warehouse import quote_ident, sql_literal, table_columns
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,6 @@ class LoadResult:
     def failed(self) -> list[FileOutcome]:
         return [f for f in self.files if f.status == "failed"]
 
-    @property
-    def changed(self) -> bool:
-        return any(f.status in {"loaded", "failed", "removed"} for f in self.files)
-
 
 def raw_table(e: Entity) -> str:
     return f"raw.{e.qualified}"
@@ -132,10 +128,6 @@ def _mtime(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Read a CSV file into temp table `_landing` (all text) + `_landing_rejects`."""
     for t in ("_landing", "_landing_rejects", "_rej", "_rej_scan"):
@@ -145,7 +137,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             f"""
             create temp table _landing as
             select * from read_csv(
-                {_sql_str(str(path))},
+                {sql_literal(str(path))},
                 header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
                 strict_mode = true, store_rejects = true,
                 rejects_table = '_rej', rejects_scan = '_rej_scan',
@@ -199,7 +191,9 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     for t in ("_landing", "_landing_rejects"):
         con.execute(f"drop table if exists {t}")
     try:
-        cols = con.execute(f"describe select * from read_parquet({_sql_str(str(path))})").fetchall()
+        cols = con.execute(
+            f"describe select * from read_parquet({sql_literal(str(path))})"
+        ).fetchall()
         casts = ", ".join(
             f"cast({quote_ident(c[0])} as varchar) as {quote_ident(c[0])}"
             for c in cols
@@ -209,7 +203,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             f"""
             create temp table _landing as
             select {casts}, file_row_number + 1 as _source_line
-            from read_parquet({_sql_str(str(path))}, file_row_number = true)
+            from read_parquet({sql_literal(str(path))}, file_row_number = true)
             """
         )
     except duckdb.Error as exc:
@@ -230,7 +224,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             create temp table _lines as
             select row_number() over () as _source_line, line
             from read_csv(
-                {_sql_str(str(path))},
+                {sql_literal(str(path))},
                 columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x01',
                 quote = '', escape = '', auto_detect = false, strict_mode = false,
                 parallel = false
@@ -259,7 +253,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         by_lower.setdefault(k.strip().lower(), []).append(k)
     selects = []
     for lower, variants in by_lower.items():
-        paths = [f"json_extract_string(line, {_sql_str('$.' + _json_key(k))})" for k in variants]
+        paths = [f"json_extract_string(line, {sql_literal('$.' + _json_key(k))})" for k in variants]
         expr = paths[0] if len(paths) == 1 else f"coalesce({', '.join(paths)})"
         selects.append(f"{expr} as {quote_ident(lower)}")
     select_list = ", ".join(selects) + ", " if selects else ""
@@ -352,7 +346,7 @@ def append_file(
             [e.qualified, rel_path, c, loaded_at],
         )
     lineage = (
-        f"{_sql_str(rel_path)} as _source_file, _source_line, "
+        f"{sql_literal(rel_path)} as _source_file, _source_line, "
         f"cast(? as timestamp) as _loaded_at, cast(? as timestamp) as _file_mtime"
     )
     col_list = ", ".join(f"nullif({quote_ident(c)}, '') as {quote_ident(c)}" for c in columns)
@@ -505,7 +499,3 @@ def load_entity(
             )
             result.files.append(FileOutcome(rel, "removed"))
     return result
-
-
-def raw_exists(con: duckdb.DuckDBPyConnection, e: Entity) -> bool:
-    return table_exists(con, "raw", e.qualified)

@@ -35,7 +35,7 @@ from cx_insights.contract import (
     accepted_table_ddl,
     entity,
 )
-from cx_insights.warehouse import quote_ident, table_columns, table_exists
+from cx_insights.warehouse import quote_ident, sql_literal, table_columns, table_exists
 
 #: The accepted tables each entity's rules read (answers need their question
 #: and response; money rows need the fx rates).
@@ -92,10 +92,6 @@ class GateResult:
         return self.rows_quarantined / self.rows_landed if self.rows_landed else 0.0
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
     """SQL typing the landed text of `column` (null when it does not parse)."""
     c = "landed." + quote_ident(column)
@@ -139,7 +135,7 @@ def _column_rules(e: Entity) -> list[Rule]:
                 Rule(
                     f"required:{c.name}",
                     f"{quote_ident(c.name)} is null",
-                    _lit(f"required column {c.name} is empty"),
+                    sql_literal(f"required column {c.name} is empty"),
                 )
             )
     for c in e.columns:
@@ -153,7 +149,7 @@ def _column_rules(e: Entity) -> list[Rule]:
             )
     for c in e.columns:
         if c.enum:
-            allowed = ", ".join(_lit(v) for v in c.enum)
+            allowed = ", ".join(sql_literal(v) for v in c.enum)
             rules.append(
                 Rule(
                     f"enum:{c.name}",
@@ -260,7 +256,7 @@ def _entity_rules(e: Entity, reporting_currency: str) -> list[Rule]:
             Rule(
                 "fx_rate_exists",
                 f"{t(money)} is not null and ({t('currency')} is null or "
-                f"({t('currency')} <> {_lit(reporting_currency)} and "
+                f"({t('currency')} <> {sql_literal(reporting_currency)} and "
                 f"(__fx_first_date is null or cast({t(when)} as date) < __fx_first_date)))",
                 f"case when {t('currency')} is null then 'an amount needs a currency' "
                 f"else 'no fx rate for ' || {t('currency')} || ' on or before ' "
@@ -347,7 +343,7 @@ def run_gate(
         f"{typed_expr(c.name, c.type, enum=bool(c.enum))} as {t(c.name)}" for c in e.columns
     )
     extra_select, joins = _context_joins(e)
-    rule_case = " ".join(f"when {r.violated} then {_lit(r.name)}" for r in rules)
+    rule_case = " ".join(f"when {r.violated} then {sql_literal(r.name)}" for r in rules)
     reason_case = " ".join(f"when {r.violated} then {r.reason}" for r in rules)
     landed_cols = ", ".join(f"landed.{quote_ident(c)}" for c in raw_cols)
     order = "_file_mtime desc, _source_file desc, _source_line desc"
