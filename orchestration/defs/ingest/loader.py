@@ -167,6 +167,10 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     )
     # Records that DuckDB accepted keep their order (rowid); the line of each is
     # the next line number not taken by a rejected record (header = line 1).
+    if not rejects:
+        con.execute("alter table _landing add column _source_line bigint")
+        con.execute("update _landing set _source_line = rowid + 2")
+        return
     con.execute(
         """
         create temp table _numbered as
@@ -463,7 +467,8 @@ def load_entity(
         # loaded and recorded, or not at all (and then it is loaded next run).
         con.execute("begin transaction")
         try:
-            con.execute(f"delete from {raw_table(e)} where _source_file = ?", [rel])
+            if known:  # a file never recorded has no rows to replace
+                con.execute(f"delete from {raw_table(e)} where _source_file = ?", [rel])
             if outcome.status == "read":
                 outcome = append_file(con, e, columns, rel, mtime, loaded_at)
             _upsert_manifest(
