@@ -347,5 +347,13 @@ def accepted_table(e: Entity) -> str:
 
 def accepted_table_ddl(e: Entity, schema: str = "raw") -> str:
     cols = [f"{c.name} {SQL_TYPES[c.type]}" for c in e.columns]
-    cols += ["_source_file varchar", "_source_line bigint", "_loaded_at timestamp"]
+    # `_gated_at`: when the gate accepted the row (microseconds). Rows gated since
+    # a point in time are what incremental consumers (the GX suite, dbt's
+    # incremental models) process.
+    cols += [
+        "_source_file varchar",
+        "_source_line bigint",
+        "_loaded_at timestamp",
+        "_gated_at timestamp",
+    ]
     return f"create table if not exists {schema}.{accepted_table(e)} ({', '.join(cols)})"

@@ -9,9 +9,12 @@ whatever the table's size. Each chunk runs the suite through a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 
 import duckdb
@@ -26,11 +29,12 @@ CHUNK_ROWS = 1_000_000
 #: The query whose rows a suite validates, when it is not the accepted table itself.
 VALIDATION_QUERIES: dict[str, str] = {
     "feedback__answers": """
-        select answer.*, question.metric as question_metric,
+        select answer.* exclude (_gated_at), question.metric as question_metric,
                question.scale_min, question.scale_max
         from raw.feedback__answers__accepted as answer
         left join raw.feedback__questions__accepted as question
             on question.question_id = answer.question_id
+        where answer._gated_at > ?
     """,
 }
 
@@ -56,6 +60,10 @@ class SuiteOutcome:
     suite: str
     rows: int = 0
     chunks: int = 0
+    #: Only rows gated after this time were validated (None: every row).
+    since: datetime | None = None
+    #: The newest `_gated_at` among the rows validated.
+    through: datetime | None = None
     expectations: dict[str, ExpectationOutcome] = field(default_factory=dict)
 
     @property
@@ -105,15 +113,23 @@ def _definition(qualified: str):
 
 
 def validate(
-    con: duckdb.DuckDBPyConnection, qualified: str, chunk_rows: int = CHUNK_ROWS
+    con: duckdb.DuckDBPyConnection,
+    qualified: str,
+    chunk_rows: int = CHUNK_ROWS,
+    since: datetime | None = None,
 ) -> SuiteOutcome:
-    """Validate the accepted rows of one entity with its suite."""
+    """Validate the accepted rows of one entity gated after `since` (all rows if None)."""
     definition = _definition(qualified)
+    table = f"raw.{accepted_table(entity(qualified))}"
     query = VALIDATION_QUERIES.get(qualified) or (
-        f"select * from raw.{accepted_table(entity(qualified))}"
+        f"select * exclude (_gated_at) from {table} where _gated_at > ?"
     )
-    outcome = SuiteOutcome(qualified)
-    reader = con.execute(query).fetch_record_batch(chunk_rows)
+    floor = since or datetime(1, 1, 1)
+    outcome = SuiteOutcome(qualified, since=since)
+    outcome.through = con.execute(
+        f"select max(_gated_at) from {table} where _gated_at > ?", [floor]
+    ).fetchone()[0]
+    reader = con.execute(query, [floor]).fetch_record_batch(chunk_rows)
     for record_batch in reader:
         frame = record_batch.to_pandas()
         if frame.empty:
@@ -134,4 +150,44 @@ def validate(
         for exp in definition.suite.expectations:
             kind, column = _describe(exp.configuration)
             outcome.expectations[f"{kind}({column})"] = ExpectationOutcome(kind, column)
+    return outcome
+
+
+STATE_DDL = """
+create table if not exists raw._gx_state (
+    entity varchar primary key,
+    suite_hash varchar not null,
+    validated_through timestamp not null,
+    validated_at timestamp not null
+)
+"""
+
+
+def suite_hash(qualified: str) -> str:
+    """Changes when the suite's expectations change: then every row is validated again."""
+    suite = _definition(qualified).suite
+    configs = [str(x.configuration.to_json_dict()) for x in suite.expectations]
+    return hashlib.sha256(json.dumps(sorted(configs)).encode()).hexdigest()
+
+
+def validate_new_rows(con: duckdb.DuckDBPyConnection, qualified: str) -> SuiteOutcome:
+    """Validate the rows gated since the entity's last successful validation.
+
+    Every accepted row carries `_gated_at`; a row once validated is not read
+    again (the gate gives a re-gated row a new `_gated_at`). A failed
+    validation does not move the mark, so the same rows are validated again
+    on the next run.
+    """
+    con.execute(STATE_DDL)
+    digest = suite_hash(qualified)
+    row = con.execute(
+        "select validated_through from raw._gx_state where entity = ? and suite_hash = ?",
+        [qualified, digest],
+    ).fetchone()
+    outcome = validate(con, qualified, since=row[0] if row else None)
+    if outcome.success and outcome.through is not None:
+        con.execute(
+            "insert or replace into raw._gx_state values (?, ?, ?, ?)",
+            [qualified, digest, outcome.through, datetime.now(UTC).replace(tzinfo=None)],
+        )
     return outcome

@@ -38,6 +38,7 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
         with connect(settings.warehouse) as con:
             result = run_gate(con, e, settings.reporting_currency)
             sample = quarantine_sample(con, e)
+        context.log.info(f"{e.qualified}: {result.mode} gate ({result.plan_reason})")
         if result.rows_quarantined:
             context.log.warning(
                 f"{e.qualified}: {result.rows_quarantined} of {result.rows_landed} rows "
@@ -53,6 +54,9 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
                 "quarantined_by_rule": dg.MetadataValue.json(result.by_rule),
                 "quarantine_sample": dg.MetadataValue.json(sample),
                 "unchanged_input": result.skipped,
+                "gate_mode": result.mode,
+                "gate_plan": result.plan_reason,
+                "rows_checked": result.rows_checked,
             }
         )
 

@@ -12,7 +12,7 @@ import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity
 from cx_insights.warehouse import connect
-from expectations.runner import validate
+from expectations.runner import validate_new_rows
 from orchestration.defs.quality.assets import accepted_key
 from orchestration.defs.quality.gate import gate_counts, quarantine_sample
 from orchestration.resources import CxSettingsResource
@@ -111,17 +111,25 @@ def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
         asset=accepted_key(e),
         name="gx_suite",
         blocking=True,
-        description=f"Great Expectations suite `{e.qualified}` on the accepted rows",
+        description=(
+            f"Great Expectations suite `{e.qualified}` on the rows accepted since its last "
+            "successful validation"
+        ),
     )
     def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
         settings = cx.settings()
         with connect(settings.warehouse) as con:
-            outcome = validate(con, e.qualified)
+            outcome = validate_new_rows(con, e.qualified)
+        scope = (
+            f"the {outcome.rows} rows gated since {outcome.since}"
+            if outcome.since
+            else f"all {outcome.rows} rows"
+        )
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,
             description=(
-                f"{len(outcome.expectations)} expectations on {outcome.rows} rows"
+                f"{len(outcome.expectations)} expectations on {scope}"
                 + (
                     ""
                     if outcome.success
@@ -130,6 +138,7 @@ def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
             ),
             metadata={
                 "rows_validated": outcome.rows,
+                "validated_since": str(outcome.since) if outcome.since else "the beginning",
                 "chunks": outcome.chunks,
                 "expectations": dg.MetadataValue.json(
                     {
