@@ -38,17 +38,24 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         raise
     try:
         con.execute("set TimeZone = 'UTC'")
-        # DuckDB takes up to 80 % of RAM by default; CX_DUCKDB_MEMORY_LIMIT (e.g. 6GB)
-        # caps it, and larger operations spill to disk instead.
-        limit = os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "").strip()
-        if limit:
-            con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+        # DuckDB would take up to 80 % of RAM; larger operations spill to disk instead.
+        con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
         if not read_only:
             for schema in ("raw", "quarantine"):
                 con.execute(f"create schema if not exists {schema}")
         yield con
     finally:
         con.close()
+
+
+#: DuckDB's memory cap when CX_DUCKDB_MEMORY_LIMIT is not set; dbt's profile
+#: (dbt_project/profiles.yml) uses the same default.
+DEFAULT_MEMORY_LIMIT = "5GiB"
+
+
+def memory_limit() -> str:
+    """The cap on DuckDB's memory for every connection (CX_DUCKDB_MEMORY_LIMIT)."""
+    return os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -82,3 +82,14 @@ def test_a_second_run_stops_at_once_naming_the_first(tmp_path):
     assert result.returncode == 3
     assert "another cx-insights run" in result.stderr and "pid 4242" in result.stderr
     assert time.monotonic() - started < 60
+
+
+def test_duckdb_memory_is_capped_by_default_and_by_setting(tmp_path, monkeypatch):
+    from cx_insights.warehouse import connect
+
+    monkeypatch.delenv("CX_DUCKDB_MEMORY_LIMIT", raising=False)
+    with connect(tmp_path / "w.duckdb") as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone() == ("5.0 GiB",)
+    monkeypatch.setenv("CX_DUCKDB_MEMORY_LIMIT", "2GiB")
+    with connect(tmp_path / "w.duckdb") as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone() == ("2.0 GiB",)
