@@ -50,3 +50,24 @@ def test_a_row_breaking_the_suite_fails_until_it_is_fixed(landing, load_and_gate
     assert failed["expect_column_values_to_be_in_set"].sample == ["lost"]
     assert failed["expect_column_pair_values_a_to_be_greater_than_b"].unexpected_count == 1
     assert not second.success and second.rows == 1  # the mark did not move
+
+
+def test_suite_hash_is_the_same_in_every_process():
+    """GX gives expectations random ids: the hash must not see them, or every run
+    would validate every row again."""
+    import subprocess
+    import sys
+
+    from expectations.runner import suite_hash
+
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from expectations.runner import suite_hash as h; print(h('web__events'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert other == suite_hash("web__events")
