@@ -24,10 +24,23 @@ def dbt_executable() -> str:
 def cx_dbt_project() -> DbtProject:
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
     project.prepare_if_dev()
-    if not project.manifest_path.exists():
-        # Outside `dagster dev` (CLI, tests, CI) the manifest is built once here.
+    if manifest_is_stale(project.manifest_path):
+        # Outside `dagster dev` (CLI, tests, CI) the manifest is built here, and
+        # built again whenever a model, macro, test or setting changed since:
+        # a stale manifest makes dagster-dbt abort on a dbt node it does not know.
         parse_manifest()
     return project
+
+
+def manifest_is_stale(manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds", "snapshots", "analyses"):
+        if (DBT_PROJECT_DIR / folder).is_dir():
+            sources += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.exists() and p.stat().st_mtime > built for p in sources)
 
 
 def parse_manifest() -> None:
