@@ -1,8 +1,8 @@
 """What sqlfluff's jinja templater needs to render the models without dbt.
 
 `.sqlfluff` points `library_path` here: the attributes of this package become
-names in the template context (`adapter`, `target`, and the `dbt` module of
-cross-database macros). The project's own macros are loaded from
+names in the template context (`adapter`, `target`, `model`, and the `dbt`
+module of cross-database macros). The project's own macros are loaded from
 `dbt_project/macros` as they are, and `adapter.dispatch` resolves them the
 way dbt does on DuckDB (`duckdb__<name>`, else `default__<name>`), so lint
 sees the SQL that dbt runs.
@@ -23,6 +23,13 @@ class _Target:
     database = "warehouse"
 
 
+class _Model:
+    """The node being rendered, as a model's Jinja reads it (`model.columns`)."""
+
+    resource_type = "model"
+    columns: dict[str, Any] = {}
+
+
 class _Adapter:
     @pass_context
     def dispatch(
@@ -37,3 +44,4 @@ class _Adapter:
 
 target = _Target()
 adapter = _Adapter()
+model = _Model()

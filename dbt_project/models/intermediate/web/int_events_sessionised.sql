@@ -5,11 +5,106 @@
 -- session (exactly 30 minutes stays in the same session). A sessionised
 -- session's id is deterministic: 'anon:' || anonymous_id || ':' || the
 -- event_id of its first event.
+--
+-- Incremental. A "group" is what one event's session depends on: its given
+-- session_id, or (no session_id) its anonymous_id's unsessioned events. An
+-- incremental run takes the events gated after the latest `_gated_at` stored
+-- here (new events and new versions of events), the groups they are in now
+-- and, from the stored rows, the groups they were in (an updated event can
+-- move), and recomputes every event of those groups from the whole of
+-- stg_web__events: a late, out-of-order event changes the session boundaries
+-- and first event ids of its group. The result replaces the stored rows by
+-- event_id (delete+insert on DuckDB: the recomputed events of a group are a
+-- set of keys to rewrite, which delete+insert does with two set statements;
+-- merge where there is no delete+insert, see replace_by_key_strategy). Every
+-- event of a touched group is in the result, including an event that moved
+-- out of it (it is in its new group), so no stale row of those groups stays.
+-- Cost at 100 k customers (5 M events): ~2.5 s after a 0.1 % drop, ~1 s
+-- with nothing new, vs ~17 s for a full build. A complete re-gate gives every
+-- row a new `_gated_at`: the run recomputes every group and rewrites every
+-- row (~1.3x a full build). Events that disappear upstream (only a complete
+-- re-gate drops rows) are deleted by the post-hook (two count(*) per run; an
+-- anti-join only when the counts differ). A column documented in the yml
+-- but missing from the stored table (e.g. `_gated_at` on a table built
+-- before this version) makes the run recompute every row; any other change
+-- of the logic (e.g. var session_timeout_minutes) needs
+-- `dbt build --full-refresh --select int_events_sessionised`.
+-- Caveat shared with a full build: a tracker session_id equal to a derived
+-- 'anon:...' id would share its event numbering.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=replace_by_key_strategy(),
+    unique_key='event_id',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_rows_missing_from(ref('stg_web__events'), 'event_id') }}",
+) }}
+
+{#- Stored rows that lack a documented column (older version) are recomputed whole. -#}
+{%- set incremental_run = is_incremental() and relation_has_columns(this, model.columns.keys() | list) %}
+
 with
 
 events as (
     select * from {{ ref('stg_web__events') }}
 ),
+
+{% if incremental_run %}
+watermark as (
+    select max(_gated_at) as max_gated_at from {{ this }}
+),
+
+new_events as (
+    select
+        events.event_id,
+        events.anonymous_id,
+        events.source_session_id
+    from events
+    cross join watermark
+    where
+        watermark.max_gated_at is null
+        or events._gated_at > watermark.max_gated_at
+),
+
+-- A group: (true, session_id) for a given session, (false, anonymous_id) for
+-- the unsessioned events of an anonymous_id. The groups the new events are
+-- in, and the groups the stored versions of the updated ones were in.
+group_candidates as (
+    select
+        source_session_id is not null as is_given_session,
+        coalesce(source_session_id, anonymous_id) as group_id
+    from new_events
+    union all
+    select
+        stored.session_id_origin = 'source' as is_given_session,
+        case
+            when stored.session_id_origin = 'source' then stored.session_id
+            else stored.anonymous_id
+        end as group_id
+    from {{ this }} as stored
+    inner join new_events
+        on stored.event_id = new_events.event_id
+),
+
+touched_groups as (
+    select distinct
+        is_given_session,
+        group_id
+    from group_candidates
+),
+
+scoped_events as (
+    select events.*
+    from events
+    inner join touched_groups
+        on
+            (events.source_session_id is not null) = touched_groups.is_given_session
+            and coalesce(events.source_session_id, events.anonymous_id) = touched_groups.group_id
+),
+{% else %}
+scoped_events as (
+    select * from events
+),
+{% endif %}
 
 unsessioned_events as (
     select
@@ -20,7 +115,7 @@ unsessioned_events as (
             partition by anonymous_id
             order by occurred_at asc, event_id asc
         ) as previous_occurred_at
-    from events
+    from scoped_events
     where source_session_id is null
 ),
 
@@ -75,7 +170,7 @@ given_sessions as (
         event_id,
         source_session_id as session_id,
         'source' as session_id_origin
-    from events
+    from scoped_events
     where source_session_id is not null
 ),
 
@@ -87,23 +182,24 @@ assigned_sessions as (
 
 final as (
     select
-        events.event_id,
+        scoped_events.event_id,
         assigned_sessions.session_id,
         assigned_sessions.session_id_origin,
         row_number() over (
             partition by assigned_sessions.session_id
-            order by events.occurred_at asc, events.event_id asc
+            order by scoped_events.occurred_at asc, scoped_events.event_id asc
         ) as event_number_in_session,
-        events.anonymous_id,
-        events.customer_id,
-        events.occurred_at,
-        events.event_name,
-        events.page_path,
-        events.revenue,
-        events.currency
-    from events
+        scoped_events.anonymous_id,
+        scoped_events.customer_id,
+        scoped_events.occurred_at,
+        scoped_events.event_name,
+        scoped_events.page_path,
+        scoped_events.revenue,
+        scoped_events.currency,
+        scoped_events._gated_at
+    from scoped_events
     inner join assigned_sessions
-        on events.event_id = assigned_sessions.event_id
+        on scoped_events.event_id = assigned_sessions.event_id
 )
 
 select * from final

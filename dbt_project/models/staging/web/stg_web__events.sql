@@ -14,7 +14,8 @@ renamed as (
         cast(event_name as {{ dbt.type_string() }}) as event_name,
         cast(page_path as {{ dbt.type_string() }}) as page_path,
         cast(revenue as {{ type_money() }}) as revenue,
-        cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency
+        cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
+        cast(_gated_at as {{ dbt.type_timestamp() }}) as _gated_at
     from source
 )
 

@@ -1,0 +1,82 @@
+{#-
+    Helpers of the incremental models, which process the upstream rows gated
+    after the latest `_gated_at` they hold (see int_events_sessionised).
+-#}
+
+{#-
+    The incremental strategy that replaces a model's rows by `unique_key`: the
+    rows of the run's result replace the stored rows with the same key, the
+    other stored rows stay. DuckDB, Postgres, Redshift and Snowflake do it as
+    delete+insert: two plain set statements (delete the keys, insert the
+    rows), every column rewritten, no MERGE needed (DuckDB has it only since
+    1.4). The BigQuery, Spark and Databricks adapters offer merge instead,
+    which on the same key gives the same replacement.
+-#}
+{% macro replace_by_key_strategy() -%}
+    {%- if target.type in ['bigquery', 'spark', 'databricks'] -%}
+        {{ return('merge') }}
+    {%- else -%}
+        {{ return('delete+insert') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    Whether an incremental run can trust the rows stored in `relation`: it
+    holds every column in `column_names`, e.g. the columns the model's yml
+    documents. A model stored by an older version (before `_gated_at`, or
+    before a column was added) is recomputed whole; on_schema_change adds the
+    new columns. A unit test's `this` is a fixture, not a relation: trusted.
+-#}
+{% macro relation_has_columns(relation, column_names) -%}
+    {%- if not execute or model.resource_type == 'unit_test' -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set stored = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {%- for column_name in column_names -%}
+        {%- if column_name | lower not in stored -%}
+            {{ log(relation ~ ' has no column ' ~ column_name ~ ': recomputing every row', info=true) }}
+            {{ return(false) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{#-
+    Post-hook of an incremental model keyed by `key`: delete the stored rows
+    whose key is no longer in `upstream` (a complete re-gate can drop rows; an
+    incremental run only adds and replaces rows). It costs two count(*) per
+    run; the anti-join (a scan of both tables) runs only when the counts
+    differ, i.e. after rows went missing upstream. Holding fewer rows than
+    `upstream` after that means an upstream row was gated with a `_gated_at`
+    older than the model's latest one and never processed: the run fails and
+    asks for a --full-refresh rather than serve rows that silently miss some.
+-#}
+{% macro delete_rows_missing_from(upstream, key) -%}
+    {%- if execute and not should_full_refresh() -%}
+        {%- set count_sql -%}
+            select
+                (select count(*) from {{ this }}) as stored_rows,
+                (select count(*) from {{ upstream }}) as upstream_rows
+        {%- endset -%}
+        {%- set counts = run_query(count_sql).rows[0] -%}
+        {%- if counts[0] != counts[1] -%}
+            {%- set delete_sql -%}
+                delete from {{ this }}
+                where {{ key }} not in (
+                    select {{ key }} from {{ upstream }}
+                    where {{ key }} is not null
+                )
+            {%- endset -%}
+            {%- do run_query(delete_sql) -%}
+            {%- set counts = run_query(count_sql).rows[0] -%}
+            {%- do log(this ~ ': deleted the rows missing from ' ~ upstream, info=true) -%}
+        {%- endif -%}
+        {%- if counts[0] < counts[1] -%}
+            {{ exceptions.raise_compiler_error(
+                this ~ ' holds ' ~ counts[0] ~ ' rows but ' ~ upstream ~ ' has ' ~ counts[1]
+                ~ ': upstream rows were gated before the latest _gated_at the model holds. '
+                ~ 'Rebuild it: dbt build --full-refresh --select ' ~ this.identifier
+            ) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
