@@ -5,6 +5,7 @@ import dagster as dg
 from cx_insights.contract import ENTITIES, Entity
 from cx_insights.warehouse import connect
 from orchestration.defs.ingest.assets import raw_key
+from orchestration.defs.ingest.loader import newest_loaded_file
 from orchestration.defs.quality.gate import failed_files
 from orchestration.resources import CxSettingsResource
 
@@ -67,10 +68,7 @@ def _fresh(e: Entity) -> dg.AssetChecksDefinition:
         settings = cx.settings()
         limit = freshness_limit_hours()
         with connect(settings.warehouse) as con:
-            newest = con.execute(
-                "select max(mtime) from raw._files where entity = ? and status = 'loaded'",
-                [e.qualified],
-            ).fetchone()[0]
+            newest = newest_loaded_file(con, e.qualified)[1]
         now = datetime.now(UTC).replace(tzinfo=None)
         if newest is None:
             return dg.AssetCheckResult(

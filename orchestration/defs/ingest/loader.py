@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from cx_insights.contract import FORMATS, Entity
-from cx_insights.warehouse import quote_ident, sql_literal, table_columns
+from cx_insights.warehouse import quote_ident, sql_literal, table_columns, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,20 @@ class LoadResult:
     @property
     def failed(self) -> list[FileOutcome]:
         return [f for f in self.files if f.status == "failed"]
+
+
+def newest_loaded_file(
+    con: duckdb.DuckDBPyConnection, qualified: str
+) -> tuple[datetime | None, datetime | None]:
+    """(when its last file was loaded, newest modification time of its loaded files)
+    for an entity: what freshness is judged on. (None, None) before any load."""
+    if not table_exists(con, "raw", "_files"):
+        return None, None
+    row = con.execute(
+        "select max(loaded_at), max(mtime) from raw._files where entity = ? and status = 'loaded'",
+        [qualified],
+    ).fetchone()
+    return row[0], row[1]
 
 
 def raw_table(e: Entity) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from cx_insights.config import Settings
 from cx_insights.contract import ENTITIES
 from cx_insights.warehouse import connect, table_exists
+from orchestration.defs.ingest.loader import newest_loaded_file
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2933}
@@ -71,10 +72,7 @@ def collect(settings: Settings) -> dict:
                     ).fetchall()
                 ]
             if have_files:
-                item["newest_file_at"] = con.execute(
-                    "select max(mtime) from raw._files where entity = ? and status = 'loaded'",
-                    [e.qualified],
-                ).fetchone()[0]
+                item["newest_file_at"] = newest_loaded_file(con, e.qualified)[1]
             if table_exists(con, "raw", e.qualified):
                 item["landed"] = con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[
                     0

@@ -10,6 +10,7 @@ import duckdb
 from cx_insights.config import Settings
 from cx_insights.contract import ENTITIES
 from cx_insights.warehouse import WarehouseLockedError, connect, table_exists
+from orchestration.defs.ingest.loader import newest_loaded_file
 
 RUNS_DDL = """
 create table if not exists raw._runs (
@@ -98,18 +99,7 @@ def record_run_end(
 
 def freshness(con: duckdb.DuckDBPyConnection) -> list[tuple[str, object, object]]:
     """(entity, last file loaded at, newest landed file's modification time)."""
-    out = []
-    for e in ENTITIES:
-        if not table_exists(con, "raw", "_files"):
-            out.append((e.qualified, None, None))
-            continue
-        row = con.execute(
-            "select max(loaded_at), max(mtime) from raw._files "
-            "where entity = ? and status = 'loaded'",
-            [e.qualified],
-        ).fetchone()
-        out.append((e.qualified, row[0], row[1]))
-    return out
+    return [(e.qualified, *newest_loaded_file(con, e.qualified)) for e in ENTITIES]
 
 
 def print_status(settings: Settings, limit: int = 10) -> int:
