@@ -353,15 +353,18 @@ def _inputs(e: Entity) -> tuple[str, ...]:
     return (e.qualified, *GATE_DEPENDENCIES.get(e.qualified, ()))
 
 
+def _input_files_sql(e: Entity) -> str:
+    """(entity, path, sha256, status, mtime) of the entity's files and its dependencies'
+    (the parameters are `_inputs(e)`)."""
+    placeholders = ", ".join("?" for _ in _inputs(e))
+    return (
+        "select entity, path, sha256, status, mtime from raw._files "
+        f"where entity in ({placeholders}) order by entity, path"
+    )
+
+
 def _input_files(con: duckdb.DuckDBPyConnection, e: Entity) -> list[tuple]:
-    """(entity, path, sha256, status, mtime) of the entity's files and its dependencies'."""
-    deps = _inputs(e)
-    placeholders = ", ".join("?" for _ in deps)
-    return con.execute(
-        f"select entity, path, sha256, status, mtime from raw._files "
-        f"where entity in ({placeholders}) order by entity, path",
-        list(deps),
-    ).fetchall()
+    return con.execute(_input_files_sql(e), list(_inputs(e))).fetchall()
 
 
 @dataclass(frozen=True)
@@ -403,9 +406,7 @@ def plan(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str) -> 
         ).fetchall()
     }
     now = {(r[0], r[1]): tuple(r[2:]) for r in _input_files(con, e)}
-    changed = sorted(
-        path for key, path in ((k, k[1]) for k in before) if now.get(key) != before[key]
-    )
+    changed = sorted(key[1] for key, seen in before.items() if now.get(key) != seen)
     if changed:
         return Plan("full", f"{len(changed)} file(s) changed or went missing, e.g. {changed[0]}")
     new_files: list[str] = []
@@ -479,8 +480,7 @@ def run_gate(
         )
         con.execute("delete from raw._gate_inputs where entity = ?", [e.qualified])
         con.execute(
-            "insert into raw._gate_inputs select ?, entity, path, sha256, status, mtime "
-            f"from raw._files where entity in ({', '.join('?' for _ in _inputs(e))})",
+            f"insert into raw._gate_inputs select ?, * from ({_input_files_sql(e)})",
             [e.qualified, *_inputs(e)],
         )
         con.execute(
