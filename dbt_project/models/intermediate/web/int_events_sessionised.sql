@@ -152,20 +152,19 @@ derived_sessions as (
     )
 ),
 
+{#- The event's own columns, carried unchanged by both kinds of session. -#}
+{%- set event_attributes = [
+    'anonymous_id', 'customer_id', 'occurred_at', 'event_name',
+    'page_path', 'revenue', 'currency', '_gated_at',
+] %}
+
 final as (
     select
         event_id,
         {{ dbt.concat(["'anon:'", "anonymous_id", "':'", "first_event_id"]) }} as session_id,
         'sessionised' as session_id_origin,
         event_number_of_anonymous_id - first_event_number + 1 as event_number_in_session,
-        anonymous_id,
-        customer_id,
-        occurred_at,
-        event_name,
-        page_path,
-        revenue,
-        currency,
-        _gated_at
+        {{ event_attributes | join(', ') }}
     from derived_sessions
     union all
     select
@@ -176,14 +175,7 @@ final as (
             partition by source_session_id
             order by occurred_at asc, event_id asc
         ) as event_number_in_session,
-        anonymous_id,
-        customer_id,
-        occurred_at,
-        event_name,
-        page_path,
-        revenue,
-        currency,
-        _gated_at
+        {{ event_attributes | join(', ') }}
     from scoped_events
     where source_session_id is not null
 )
