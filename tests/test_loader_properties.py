@@ -67,7 +67,10 @@ def test_random_bytes_never_crash_and_failures_name_the_file(content, suffix):
 def test_random_csv_shapes_lose_no_row(rows, header_case):
     header = [header_case(h) for h in ("ticket_id", "created_at", "status")]
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    # RFC 4180 record ends (CRLF): Python's csv module then quotes every field
+    # holding a CR or LF. With "\n" it leaves a lone CR unquoted, which is a
+    # record break in CSV, so the file held more records than `rows`.
+    writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(header)
     for r in rows:
         writer.writerow(["" if v is None else v for v in r])
