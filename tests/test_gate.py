@@ -6,6 +6,8 @@ must be accepted, and landed = accepted + quarantined.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from cx_insights.contract import ENTITIES
@@ -67,7 +69,9 @@ CATALOGUE = {
         "S1,C1,pro,10.50,EUR,2024-01-01,\nS2,C1,pro,-1,EUR,2024-01-01,\n"
         "S3,C1,pro,10,EUR,2024-02-01,2024-01-01\nS4,C1,pro,10,JPY,2024-01-01,\n"
         "S5,C1,pro,10,USD,2019-06-01,\nS6,C1,pro,10,usd,2024-01-01,2024-03-01\n",
-        {3: "mrr_non_negative", 4: "ended_after_started", 5: "fx_rate_exists", 6: "fx_rate_exists"},
+        # S5 and S6 have no rate on or before started_at: never quarantined for FX
+        # (their MRR converts at each month instant, landing-contract.md).
+        {3: "mrr_non_negative", 4: "ended_after_started"},
     ),
     "invoices": (
         "crm/invoices/a.csv",
@@ -113,7 +117,37 @@ CATALOGUE = {
         "event_id,anonymous_id,occurred_at,event_name,revenue,currency\n"
         "E1,A1,2024-01-05T10:00Z,page_view,,\nE2,A1,2024-01-05T10:01Z,purchase,20,USD\n"
         "E3,A1,2024-01-05T10:02Z,purchase,20,\nE4,,2024-01-05T10:03Z,page_view,,\n",
-        {4: "fx_rate_exists", 5: "required:anonymous_id"},
+        {4: "amount_has_currency", 5: "required:anonymous_id"},
+    ),
+    "timestamps_out_of_window": (
+        "tickets/tickets/a.csv",
+        "ticket_id,created_at,status,solved_at\n"
+        "T1,2024-01-05T10:00:00+14:00,open,\n"
+        "T2,2226-01-05T10:00:00Z,open,\n"
+        "T3,1900-01-01,open,\n"
+        "T4,2024-01-05T10:00:00+99:00,open,\n"
+        "T5,2024-01-05T10:00:00-1430,open,\n"
+        "T6,2024-01-05T10:00:00Z,solved,9999-12-31\n"
+        "T7,2024-01-05T10:00:00-12:00,open,\n",
+        {
+            3: "timestamp_in_window:created_at",
+            4: "timestamp_in_window:created_at",
+            5: "type:created_at",
+            6: "type:created_at",
+            7: "timestamp_in_window:solved_at",
+        },
+    ),
+    "scheduled_end_may_lie_ahead": (
+        "crm/subscriptions/a.csv",
+        "subscription_id,customer_id,mrr,currency,started_at,ended_at\n"
+        "S1,C1,10,EUR,2024-01-01,9999-12-31\nS2,C1,10,EUR,2999-01-01,\n"
+        "S3,C1,10,EUR,1999-12-31T23:59:59Z,\n",
+        {3: "timestamp_in_window:started_at", 4: "timestamp_in_window:started_at"},
+    ),
+    "blank_required_ids": (
+        "crm/customers/a.csv",
+        "customer_id,signed_up_at\n C1 ,2024-01-01\n   ,2024-01-01\n",
+        {3: "required:customer_id"},
     ),
 }
 
@@ -186,6 +220,35 @@ def test_amount_in_reporting_currency_needs_no_rate_but_others_do(landing, load_
     load_and_gate()
     assert query("select _source_line, _rule from quarantine.crm__invoices") == [
         (3, "fx_rate_exists")
+    ]
+
+
+def test_ids_are_trimmed(landing, load_and_gate, query):
+    landing.write(
+        "crm/customers/a.csv", "customer_id,signed_up_at,segment\n C1 ,2024-01-01,smb\n"
+    )
+    landing.write("crm/customers/b.csv", "customer_id,signed_up_at,segment\nC1,2024-01-01,ent\n")
+    load_and_gate()
+    assert query("select customer_id, segment from raw.crm__customers__accepted") == [
+        ("C1", "ent")
+    ]
+
+
+def test_waiting_rows_do_not_count_as_rejected(landing, load_and_gate, query):
+    landing.write("framework/fx_rates/fx.csv", FX_CSV)
+    landing.write(
+        "crm/invoices/a.csv",
+        "invoice_id,customer_id,issued_at,amount,currency,status\n"
+        "I1,C1,2024-01-01,10,EUR,paid\nI2,C1,2019-03-01,10,USD,paid\n"
+        "I3,C1,2024-02-01,10,GBP,paid\nI4,C1,2024-02-01,10,EUR,lost\n",
+    )
+    results = load_and_gate()
+    r = results["crm__invoices"]
+    assert (r.rows_landed, r.rows_waiting, r.rows_rejected) == (4, 2, 1)
+    assert r.reject_rate == 0.25
+    assert sorted(query("select * from raw._gate_waiting where entity = 'crm__invoices'")) == [
+        ("crm__invoices", date(2019, 3, 1), "fx_rate_exists", 1),
+        ("crm__invoices", date(2024, 2, 1), "fx_rate_exists", 1),
     ]
 
 

@@ -40,7 +40,9 @@ def _snapshot(con, q: str) -> tuple[list, list]:
     accepted = con.execute(
         f"select * exclude (_gated_at) from raw.{q}__accepted order by all"
     ).fetchall()
-    quarantined = con.execute(f"select * from quarantine.{q} order by all").fetchall()
+    quarantined = con.execute(
+        f"select * exclude (_quarantined_at) from quarantine.{q} order by all"
+    ).fetchall()
     return accepted, quarantined
 
 

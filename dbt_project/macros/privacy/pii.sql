@@ -1,15 +1,10 @@
 {#-
-    E-mail pseudonym: lower-case hex SHA-256 of the salt immediately followed by
-    the trimmed, lower-cased address, with no separator:
-        sha256_hex(var('pii_salt') || lower(trim(email)))
-    A null or blank address gives null.
+    E-mail pseudonyms are not computed here: the quality gate adds `email_hash`
+    (lower-case hex SHA-256 of the salt immediately followed by the trimmed,
+    lower-cased address; null for a null or blank address) to the accepted
+    customers, so that the salt is never written into a model, a view or
+    dbt's target folder.
 -#}
-{% macro pii_email_hash(email) -%}
-    case
-        when nullif(trim({{ email }}), '') is not null
-            then {{ sha256_hex(dbt.concat([sql_string(var('pii_salt')), 'lower(trim(' ~ email ~ '))'])) }}
-    end
-{%- endmacro %}
 
 {#-
     Masks e-mail addresses as `[email]`, then phone-like runs of 9 or more

@@ -9,7 +9,12 @@ import dagster as dg
 from cx_insights.contract import ENTITIES, Entity, accepted_table, entity
 from cx_insights.warehouse import connect
 from orchestration.defs.ingest.assets import raw_key
-from orchestration.defs.quality.gate import GATE_DEPENDENCIES, quarantine_sample, run_gate
+from orchestration.defs.quality.gate import (
+    GATE_DEPENDENCIES,
+    gate_options,
+    quarantine_sample,
+    run_gate,
+)
 from orchestration.resources import CxSettingsResource
 
 QUALITY_GROUP = "quality"
@@ -36,19 +41,21 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, cx: CxSettingsResource) -> dg.MaterializeResult:
         settings = cx.settings()
         with connect(settings.warehouse) as con:
-            result = run_gate(con, e, settings.reporting_currency)
+            result = run_gate(con, e, gate_options(settings))
             sample = quarantine_sample(con, e)
         context.log.info(f"{e.qualified}: {result.mode} gate ({result.plan_reason})")
         if result.rows_quarantined:
             context.log.warning(
-                f"{e.qualified}: {result.rows_quarantined} of {result.rows_landed} rows "
-                f"quarantined: {result.by_rule}"
+                f"{e.qualified}: {result.rows_rejected} of {result.rows_landed} rows rejected, "
+                f"{result.rows_waiting} waiting: {result.by_rule}"
             )
         return dg.MaterializeResult(
             metadata={
                 "rows_landed": result.rows_landed,
                 "rows_accepted": result.rows_accepted,
                 "rows_quarantined": result.rows_quarantined,
+                "rows_rejected": result.rows_rejected,
+                "rows_waiting": result.rows_waiting,
                 "rows_current": result.rows_current,
                 "reject_rate": round(result.reject_rate, 6),
                 "quarantined_by_rule": dg.MetadataValue.json(result.by_rule),

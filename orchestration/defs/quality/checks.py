@@ -2,7 +2,8 @@
 
 * `reconciles`: rows landed = rows accepted + rows quarantined, per entity and
   per file.
-* `reject_rate`: the share of quarantined rows is at most `CX_MAX_REJECT_RATE`.
+* `reject_rate`: the share of rejected rows is at most `CX_MAX_REJECT_RATE`
+  (waiting rows, valid but waiting for another entity, never count).
 * `gx_suite`: the entity's Great Expectations suite (expectations/) confirms
   the accepted rows; it runs through a `ValidationDefinition` in bounded
   chunks (the small wrapper `dagster-ge` does not offer for GX 1.x).
@@ -10,11 +11,15 @@
 
 import dagster as dg
 
-from cx_insights.contract import ENTITIES, Entity
+from cx_insights.contract import ENTITIES, WAITING_RULES, Entity, entity
 from cx_insights.warehouse import connect
 from expectations.runner import validate_new_rows
 from orchestration.defs.quality.assets import accepted_key
-from orchestration.defs.quality.gate import gate_counts, quarantine_sample
+from orchestration.defs.quality.gate import (
+    gate_counts,
+    quarantine_sample,
+    reporting_currency_problem,
+)
 from orchestration.resources import CxSettingsResource
 
 
@@ -78,25 +83,32 @@ def _reject_rate(e: Entity) -> dg.AssetChecksDefinition:
         asset=accepted_key(e),
         name="reject_rate",
         blocking=True,
-        description="the share of landed rows sent to quarantine is at most CX_MAX_REJECT_RATE",
+        description=(
+            "the share of landed rows rejected is at most CX_MAX_REJECT_RATE (rows waiting for "
+            "their response or an fx rate do not count)"
+        ),
     )
     def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
         settings = cx.settings()
         with connect(settings.warehouse) as con:
             result = gate_counts(con, e, skipped=True)
-            sample = quarantine_sample(con, e)
+            sample = quarantine_sample(con, e, rejected_only=True)
         passed = result.reject_rate <= settings.max_reject_rate
         files = sorted({s["file"] for s in sample})
+        rejected = {k: v for k, v in result.by_rule.items() if k not in WAITING_RULES}
         return dg.AssetCheckResult(
             passed=passed,
             severity=dg.AssetCheckSeverity.ERROR,
             description=(
-                f"{result.reject_rate:.2%} of {result.rows_landed} rows quarantined "
+                f"{result.reject_rate:.2%} of {result.rows_landed} rows rejected "
                 f"(limit {settings.max_reject_rate:.2%})"
-                + ("" if passed else f"; e.g. in {', '.join(files)}: {result.by_rule}")
+                + (f"; {result.rows_waiting} more waiting" if result.rows_waiting else "")
+                + ("" if passed else f"; e.g. in {', '.join(files)}: {rejected}")
             ),
             metadata={
                 "reject_rate": round(result.reject_rate, 6),
+                "rows_rejected": result.rows_rejected,
+                "rows_waiting": result.rows_waiting,
                 "limit": settings.max_reject_rate,
                 "quarantined_by_rule": dg.MetadataValue.json(result.by_rule),
                 "quarantine_sample": dg.MetadataValue.json(sample),
@@ -156,4 +168,28 @@ def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
     return _check
 
 
-quality_checks = [f(e) for e in ENTITIES for f in (_reconciles, _reject_rate, _gx_suite)]
+@dg.asset_check(
+    asset=accepted_key(entity("framework__fx_rates")),
+    name="reporting_currency",
+    blocking=True,
+    description=(
+        "the fx table converts into CX_REPORTING_CURRENCY (its own rate, where listed, is 1; "
+        "no other currency is the table's base)"
+    ),
+)
+def reporting_currency_check(cx: CxSettingsResource) -> dg.AssetCheckResult:
+    settings = cx.settings()
+    with connect(settings.warehouse) as con:
+        problem = reporting_currency_problem(con, settings.reporting_currency)
+    return dg.AssetCheckResult(
+        passed=problem is None,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=problem or f"the fx table converts into {settings.reporting_currency}",
+        metadata={"reporting_currency": settings.reporting_currency},
+    )
+
+
+quality_checks = [
+    *(f(e) for e in ENTITIES for f in (_reconciles, _reject_rate, _gx_suite)),
+    reporting_currency_check,
+]

@@ -23,13 +23,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
+from cx_insights.config import DEV_PII_SALT
 from cx_insights.contract import (
     MONEY_COLUMN,
+    OBSERVED_AT_COLUMNS,
     SQL_TYPES,
+    WAITING_RULES,
     Entity,
     accepted_table,
     accepted_table_ddl,
@@ -45,7 +48,62 @@ GATE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
 }
 
 #: Bumped when the rules or the accepted tables change: the next run re-gates every row.
-GATE_VERSION = 2
+GATE_VERSION = 3
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """The settings the gate's verdicts depend on."""
+
+    reporting_currency: str = "EUR"
+    #: Salt of the e-mail pseudonyms (`email_hash`), applied here so that it is
+    #: never written into a model, a view or dbt's target folder.
+    pii_salt: str = DEV_PII_SALT
+    #: Timestamps before this date are rejected (`timestamp_in_window:<column>`).
+    earliest: date = date(2000, 1, 1)
+    #: Observed timestamps after the run date plus this many days are rejected.
+    days_ahead: int = 1
+    #: The run date (today, UTC, unless a test pins it).
+    today: date | None = None
+
+    @property
+    def latest(self) -> date:
+        """The first date an observed timestamp may not reach."""
+        return (self.today or datetime.now(UTC).date()) + timedelta(days=self.days_ahead + 1)
+
+    def key(self) -> str:
+        """What a re-gate of every row depends on (the salt only as a digest)."""
+        salt = hashlib.sha256(f"cx-insights gate key\0{self.pii_salt}".encode()).hexdigest()
+        return json.dumps(
+            {
+                "ccy": self.reporting_currency,
+                "v": GATE_VERSION,
+                "salt": salt[:16],
+                "earliest": self.earliest.isoformat(),
+                "ahead": self.days_ahead,
+            },
+            sort_keys=True,
+        )
+
+
+def gate_options(settings: object) -> GateOptions:
+    """The gate's options from the run's settings (`cx_insights.config.Settings`)."""
+    defaults = GateOptions()
+    return GateOptions(
+        reporting_currency=settings.reporting_currency,
+        pii_salt=settings.pii_salt,
+        earliest=getattr(settings, "earliest_date", defaults.earliest),
+        days_ahead=getattr(settings, "days_ahead", defaults.days_ahead),
+    )
+
+
+def _options(options: GateOptions | str) -> GateOptions:
+    return GateOptions(reporting_currency=options) if isinstance(options, str) else options
+
+
+#: Rules whose verdict can change with the run date alone: rows they quarantined
+#: are checked again by every gate.
+DATED_RULE_PREFIX = "timestamp_in_window:"
 
 #: Rules whose verdict depends on another entity's accepted rows and can only
 #: turn from broken to passed when that entity gains rows (accepted keys are
@@ -92,6 +150,16 @@ create table if not exists raw._gate_results (
 """
 
 
+WAITING_DDL = """
+create table if not exists raw._gate_waiting (
+    entity varchar not null,
+    month_start_date date,
+    rule varchar not null,
+    rows bigint not null
+)
+"""
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -107,6 +175,7 @@ class GateResult:
     rows_quarantined: int
     rows_current: int
     by_rule: dict[str, int] = field(default_factory=dict)
+    rows_waiting: int = 0
     skipped: bool = False
     mode: str = "skipped"  # full | delta | skipped
     plan_reason: str = "unchanged input"
@@ -117,8 +186,14 @@ class GateResult:
         return self.rows_landed == self.rows_accepted + self.rows_quarantined
 
     @property
+    def rows_rejected(self) -> int:
+        """Quarantined rows that are wrong in themselves (not merely waiting)."""
+        return self.rows_quarantined - self.rows_waiting
+
+    @property
     def reject_rate(self) -> float:
-        return self.rows_quarantined / self.rows_landed if self.rows_landed else 0.0
+        """Rejected rows over landed rows; waiting rows never count."""
+        return self.rows_rejected / self.rows_landed if self.rows_landed else 0.0
 
 
 def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
@@ -132,15 +207,26 @@ def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
             f"regexp_replace(trim({c}), "
             r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})([Zz+-].*)?$', '\1:00\2')"
         )
+        # UTC offsets run from -12:00 to +14:00; DuckDB accepts up to +-15:59 and
+        # more, so a larger offset (a typo such as +99:00) is not a valid timestamp.
+        offset = r"'[T ][0-9:.,]+[+-]([0-9]{2}):?([0-9]{2})?$'"
+        offset_minutes = (
+            f"coalesce(try_cast(regexp_extract(trim({c}), {offset}, 1) as int) * 60 "
+            f"+ coalesce(try_cast(regexp_extract(trim({c}), {offset}, 2) as int), 0), 0)"
+        )
         return (
+            f"case when {offset_minutes} <= 840 then "
             f"cast(coalesce(try_cast(trim({c}) as timestamptz), "
-            f"try_cast({minutes_only} as timestamptz)) as timestamp)"
+            f"try_cast({minutes_only} as timestamptz)) as timestamp) end"
         )
     if type_ == "text":
         if enum:
             return f"lower(trim({c}))"
         if column == "currency":
             return f"upper(trim({c}))"
+        if column.endswith("_id"):
+            # Identifiers are compared trimmed: ' C1 ' is customer C1.
+            return f"nullif(trim({c}), '')"
         return c
     if type_ == "decimal":
         # Parsing text straight to decimal(38, 9) (a 128-bit integer) is about 50x
@@ -159,7 +245,7 @@ def t(column: str) -> str:
     return quote_ident(f"__t_{column}")
 
 
-def _column_rules(e: Entity) -> list[Rule]:
+def _column_rules(e: Entity, options: GateOptions) -> list[Rule]:
     rules = [
         Rule(
             "parse_error",
@@ -172,7 +258,7 @@ def _column_rules(e: Entity) -> list[Rule]:
             rules.append(
                 Rule(
                     f"required:{c.name}",
-                    f"{quote_ident(c.name)} is null",
+                    f"nullif(trim({quote_ident(c.name)}), '') is null",
                     sql_literal(f"required column {c.name} is empty"),
                 )
             )
@@ -185,6 +271,28 @@ def _column_rules(e: Entity) -> list[Rule]:
                     f"'value ' || {quote_ident(c.name)} || ' of {c.name} is not a valid {c.type}'",
                 )
             )
+    observed = OBSERVED_AT_COLUMNS.get(e.qualified, ())
+    earliest, latest = (
+        sql_literal(options.earliest.isoformat()),
+        sql_literal(options.latest.isoformat()),
+    )
+    for c in e.columns:
+        if c.type not in ("timestamp", "date"):
+            continue
+        too_late = f" or {t(c.name)} >= {latest}::timestamp" if c.name in observed else ""
+        bounds = (
+            f"before {options.earliest.isoformat()} or after {options.latest - timedelta(1)}"
+            if too_late
+            else f"before {options.earliest.isoformat()}"
+        )
+        rules.append(
+            Rule(
+                f"{DATED_RULE_PREFIX}{c.name}",
+                f"({t(c.name)} < {earliest}::timestamp{too_late})",
+                f"'{c.name} ' || {quote_ident(c.name)} || ' is {bounds} (a typo or a "
+                "placeholder, not data; see CX_EARLIEST_DATE and CX_DAYS_AHEAD)'",
+            )
+        )
     for c in e.columns:
         if c.enum:
             allowed = ", ".join(sql_literal(v) for v in c.enum)
@@ -290,23 +398,29 @@ def _entity_rules(e: Entity, reporting_currency: str) -> list[Rule]:
         money = MONEY_COLUMN[q]
         when = e.money_date_column
         assert when is not None
-        rules.append(
+        rules += [
+            Rule(
+                "amount_has_currency",
+                f"{t(money)} is not null and {t('currency')} is null",
+                f"'an amount ({money}) needs a currency'",
+            ),
+            # Waiting, not rejected: released by the run in which a rate arrives.
             Rule(
                 "fx_rate_exists",
-                f"{t(money)} is not null and ({t('currency')} is null or "
-                f"({t('currency')} <> {sql_literal(reporting_currency)} and "
-                f"(__fx_first_date is null or cast({t(when)} as date) < __fx_first_date)))",
-                f"case when {t('currency')} is null then 'an amount needs a currency' "
-                f"else 'no fx rate for ' || {t('currency')} || ' on or before ' "
-                f"|| cast(cast({t(when)} as date) as varchar) end",
-            )
-        )
+                f"{t(money)} is not null and {t('currency')} <> {sql_literal(reporting_currency)} "
+                f"and (__fx_first_date is null or cast({t(when)} as date) < __fx_first_date)",
+                f"'no fx rate for ' || {t('currency')} || ' on or before ' "
+                f"|| cast(cast({t(when)} as date) as varchar) "
+                "|| ' (the row waits here and is released when one arrives)'",
+            ),
+        ]
     return rules
 
 
-def rules_for(e: Entity, reporting_currency: str) -> list[Rule]:
+def rules_for(e: Entity, options: GateOptions | str) -> list[Rule]:
     """Every row rule of the entity, in the order they are reported."""
-    return _column_rules(e) + _entity_rules(e, reporting_currency)
+    options = _options(options)
+    return _column_rules(e, options) + _entity_rules(e, options.reporting_currency)
 
 
 def _context_joins(e: Entity) -> tuple[str, str]:
@@ -333,20 +447,26 @@ def _context_joins(e: Entity) -> tuple[str, str]:
     return "", ""
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str) -> str:
-    """A hash of everything the gate's output depends on."""
+def fingerprint(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions | str) -> str:
+    """A hash of everything the gate's output depends on (the run date too, while
+    rows wait in quarantine for being dated in the future)."""
+    options = _options(options)
+    dated = (
+        table_exists(con, "quarantine", e.qualified)
+        and con.execute(
+            f"select count(*) from quarantine.{e.qualified} where starts_with(_rule, ?)",
+            [DATED_RULE_PREFIX],
+        ).fetchone()[0]
+    )
     payload = json.dumps(
         {
             "files": [[str(v) for v in row] for row in _input_files(con, e)],
-            "settings": _settings_key(reporting_currency),
+            "settings": options.key(),
+            "latest": options.latest.isoformat() if dated else None,
         },
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _settings_key(reporting_currency: str) -> str:
-    return json.dumps({"ccy": reporting_currency, "v": GATE_VERSION}, sort_keys=True)
 
 
 def _inputs(e: Entity) -> tuple[str, ...]:
@@ -377,7 +497,7 @@ class Plan:
     recheck_rules: tuple[str, ...] = ()
 
 
-def plan(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str) -> Plan:
+def plan(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions | str) -> Plan:
     """Delta when the only change since the last gate is new files; full otherwise.
 
     A new file of the entity: only its rows are checked. A new file of a
@@ -385,10 +505,11 @@ def plan(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str) -> 
     checked again. Anything else (a file replaced or gone, another dependency
     changed, other settings or gate version, tables missing) re-gates every row.
     """
+    options = _options(options)
     state = con.execute(
         "select settings from raw._gate_state where entity = ?", [e.qualified]
     ).fetchone()
-    if state is None or state[0] != _settings_key(reporting_currency):
+    if state is None or state[0] != options.key():
         return Plan("full", "first gate, or the settings or the gate version changed")
     quarantine_cols = [*table_columns(con, "raw", e.qualified), "_rule", "_reason"]
     if not (
@@ -410,7 +531,14 @@ def plan(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str) -> 
     if changed:
         return Plan("full", f"{len(changed)} file(s) changed or went missing, e.g. {changed[0]}")
     new_files: list[str] = []
-    recheck: set[str] = set()
+    # Rows rejected for a date after the run date may have become valid since.
+    recheck: set[str] = {
+        r[0]
+        for r in con.execute(
+            f"select distinct _rule from quarantine.{e.qualified} where starts_with(_rule, ?)",
+            [DATED_RULE_PREFIX],
+        ).fetchall()
+    }
     for (input_entity, path), (_sha, status, _mtime) in sorted(now.items() - before.items()):
         if status != "loaded":
             continue  # a failed, duplicate or ignored file adds no rows
@@ -432,7 +560,7 @@ def plan(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str) -> 
 def run_gate(
     con: duckdb.DuckDBPyConnection,
     e: Entity,
-    reporting_currency: str,
+    options: GateOptions | str,
     *,
     force: bool = False,
 ) -> GateResult:
@@ -442,7 +570,8 @@ def run_gate(
     their rows, merged into the accepted rows by key and recency); anything
     else re-gates every row. Both paths give the same tables.
     """
-    for ddl in (STATE_DDL, RESULTS_DDL, INPUTS_DDL):
+    options = _options(options)
+    for ddl in (STATE_DDL, RESULTS_DDL, INPUTS_DDL, WAITING_DDL):
         con.execute(ddl)
     con.execute("alter table raw._gate_state add column if not exists settings varchar")
     if table_exists(con, "raw", accepted_table(e)) and "_gated_at" not in table_columns(
@@ -451,22 +580,24 @@ def run_gate(
         # Built by an older version: derived data, rebuilt below.
         con.execute(f"drop table raw.{accepted_table(e)}")
     con.execute(accepted_table_ddl(e))
-    fp = fingerprint(con, e, reporting_currency)
+    fp = fingerprint(con, e, options)
     state = con.execute(
         "select fingerprint from raw._gate_state where entity = ?", [e.qualified]
     ).fetchone()
     if not force and state and state[0] == fp and table_exists(con, "quarantine", e.qualified):
         return gate_counts(con, e, skipped=True)
-    the_plan = Plan("full", "forced") if force else plan(con, e, reporting_currency)
+    the_plan = Plan("full", "forced") if force else plan(con, e, options)
 
     checked_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     gated_at = datetime.now(UTC).replace(tzinfo=None)
+    con.execute("set variable cx_pii_salt = ?", [options.pii_salt])
     con.execute("begin transaction")
     try:
         if the_plan.mode == "full":
-            rows_checked = _gate_full(con, e, reporting_currency, gated_at)
+            rows_checked = _gate_full(con, e, options, gated_at)
         else:
-            rows_checked = _gate_delta(con, e, reporting_currency, gated_at, the_plan)
+            rows_checked = _gate_delta(con, e, options, gated_at, the_plan)
+        _count_waiting(con, e)
         result = gate_counts(con, e, skipped=False)
         result.mode, result.plan_reason, result.rows_checked = (
             the_plan.mode,
@@ -476,7 +607,7 @@ def run_gate(
         con.execute(
             "insert or replace into raw._gate_state (entity, fingerprint, checked_at, settings) "
             "values (?, ?, ?, ?)",
-            [e.qualified, fp, checked_at, _settings_key(reporting_currency)],
+            [e.qualified, fp, checked_at, options.key()],
         )
         con.execute("delete from raw._gate_inputs where entity = ?", [e.qualified])
         con.execute(
@@ -500,14 +631,37 @@ def run_gate(
         con.execute("rollback")
         raise
     finally:
+        con.execute("reset variable cx_pii_salt")
         con.execute("drop table if exists _gate")
         con.execute("drop table if exists _gate_winners")
     return result
 
 
-def _checked_sql(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str, landed: str):
+def _count_waiting(con: duckdb.DuckDBPyConnection, e: Entity) -> None:
+    """Replace the entity's rows of `raw._gate_waiting`: waiting rows per month of
+    the row's date and rule (an answer waiting for its response has no month)."""
+    con.execute("delete from raw._gate_waiting where entity = ?", [e.qualified])
+    when = e.money_date_column
+    month = (
+        f"cast(date_trunc('month', {typed_expr(when, 'timestamp')}) as date)"
+        if when
+        else "cast(null as date)"
+    )
+    waiting = ", ".join(sql_literal(r) for r in sorted(WAITING_RULES))
+    con.execute(
+        f"""
+        insert into raw._gate_waiting
+        select {sql_literal(e.qualified)}, {month}, _rule, count(*)
+        from quarantine.{e.qualified} as landed
+        where _rule in ({waiting})
+        group by all
+        """
+    )
+
+
+def _checked_sql(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions, landed: str):
     """The rows of `landed` (a table or subquery), typed, with `_rule` and `_reason`."""
-    rules = rules_for(e, reporting_currency)
+    rules = rules_for(e, options)
     typed = ", ".join(
         f"{typed_expr(c.name, c.type, enum=bool(c.enum))} as {t(c.name)}" for c in e.columns
     )
@@ -529,12 +683,15 @@ def _checked_sql(con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: 
     )"""
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, e: Entity, checked: str) -> None:
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, e: Entity, checked: str, gated_at: datetime
+) -> None:
     cols = ", ".join(quote_ident(c) for c in table_columns(con, "raw", e.qualified))
     con.execute(
         f"""
         insert into quarantine.{e.qualified}
-        select {cols}, _rule, coalesce(_reason, _rule) as _reason, _loaded_at as _quarantined_at
+        select {cols}, _rule, coalesce(_reason, _rule) as _reason,
+            {sql_literal(gated_at.isoformat())}::timestamp as _quarantined_at
         from {checked} as checked where _rule is not null
         order by _file_mtime, _source_file, _source_line
         """
@@ -543,6 +700,14 @@ def _quarantine(con: duckdb.DuckDBPyConnection, e: Entity, checked: str) -> None
 
 def _accepted_select(e: Entity, gated_at: datetime, *, with_mtime: bool = False) -> str:
     cols = ", ".join(f"{t(c.name)} as {quote_ident(c.name)}" for c in e.columns)
+    for c in e.columns:
+        if c.pseudonymise:
+            # The salt comes from a session variable: it is in no statement text.
+            cols += (
+                f", case when nullif(trim({t(c.name)}), '') is not null then "
+                f"sha256(getvariable('cx_pii_salt') || lower(trim({t(c.name)}))) end "
+                f"as {quote_ident(c.name + '_hash')}"
+            )
     mtime = ", _file_mtime" if with_mtime else ""
     return (
         f"select {cols}, _source_file, _source_line, _loaded_at, "
@@ -599,11 +764,11 @@ def _latest_accepted(
 
 
 def _gate_full(
-    con: duckdb.DuckDBPyConnection, e: Entity, reporting_currency: str, gated_at: datetime
+    con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions, gated_at: datetime
 ) -> int:
     con.execute(f"create or replace table quarantine.{e.qualified} as {_quarantine_empty(con, e)}")
-    checked = _checked_sql(con, e, reporting_currency, f"raw.{e.qualified}")
-    _quarantine(con, e, checked)
+    checked = _checked_sql(con, e, options, f"raw.{e.qualified}")
+    _quarantine(con, e, checked, gated_at)
     con.execute(f"delete from raw.{accepted_table(e)}")
     _latest_accepted(con, e, checked, gated_at, f"raw.{accepted_table(e)}")
     return int(con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[0])
@@ -620,7 +785,7 @@ def _quarantine_empty(con: duckdb.DuckDBPyConnection, e: Entity) -> str:
 def _gate_delta(
     con: duckdb.DuckDBPyConnection,
     e: Entity,
-    reporting_currency: str,
+    options: GateOptions,
     gated_at: datetime,
     p: Plan,
 ) -> int:
@@ -652,10 +817,10 @@ def _gate_delta(
     )"""
     con.execute(
         "create or replace temp table _gate as "
-        f"select * from {_checked_sql(con, e, reporting_currency, landed)}"
+        f"select * from {_checked_sql(con, e, options, landed)}"
     )
     con.execute("drop table if exists _gate_recheck")
-    _quarantine(con, e, "_gate")
+    _quarantine(con, e, "_gate", gated_at)
     keys = ", ".join(quote_ident(k) for k in e.key)
     key_match = " and ".join(f"current.{quote_ident(k)} = winner.{quote_ident(k)}" for k in e.key)
     winner_cols = _accepted_select(e, gated_at, with_mtime=True)
@@ -694,6 +859,7 @@ def gate_counts(con: duckdb.DuckDBPyConnection, e: Entity, *, skipped: bool) -> 
             f"select _rule, count(*) from quarantine.{e.qualified} group by _rule order by _rule"
         ).fetchall()
     )
+    waiting = sum(int(n) for rule, n in by_rule.items() if rule in WAITING_RULES)
     # Accepted rows counted independently of the quarantine: rows of raw whose
     # (file, line) is not quarantined. The reconciliation compares the two.
     accepted = con.execute(
@@ -714,6 +880,7 @@ def gate_counts(con: duckdb.DuckDBPyConnection, e: Entity, *, skipped: bool) -> 
         rows_current=int(current),
         by_rule={str(k): int(v) for k, v in by_rule.items()},
         skipped=skipped,
+        rows_waiting=waiting,
     )
 
 
@@ -732,12 +899,45 @@ def failed_files(con: duckdb.DuckDBPyConnection, e: Entity) -> list[tuple[str, s
 
 
 def quarantine_sample(
-    con: duckdb.DuckDBPyConnection, e: Entity, limit: int = 5
+    con: duckdb.DuckDBPyConnection, e: Entity, limit: int = 5, *, rejected_only: bool = False
 ) -> list[dict[str, object]]:
+    waiting = ", ".join(sql_literal(r) for r in sorted(WAITING_RULES))
+    where = f"where _rule not in ({waiting})" if rejected_only else ""
     rows = con.execute(
         f"""
         select _source_file, _source_line, _rule, _reason from quarantine.{e.qualified}
-        order by _file_mtime, _source_file, _source_line limit {int(limit)}
+        {where} order by _file_mtime, _source_file, _source_line limit {int(limit)}
         """
     ).fetchall()
     return [{"file": r[0], "line": int(r[1]), "rule": r[2], "reason": r[3]} for r in rows]
+
+
+def reporting_currency_problem(con: duckdb.DuckDBPyConnection, currency: str) -> str | None:
+    """Why the fx table cannot convert to `currency` (CX_REPORTING_CURRENCY), or None.
+
+    Rates are "1 unit of currency = this many units of the reporting currency",
+    so the reporting currency itself, where listed, has rate 1; and a table
+    that gives another currency rate 1 on every date and never lists the
+    reporting currency converts to that other currency.
+    """
+    fx = "raw." + accepted_table(entity("framework__fx_rates"))
+    if not table_exists(con, "raw", accepted_table(entity("framework__fx_rates"))):
+        return None
+    rates = con.execute(
+        f"select currency, min(rate_to_reporting), max(rate_to_reporting) from {fx} "
+        "group by currency order by currency"
+    ).fetchall()
+    own = [r for r in rates if r[0] == currency]
+    if own and (own[0][1] != 1 or own[0][2] != 1):
+        return (
+            f"CX_REPORTING_CURRENCY={currency}, but framework/fx_rates gives {currency} rates "
+            f"from {own[0][1]:g} to {own[0][2]:g}, not 1: the table converts to another currency"
+        )
+    base = [r[0] for r in rates if r[1] == 1 and r[2] == 1 and r[0] != currency]
+    if not own and base:
+        return (
+            f"CX_REPORTING_CURRENCY={currency}, but framework/fx_rates converts to {base[0]} "
+            f"({base[0]} has rate 1 on every date and {currency} is not listed): set "
+            f"CX_REPORTING_CURRENCY={base[0]} or supply rates into {currency}"
+        )
+    return None
