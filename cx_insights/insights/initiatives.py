@@ -324,6 +324,52 @@ def _is_significant(interval: tuple[float, float]) -> bool | None:
     return bool(low > 0 or high < 0)
 
 
+#: The columns initiative_impact() adds to each initiative's own.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "window_days",
+    "before_start_at",
+    "after_end_at",
+    "control_journey_ids",
+    "value_before",
+    "value_after",
+    "change",
+    "n_before",
+    "n_after",
+    "control_value_before",
+    "control_value_after",
+    "control_change",
+    "control_n_before",
+    "control_n_after",
+    "did",
+    "did_ci_low",
+    "did_ci_high",
+    "is_significant",
+    "improvement",
+    "is_improved",
+    "is_target_met",
+    "is_low_sample",
+    "nps_before",
+    "nps_after",
+    "nps_n_before",
+    "nps_n_after",
+    "control_nps_before",
+    "control_nps_after",
+    "nps_did",
+    "nps_did_ci_low",
+    "nps_did_ci_high",
+    "is_nps_significant",
+    "is_nps_low_sample",
+    "customers_reached",
+    "detractors_moved",
+    "value_per_detractor_moved",
+    "revenue_effect",
+    "revenue_effect_ci_low",
+    "revenue_effect_ci_high",
+    "roi",
+    "you_said_we_did",
+)
+
+
 def initiative_impact(
     initiatives: pd.DataFrame,
     facts: dict[str, pd.DataFrame],
@@ -418,4 +464,9 @@ def initiative_impact(
         }
         out["you_said_we_did"] = you_said_we_did(out)
         rows.append(out)
+    if not rows:
+        # No initiative (a company that tracks none yet): an empty table with
+        # every column, so that the mart exists and says so.
+        columns = list(dict.fromkeys([*initiatives.columns, *RESULT_COLUMNS]))
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     return pd.DataFrame(rows)

@@ -1,6 +1,8 @@
 -- One row per calendar month (UTC) from the first to the last month that has
--- any data: survey submissions, tickets created or solved, web events,
--- invoices issued, subscriptions started or ended.
+-- an observed event: survey submissions, tickets created or solved, web
+-- events, invoices issued, subscriptions started. A subscription's ended_at is
+-- not an observation: one after the last observed event is a scheduled
+-- cancellation (interface.md), and adds no month.
 with
 
 responses as (
@@ -35,8 +37,6 @@ data_instants as (
     select issued_at as data_at from invoices
     union all
     select started_at as data_at from subscriptions
-    union all
-    select ended_at as data_at from subscriptions
 ),
 
 bounds as (
