@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cx_insights.config import Settings, load_settings
+from cx_insights.config import Settings, SettingsError, check_landing_dir, load_settings
 
 
 class RunLockedError(RuntimeError):
@@ -140,6 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"warehouse: {settings.warehouse}")
     try:
         with run_lock(settings):
+            check_landing_dir(settings.landing_dir)  # a mistyped or empty one changes nothing
             from orchestration.defs.report.status import record_run_end, record_run_start
 
             run_id = uuid.uuid4().hex
@@ -246,7 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.setLevel(logging.WARNING)  # Dagster's and dbt's INFO chatter stays out
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # a bad setting stops the command before anything changes
+        print(f"cx-insights: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

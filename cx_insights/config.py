@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SAMPLE_LANDING_DIR = PROJECT_ROOT / "seeds" / "landing"
 DEV_PII_SALT = "cx-insights-development-salt"
+TARGETS = ("duckdb", "postgres", "spark")
+DEFAULT_MEMORY_LIMIT = "5GiB"
+LANDING_FORMATS = ("csv", "parquet", "jsonl")
+_MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+class SettingsError(ValueError):
+    """A setting (environment variable) has a value the warehouse cannot run with.
+
+    The message is one line: the variable, the bad value and what is accepted.
+    """
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,9 @@ class Settings:
     pii_salt: str
     target: str
     max_reject_rate: float
+    freshness_hours: float = 36.0
+    duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
+    follow_external_links: bool = False
 
     @property
     def output_dir(self) -> Path:
@@ -41,18 +57,14 @@ class Settings:
         return {
             "CX_WAREHOUSE": str(self.warehouse),
             "CX_REPORTING_CURRENCY": self.reporting_currency,
-            "CX_PII_SALT": self.pii_salt,
             "CX_TARGET": self.target,
         }
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """The settings from the environment, every value checked (SettingsError if not)."""
     env = dict(os.environ if env is None else env)
     landing = Path(env.get("CX_LANDING_DIR") or SAMPLE_LANDING_DIR).expanduser().resolve()
-    warehouse = Path(env.get("CX_WAREHOUSE") or PROJECT_ROOT / "warehouse" / "cx.duckdb")
-    warehouse = warehouse.expanduser()
-    if not warehouse.is_absolute():
-        warehouse = (Path.cwd() / warehouse).resolve()
     salt = env.get("CX_PII_SALT")
     if not salt:
         warnings.warn(
@@ -61,17 +73,169 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             stacklevel=2,
         )
         salt = DEV_PII_SALT
-    try:
-        max_reject = float(env.get("CX_MAX_REJECT_RATE") or 0.05)
-    except ValueError as exc:
-        raise ValueError(
-            f"CX_MAX_REJECT_RATE must be a fraction such as 0.05, got {env['CX_MAX_REJECT_RATE']!r}"
-        ) from exc
     return Settings(
         landing_dir=landing,
-        warehouse=warehouse,
-        reporting_currency=(env.get("CX_REPORTING_CURRENCY") or "EUR").strip().upper(),
+        warehouse=_warehouse(env),
+        reporting_currency=_currency(env),
         pii_salt=salt,
-        target=env.get("CX_TARGET") or "duckdb",
-        max_reject_rate=max_reject,
+        target=_choice(env, "CX_TARGET", TARGETS, "duckdb"),
+        max_reject_rate=_number(env, "CX_MAX_REJECT_RATE", 0.05, low=0.0, high=1.0),
+        freshness_hours=_number(env, "CX_FRESHNESS_HOURS", 36.0, low=0.0, positive=True),
+        duckdb_memory_limit=_memory_limit(env),
+        follow_external_links=_flag(env, "CX_FOLLOW_EXTERNAL_LINKS"),
     )
+
+
+def _bad(name: str, value: str, accepted: str) -> SettingsError:
+    return SettingsError(f"{name}={value!r} is not valid: expected {accepted}")
+
+
+def _raw(env: dict[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _number(
+    env: dict[str, str],
+    name: str,
+    default: float,
+    *,
+    low: float,
+    high: float | None = None,
+    positive: bool = False,
+) -> float:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    accepted = (
+        f"a number from {low:g} to {high:g} (e.g. 0.05)"
+        if high is not None
+        else "a positive number of hours (e.g. 36)"
+    )
+    try:
+        number = float(value)
+    except ValueError:
+        raise _bad(name, env[name], accepted) from None
+    if (
+        not math.isfinite(number)
+        or number < low
+        or (high is not None and number > high)
+        or (positive and number <= 0)
+    ):
+        raise _bad(name, env[name], accepted)
+    return number
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise _bad(name, env[name], "one of " + ", ".join(choices))
+    return value.lower()
+
+
+def _currency(env: dict[str, str]) -> str:
+    value = _raw(env, "CX_REPORTING_CURRENCY")
+    if value is None:
+        return "EUR"
+    if not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise _bad(
+            "CX_REPORTING_CURRENCY",
+            env["CX_REPORTING_CURRENCY"],
+            "an ISO 4217 code of three letters A-Z (e.g. EUR)",
+        )
+    return value.upper()
+
+
+def _memory_limit(env: dict[str, str]) -> str:
+    value = _raw(env, "CX_DUCKDB_MEMORY_LIMIT")
+    if value is None:
+        return DEFAULT_MEMORY_LIMIT
+    if not _MEMORY_SIZE.fullmatch(value):
+        raise _bad(
+            "CX_DUCKDB_MEMORY_LIMIT",
+            env["CX_DUCKDB_MEMORY_LIMIT"],
+            "a DuckDB size: a number and one of KB, MB, GB, TB, KiB, MiB, GiB, TiB (e.g. 5GiB)",
+        )
+    return value
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    value = _raw(env, name)
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise _bad(name, env[name], "1 or 0 (true or false)")
+
+
+def _warehouse(env: dict[str, str]) -> Path:
+    """CX_WAREHOUSE, absolute; its folder must exist or be creatable, and be writable."""
+    raw = env.get("CX_WAREHOUSE") or ""
+    warehouse = Path(raw or PROJECT_ROOT / "warehouse" / "cx.duckdb").expanduser()
+    if not warehouse.is_absolute():
+        warehouse = (Path.cwd() / warehouse).resolve()
+    shown = raw or str(warehouse)
+    accepted = "a file path whose folder exists or can be created, and is writable"
+    if warehouse.is_dir():
+        raise SettingsError(
+            f"CX_WAREHOUSE={shown!r} is a directory: expected a file path such as "
+            f"{warehouse / 'cx.duckdb'}"
+        )
+    folder = warehouse.parent
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingsError(
+            f"CX_WAREHOUSE={shown!r} is not valid: {existing} is a file, not a folder "
+            f"(expected {accepted})"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(
+            f"CX_WAREHOUSE={shown!r} is not valid: the folder {existing} is not writable "
+            f"(expected {accepted})"
+        )
+    return warehouse
+
+
+def landing_file_count(landing_dir: Path, limit: int = 1) -> int:
+    """How many landing files `<source>/<entity>/**/*.csv|parquet|jsonl` there are (up to
+    `limit`), hidden ones (`.` or `_`) not counted."""
+    from cx_insights.contract import ENTITIES
+
+    found = 0
+    for e in ENTITIES:
+        folder = landing_dir / e.source / e.name
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            if (
+                path.suffix.lower().lstrip(".") in LANDING_FORMATS
+                and not path.name.startswith((".", "_"))
+                and not path.is_dir()
+            ):
+                found += 1
+                if found >= limit:
+                    return found
+    return found
+
+
+def check_landing_dir(landing_dir: Path) -> None:
+    """Stop (SettingsError) before anything changes when CX_LANDING_DIR is mistyped or empty.
+
+    A landing directory holding some sources and not others is normal (a company
+    without web analytics): only a directory with no landing file at all is refused.
+    """
+    if not landing_dir.exists():
+        raise SettingsError(f"CX_LANDING_DIR={landing_dir} does not exist")
+    if not landing_dir.is_dir():
+        raise SettingsError(f"CX_LANDING_DIR={landing_dir} is not a directory")
+    if not landing_file_count(landing_dir):
+        raise SettingsError(
+            f"CX_LANDING_DIR={landing_dir} holds no landing files "
+            "(expected <source>/<entity>/*.csv|parquet|jsonl)"
+        )
