@@ -62,16 +62,122 @@ class Column:
     pseudonymise: bool = False
 
 
+RuleKind = Literal["rejected", "waiting"]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A Great Expectations 1.x expectation (class name in `great_expectations.
+    expectations` and its arguments) that confirms a rule on the accepted rows."""
+
+    type: str
+    kwargs: tuple[tuple[str, object], ...] = ()
+
+    def arguments(self) -> dict[str, object]:
+        return dict(self.kwargs)
+
+
+def expect(type_: str, **kwargs: object) -> Expectation:
+    return Expectation(type_, tuple(sorted(kwargs.items())))
+
+
+def not_before(later: str, earlier: str) -> Expectation:
+    """`later >= earlier` wherever both are present."""
+    return expect(
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        column_A=later,
+        column_B=earlier,
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+    )
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """One rule of the contract on a single landed row, declared once.
+
+    The gate's SQL, the Great Expectations suites, the generated dbt sources
+    and the docs are all derived from these. `violated` and `reason` are SQL
+    templates: `{t.col}` is the typed value of a contract column, `{landed.col}`
+    its text as landed, `{ctx.name}` a value the gate joins in from another
+    entity (`question_metric`, `question_scale_min`, `question_scale_max`,
+    `response_exists`, `fx_first_date`), `{reporting_currency}` the setting.
+    """
+
+    name: str
+    violated: str
+    reason: str
+    #: `rejected`: wrong in itself, counts toward the reject rate. `waiting`:
+    #: valid, waits for another entity's rows, released when they arrive.
+    kind: RuleKind = "rejected"
+    #: What the rule means, in words (for the docs and the data-quality page).
+    description: str = ""
+    #: Expectations that confirm the rule on the accepted rows (none when the
+    #: rule needs another entity's rows, which GX does not see).
+    expectations: tuple[Expectation, ...] = ()
+
+
+def _ended_after_started(later: str = "ended_at", earlier: str = "started_at") -> RowRule:
+    name = (
+        "ended_after_started"
+        if later == "ended_at"
+        else f"{later.removesuffix('_at')}_after_created"
+    )
+    return RowRule(
+        name,
+        f"{{t.{later}}} < {{t.{earlier}}}",
+        f"'{later} ' || {{landed.{later}}} || ' is before {earlier} ' || {{landed.{earlier}}}",
+        description=f"{later}, when present, is not before {earlier}",
+        expectations=(not_before(later, earlier),),
+    )
+
+
+def _money_rules(money: str, when: str) -> tuple[RowRule, ...]:
+    return (
+        RowRule(
+            "amount_has_currency",
+            f"{{t.{money}}} is not null and {{t.currency}} is null",
+            f"'an amount ({money}) needs a currency'",
+            description=f"a {money} comes with its currency",
+        ),
+        RowRule(
+            "fx_rate_exists",
+            f"{{t.{money}}} is not null and {{t.currency}} <> {{reporting_currency}} "
+            f"and ({{ctx.fx_first_date}} is null "
+            f"or cast({{t.{when}}} as date) < {{ctx.fx_first_date}})",
+            "'no fx rate for ' || {t.currency} || ' on or before ' "
+            f"|| cast(cast({{t.{when}}} as date) as varchar) "
+            "|| ' (the row waits here and is released when one arrives)'",
+            kind="waiting",
+            description=(
+                f"a {money} in another currency than the reporting one needs a rate on or "
+                f"before {when}"
+            ),
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Entity:
     source: str
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
-    #: Column whose value dates the row for FX conversion, when it carries money.
+    #: The column holding an amount measured at one date, and that date's
+    #: column: such a row waits until its currency has a rate on or before it.
+    money_column: str | None = None
     money_date_column: str | None = None
     description: str = ""
-    rules: tuple[str, ...] = field(default_factory=tuple)
+    #: The entity's own row rules (column rules: required, type, enum, date
+    #: window, follow from `columns`).
+    rules: tuple[RowRule, ...] = field(default_factory=tuple)
+
+    @property
+    def row_rules(self) -> tuple[RowRule, ...]:
+        """Every entity-level rule: its own, then the money rules."""
+        if self.money_column and self.money_date_column:
+            return self.rules + _money_rules(self.money_column, self.money_date_column)
+        return self.rules
 
     @property
     def qualified(self) -> str:
@@ -111,7 +217,22 @@ ENTITIES: tuple[Entity, ...] = (
         ),
         key=("rate_date", "currency"),
         description="1 unit of `currency` = `rate_to_reporting` units of the reporting currency.",
-        rules=("fx_rate_positive",),
+        rules=(
+            RowRule(
+                "fx_rate_positive",
+                "{t.rate_to_reporting} <= 0",
+                "'rate_to_reporting ' || {landed.rate_to_reporting} || ' is not > 0'",
+                description="a rate is positive",
+                expectations=(
+                    expect(
+                        "ExpectColumnValuesToBeBetween",
+                        column="rate_to_reporting",
+                        min_value=0,
+                        strict_min=True,
+                    ),
+                ),
+            ),
+        ),
     ),
     Entity(
         "framework",
@@ -175,8 +296,17 @@ ENTITIES: tuple[Entity, ...] = (
             _c("target_value", "decimal"),
         ),
         key=("initiative_id",),
+        money_column="cost",
         money_date_column="started_at",
-        rules=("initiative_one_target", "ended_after_started", "fx_rate_exists"),
+        rules=(
+            RowRule(
+                "initiative_one_target",
+                "({t.touchpoint_id} is null) = ({t.journey_id} is null)",
+                "'an initiative targets exactly one of touchpoint_id or journey_id'",
+                description="an initiative targets a touchpoint or a journey, not both",
+            ),
+            _ended_after_started(),
+        ),
     ),
     # --- crm ---------------------------------------------------------------
     Entity(
@@ -207,7 +337,16 @@ ENTITIES: tuple[Entity, ...] = (
             _c("ended_at", "timestamp"),
         ),
         key=("subscription_id",),
-        rules=("mrr_non_negative", "ended_after_started"),
+        rules=(
+            RowRule(
+                "mrr_non_negative",
+                "{t.mrr} < 0",
+                "'mrr ' || {landed.mrr} || ' is negative'",
+                description="mrr >= 0",
+                expectations=(expect("ExpectColumnValuesToBeBetween", column="mrr", min_value=0),),
+            ),
+            _ended_after_started(),
+        ),
     ),
     Entity(
         "crm",
@@ -221,8 +360,8 @@ ENTITIES: tuple[Entity, ...] = (
             _c("status", req=True, enum=("paid", "open", "void")),
         ),
         key=("invoice_id",),
+        money_column="amount",
         money_date_column="issued_at",
-        rules=("fx_rate_exists",),
     ),
     # --- feedback ----------------------------------------------------------
     Entity(
@@ -238,7 +377,35 @@ ENTITIES: tuple[Entity, ...] = (
             _c("question_text"),
         ),
         key=("question_id",),
-        rules=("scale_required", "scale_ordered", "nps_scale_0_10"),
+        rules=(
+            RowRule(
+                "scale_required",
+                "{t.metric} <> 'verbatim' and ({t.scale_min} is null or {t.scale_max} is null)",
+                "'a ' || {t.metric} || ' question needs scale_min and scale_max'",
+                description="every question but a verbatim one has scale_min and scale_max",
+            ),
+            RowRule(
+                "nps_scale_0_10",
+                "{t.metric} = 'nps' and ({t.scale_min} <> 0 or {t.scale_max} <> 10)",
+                "'an NPS question has scale 0..10, not ' || {t.scale_min} || '..' || {t.scale_max}",
+                description="an NPS question has scale 0..10",
+            ),
+            RowRule(
+                "scale_ordered",
+                "{t.metric} <> 'verbatim' and {t.scale_min} >= {t.scale_max}",
+                "'scale_min ' || {t.scale_min} || ' is not below scale_max ' || {t.scale_max}",
+                description="scale_min < scale_max",
+                expectations=(
+                    expect(
+                        "ExpectColumnPairValuesAToBeGreaterThanB",
+                        column_A="scale_max",
+                        column_B="scale_min",
+                        or_equal=False,
+                        ignore_row_if="either_value_is_missing",
+                    ),
+                ),
+            ),
+        ),
     ),
     Entity(
         "feedback",
@@ -264,10 +431,55 @@ ENTITIES: tuple[Entity, ...] = (
         ),
         key=("response_id", "question_id"),
         rules=(
-            "answer_question_exists",
-            "answer_response_exists",
-            "answer_has_value",
-            "answer_within_scale",
+            RowRule(
+                "answer_question_exists",
+                "{ctx.question_metric} is null",
+                "'question ' || {t.question_id} || ' does not exist (or was rejected)'",
+                description="the answer's question exists",
+                expectations=(expect("ExpectColumnValuesToNotBeNull", column="question_metric"),),
+            ),
+            RowRule(
+                "answer_response_exists",
+                "not {ctx.response_exists}",
+                "'response ' || {t.response_id} || ' has not arrived (the answer waits here "
+                "and is released when it does)'",
+                kind="waiting",
+                description="the answer's response has arrived",
+            ),
+            RowRule(
+                "answer_has_value",
+                "({ctx.question_metric} = 'verbatim' and {t.value_text} is null) or "
+                "({ctx.question_metric} <> 'verbatim' and {t.value_number} is null)",
+                "case when {ctx.question_metric} = 'verbatim' then 'a verbatim answer needs "
+                "value_text' else 'a ' || {ctx.question_metric} "
+                "|| ' answer needs value_number' end",
+                description="a verbatim answer has value_text, any other value_number",
+            ),
+            RowRule(
+                "answer_within_scale",
+                "{ctx.question_metric} <> 'verbatim' and ({t.value_number} < "
+                "{ctx.question_scale_min} or {t.value_number} > {ctx.question_scale_max})",
+                "'value ' || {t.value_number} || ' is outside the scale ' || "
+                "{ctx.question_scale_min} || '..' || {ctx.question_scale_max} || ' of question ' "
+                "|| {t.question_id}",
+                description="a numeric answer lies within its question's scale",
+                expectations=(
+                    expect(
+                        "ExpectColumnPairValuesAToBeGreaterThanB",
+                        column_A="value_number",
+                        column_B="scale_min",
+                        or_equal=True,
+                        ignore_row_if="either_value_is_missing",
+                    ),
+                    expect(
+                        "ExpectColumnPairValuesAToBeGreaterThanB",
+                        column_A="scale_max",
+                        column_B="value_number",
+                        or_equal=True,
+                        ignore_row_if="either_value_is_missing",
+                    ),
+                ),
+            ),
         ),
     ),
     # --- web ---------------------------------------------------------------
@@ -286,8 +498,8 @@ ENTITIES: tuple[Entity, ...] = (
             _c("currency"),
         ),
         key=("event_id",),
+        money_column="revenue",
         money_date_column="occurred_at",
-        rules=("fx_rate_exists",),
     ),
     # --- tickets -----------------------------------------------------------
     Entity(
@@ -308,7 +520,10 @@ ENTITIES: tuple[Entity, ...] = (
             _c("satisfaction", enum=("good", "bad")),
         ),
         key=("ticket_id",),
-        rules=("first_response_after_created", "solved_after_created"),
+        rules=(
+            _ended_after_started("first_response_at", "created_at"),
+            _ended_after_started("solved_at", "created_at"),
+        ),
     ),
 )
 
@@ -320,17 +535,15 @@ SOURCES: tuple[str, ...] = tuple(dict.fromkeys(e.source for e in ENTITIES))
 #: has a rate on or before that date. Subscriptions are not here: their MRR is
 #: measured at every month instant of kpis.md, so a missing rate there adds no
 #: MRR at that instant (reported as an FX gap) and never holds the row back.
-MONEY_COLUMN: dict[str, str] = {
-    "framework__initiatives": "cost",
-    "crm__invoices": "amount",
-    "web__events": "revenue",
-}
+MONEY_COLUMN: dict[str, str] = {e.qualified: e.money_column for e in ENTITIES if e.money_column}
 
 #: Rules whose rows are valid but wait for what another entity must bring (an
 #: answer's response, a rate for an amount's currency). They are released by the
 #: run in which it arrives, mark their months incomplete, and never count toward
 #: the reject rate. Every other rule rejects the row.
-WAITING_RULES: frozenset[str] = frozenset({"answer_response_exists", "fx_rate_exists"})
+WAITING_RULES: frozenset[str] = frozenset(
+    r.name for e in ENTITIES for r in e.row_rules if r.kind == "waiting"
+)
 
 #: Timestamps of things that happened: one after the run date (plus a day) is a
 #: typo or a placeholder, not data. Scheduled instants (a subscription's or an

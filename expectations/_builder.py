@@ -1,25 +1,24 @@
-"""Great Expectations 1.x suites built from the landing contract.
+"""Great Expectations 1.x suites derived from the landing contract.
 
-The contract (`cx_insights.contract`) is the single source of truth: the gate
-derives its row-level SQL predicates from it (`orchestration/defs/quality/
-gate.py`) and these suites re-state the same rules as expectations, which
-confirm the accepted rows before any model reads them.
+The contract (`cx_insights.contract`) is the one definition of every rule:
+the gate renders each rule as SQL, and these suites state the same rules as
+expectations (required columns, enums, the key, and each `RowRule`'s
+`expectations`), which confirm the accepted rows before any model reads them.
+Nothing here is written by hand per entity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from cx_insights.contract import Entity, entity
+from cx_insights.contract import ENTITIES, Entity
 
 ExpectationList = list[gxe.Expectation]
 
 
 def contract_expectations(e: Entity) -> ExpectationList:
-    """What every entity's suite says: required, enums, key uniqueness."""
+    """Every expectation the contract gives the entity's accepted rows."""
     found: ExpectationList = [
         gxe.ExpectColumnValuesToNotBeNull(column=c) for c in e.required_columns
     ]
@@ -32,22 +31,17 @@ def contract_expectations(e: Entity) -> ExpectationList:
         found.append(gxe.ExpectColumnValuesToBeUnique(column=e.key[0]))
     else:
         found.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(e.key)))
+    for rule in e.row_rules:
+        for spec in rule.expectations:
+            found.append(getattr(gxe, spec.type)(**spec.arguments()))
     return found
 
 
-def not_before(later: str, earlier: str) -> gxe.Expectation:
-    """`later >= earlier` where both are present."""
-    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A=later, column_B=earlier, or_equal=True, ignore_row_if="either_value_is_missing"
-    )
-
-
-def build_suite(
-    qualified: str, extra: Callable[[], ExpectationList] | None = None
-) -> gx.ExpectationSuite:
-    e = entity(qualified)
+def build_suite(e: Entity) -> gx.ExpectationSuite:
     # Expectations are given to the constructor: adding them one by one needs a
     # data context, and the suites are built before one exists.
-    return gx.ExpectationSuite(
-        name=qualified, expectations=contract_expectations(e) + (extra() if extra else [])
-    )
+    return gx.ExpectationSuite(name=e.qualified, expectations=contract_expectations(e))
+
+
+def all_suites() -> dict[str, gx.ExpectationSuite]:
+    return {e.qualified: build_suite(e) for e in ENTITIES}

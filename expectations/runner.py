@@ -21,7 +21,7 @@ import duckdb
 
 from cx_insights.contract import accepted_table, entity
 from cx_insights.warehouse import quote_ident
-from expectations import crm, feedback, framework, tickets, web
+from expectations._builder import all_suites
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -38,13 +38,6 @@ VALIDATION_QUERIES: dict[str, str] = {
         where answer._gated_at > ?
     """,
 }
-
-
-def all_suites() -> dict:
-    found: dict = {}
-    for module in (framework, crm, feedback, web, tickets):
-        found.update(module.suites())
-    return found
 
 
 @dataclass

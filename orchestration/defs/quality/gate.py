@@ -307,114 +307,53 @@ def _column_rules(e: Entity, options: GateOptions) -> list[Rule]:
     return rules
 
 
+class _Names:
+    """`{x.name}` in a rule template: the SQL name of `name` (checked to exist)."""
+
+    def __init__(self, render, allowed: tuple[str, ...] | None = None) -> None:
+        self._render, self._allowed = render, allowed
+
+    def __getattr__(self, name: str) -> str:
+        if self._allowed is not None and name not in self._allowed:
+            raise KeyError(f"a rule template names {name!r}, which is not one of {self._allowed}")
+        return self._render(name)
+
+
+#: Values the gate joins in from other entities' accepted rows, for the rules of
+#: the entities that need them (`{ctx.<name>}` in a rule template).
+CONTEXT_VALUES = (
+    "question_metric",
+    "question_scale_min",
+    "question_scale_max",
+    "response_exists",
+    "fx_first_date",
+)
+
+
+def _ctx(name: str) -> str:
+    return quote_ident(f"__ctx_{name}")
+
+
+def render_rule(template: str, e: Entity, reporting_currency: str) -> str:
+    """A rule template of the contract as SQL over the gate's typed row."""
+    return template.format(
+        t=_Names(t, e.column_names),
+        landed=_Names(quote_ident, e.column_names),
+        ctx=_Names(_ctx, CONTEXT_VALUES),
+        reporting_currency=sql_literal(reporting_currency),
+    )
+
+
 def _entity_rules(e: Entity, reporting_currency: str) -> list[Rule]:
-    rules: list[Rule] = []
-    q = e.qualified
-    if q == "framework__fx_rates":
-        rules.append(
-            Rule(
-                "fx_rate_positive",
-                f"{t('rate_to_reporting')} <= 0",
-                "'rate_to_reporting ' || rate_to_reporting || ' is not > 0'",
-            )
+    """The entity's own rules of the contract (`Entity.row_rules`), as SQL."""
+    return [
+        Rule(
+            r.name,
+            render_rule(r.violated, e, reporting_currency),
+            render_rule(r.reason, e, reporting_currency),
         )
-    if q == "feedback__questions":
-        rules += [
-            Rule(
-                "scale_required",
-                f"{t('metric')} <> 'verbatim' and ({t('scale_min')} is null "
-                f"or {t('scale_max')} is null)",
-                "'a ' || " + t("metric") + " || ' question needs scale_min and scale_max'",
-            ),
-            Rule(
-                "nps_scale_0_10",
-                f"{t('metric')} = 'nps' and ({t('scale_min')} <> 0 or {t('scale_max')} <> 10)",
-                f"'an NPS question has scale 0..10, not ' || {t('scale_min')} || '..' "
-                f"|| {t('scale_max')}",
-            ),
-            Rule(
-                "scale_ordered",
-                f"{t('metric')} <> 'verbatim' and {t('scale_min')} >= {t('scale_max')}",
-                f"'scale_min ' || {t('scale_min')} || ' is not below scale_max ' "
-                f"|| {t('scale_max')}",
-            ),
-        ]
-    if q == "feedback__answers":
-        rules += [
-            Rule(
-                "answer_question_exists",
-                "__q_metric is null",
-                "'question ' || question_id || ' does not exist (or was rejected)'",
-            ),
-            Rule(
-                "answer_response_exists",
-                "not __r_exists",
-                "'response ' || response_id || ' has not arrived (the answer waits here "
-                "and is released when it does)'",
-            ),
-            Rule(
-                "answer_has_value",
-                f"(__q_metric = 'verbatim' and value_text is null) or "
-                f"(__q_metric <> 'verbatim' and {t('value_number')} is null)",
-                "case when __q_metric = 'verbatim' then 'a verbatim answer needs value_text' "
-                "else 'a ' || __q_metric || ' answer needs value_number' end",
-            ),
-            Rule(
-                "answer_within_scale",
-                f"__q_metric <> 'verbatim' and ({t('value_number')} < __q_scale_min "
-                f"or {t('value_number')} > __q_scale_max)",
-                f"'value ' || {t('value_number')} || ' is outside the scale ' || __q_scale_min "
-                f"|| '..' || __q_scale_max || ' of question ' || question_id",
-            ),
-        ]
-    if q == "framework__initiatives":
-        rules.append(
-            Rule(
-                "initiative_one_target",
-                "(touchpoint_id is null) = (journey_id is null)",
-                "'an initiative targets exactly one of touchpoint_id or journey_id'",
-            )
-        )
-    if q == "crm__subscriptions":
-        rules.append(Rule("mrr_non_negative", f"{t('mrr')} < 0", "'mrr ' || mrr || ' is negative'"))
-    if "started_at" in e.column_names and "ended_at" in e.column_names:
-        rules.append(
-            Rule(
-                "ended_after_started",
-                f"{t('ended_at')} < {t('started_at')}",
-                "'ended_at ' || ended_at || ' is before started_at ' || started_at",
-            )
-        )
-    if q == "tickets__tickets":
-        for col in ("first_response_at", "solved_at"):
-            rules.append(
-                Rule(
-                    f"{col.removesuffix('_at')}_after_created",
-                    f"{t(col)} < {t('created_at')}",
-                    f"'{col} ' || {col} || ' is before created_at ' || created_at",
-                )
-            )
-    if q in MONEY_COLUMN:
-        money = MONEY_COLUMN[q]
-        when = e.money_date_column
-        assert when is not None
-        rules += [
-            Rule(
-                "amount_has_currency",
-                f"{t(money)} is not null and {t('currency')} is null",
-                f"'an amount ({money}) needs a currency'",
-            ),
-            # Waiting, not rejected: released by the run in which a rate arrives.
-            Rule(
-                "fx_rate_exists",
-                f"{t(money)} is not null and {t('currency')} <> {sql_literal(reporting_currency)} "
-                f"and (__fx_first_date is null or cast({t(when)} as date) < __fx_first_date)",
-                f"'no fx rate for ' || {t('currency')} || ' on or before ' "
-                f"|| cast(cast({t(when)} as date) as varchar) "
-                "|| ' (the row waits here and is released when one arrives)'",
-            ),
-        ]
-    return rules
+        for r in e.row_rules
+    ]
 
 
 def rules_for(e: Entity, options: GateOptions | str) -> list[Rule]:
@@ -424,25 +363,28 @@ def rules_for(e: Entity, options: GateOptions | str) -> list[Rule]:
 
 
 def _context_joins(e: Entity) -> tuple[str, str]:
-    """Extra columns and joins some rules need: (select list, from clause)."""
+    """The context values some rules need: (select list, from clause)."""
     q = e.qualified
     if q == "feedback__answers":
         questions = "raw." + accepted_table(entity("feedback__questions"))
         responses = "raw." + accepted_table(entity("feedback__responses"))
+        question_id = typed_expr("question_id", "text")
+        response_id = typed_expr("response_id", "text")
         return (
-            ", question.metric as __q_metric, question.scale_min as __q_scale_min, "
-            "question.scale_max as __q_scale_max, "
-            "response.response_id is not null as __r_exists",
-            f" left join {questions} as question on question.question_id = landed.question_id"
+            f", question.metric as {_ctx('question_metric')}, "
+            f"question.scale_min as {_ctx('question_scale_min')}, "
+            f"question.scale_max as {_ctx('question_scale_max')}, "
+            f"response.response_id is not null as {_ctx('response_exists')}",
+            f" left join {questions} as question on question.question_id = {question_id}"
             f" left join (select distinct response_id from {responses}) as response"
-            " on response.response_id = landed.response_id",
+            f" on response.response_id = {response_id}",
         )
     if q in MONEY_COLUMN:
         fx = "raw." + accepted_table(entity("framework__fx_rates"))
         return (
-            ", fx.first_rate_date as __fx_first_date",
+            f", fx.first_rate_date as {_ctx('fx_first_date')}",
             f" left join (select currency, min(rate_date) as first_rate_date from {fx} "
-            "group by currency) as fx on fx.currency = upper(trim(landed.currency))",
+            f"group by currency) as fx on fx.currency = {typed_expr('currency', 'text')}",
         )
     return "", ""
 
