@@ -16,6 +16,9 @@ SAMPLE_LANDING_DIR = PROJECT_ROOT / "seeds" / "landing"
 DEV_PII_SALT = "cx-insights-development-salt"
 TARGETS = ("duckdb", "postgres", "spark")
 DEFAULT_MEMORY_LIMIT = "5GiB"
+#: Age in hours of a source's newest data above which its freshness warns
+#: (Dagster's freshness checks and the generated dbt sources use this one number).
+DEFAULT_FRESHNESS_HOURS = 36
 LANDING_FORMATS = ("csv", "parquet", "jsonl")
 _MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
@@ -35,7 +38,7 @@ class Settings:
     pii_salt: str
     target: str
     max_reject_rate: float
-    freshness_hours: float = 36.0
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
     follow_external_links: bool = False
 
@@ -80,7 +83,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pii_salt=salt,
         target=_choice(env, "CX_TARGET", TARGETS, "duckdb"),
         max_reject_rate=_number(env, "CX_MAX_REJECT_RATE", 0.05, low=0.0, high=1.0),
-        freshness_hours=_number(env, "CX_FRESHNESS_HOURS", 36.0, low=0.0, positive=True),
+        freshness_hours=_number(
+            env, "CX_FRESHNESS_HOURS", float(DEFAULT_FRESHNESS_HOURS), low=0.0, positive=True
+        ),
         duckdb_memory_limit=_memory_limit(env),
         follow_external_links=_flag(env, "CX_FOLLOW_EXTERNAL_LINKS"),
     )

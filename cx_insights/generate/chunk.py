@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cx_insights.contract import entity
 from cx_insights.generate import framework as fw
 from cx_insights.generate.files import (
     NO_TIME,
@@ -92,7 +93,10 @@ _Q_MAX = np.array([q.scale_max if q.scale_max is not None else 0 for q in fw.QUE
 _Q_VERBATIM = np.array([q.metric == "verbatim" for q in fw.QUESTIONS])
 _TP_IDS = tuple(tp.touchpoint_id for tp in fw.TOUCHPOINTS)
 _CATEGORIES = tuple(c[0] for c in fw.TICKET_CATEGORIES)
-STATUSES = ("new", "open", "pending", "solved", "closed")
+#: The contract's enums (the generator indexes them by position).
+STATUSES = entity("tickets__tickets").column("status").enum or ()
+INVOICE_STATUSES = entity("crm__invoices").column("status").enum or ()
+SATISFACTION = entity("tickets__tickets").column("satisfaction").enum or ()
 NEW, OPEN, PENDING, SOLVED, CLOSED = range(5)
 
 
@@ -346,7 +350,7 @@ def _invoices(
     order = np.argsort(issued, kind="stable")
     sub, issued, amount, status = sub[order], issued[order], amount[order], status[order]
     currency = pick(fw.CURRENCIES, s.currency[sub])
-    status_text = pick(("paid", "open", "void"), status)
+    status_text = pick(INVOICE_STATUSES, status)
     # Planted: one invoice in a currency without FX rates (rule fx_rate_exists) and
     # one with an unknown status (rule enum).
     if plant and len(sub) >= 2:
@@ -398,7 +402,7 @@ def ticket_table(
             "solved_at": ts_strings(rng, solved_at, p_offset=0.15),
             "touchpoint_id": pick(_TP_IDS, np.maximum(explicit, 0), valid=explicit >= 0),
             "agent_id": ids("AG-", t.agent[rows] + 1, 3),
-            "satisfaction": pick(("", "good", "bad"), satisfaction, valid=satisfaction > 0),
+            "satisfaction": pick(("", *SATISFACTION), satisfaction, valid=satisfaction > 0),
         },
     )
 

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cx_insights.contract import entity
+
+_TICKETS = entity("tickets__tickets")
+
 JOURNEYS: tuple[tuple[str, str, int], ...] = (
     ("J01", "Discover & buy", 1),
     ("J02", "Get started", 2),
@@ -395,7 +399,8 @@ EMAIL_DOMAINS: tuple[str, ...] = ("example.com", "example.org", "example.net", "
 
 # --- tickets ------------------------------------------------------------------
 
-TICKET_CHANNELS: tuple[str, ...] = ("email", "chat", "phone", "web", "social")
+#: The contract's enums (shares and speeds below follow their order).
+TICKET_CHANNELS: tuple[str, ...] = _TICKETS.column("channel").enum or ()
 TICKET_CHANNEL_SHARE = (0.40, 0.22, 0.18, 0.14, 0.06)
 #: Median minutes to first response per channel.
 FIRST_RESPONSE_MEDIAN_MIN = np.array([240.0, 4.0, 2.0, 300.0, 90.0])
@@ -413,7 +418,7 @@ TICKET_CATEGORIES: tuple[tuple[str, float, float, str | None], ...] = (
 )
 #: The support desk touchpoint of each ticket channel (index in TOUCHPOINTS).
 SUPPORT_TP_OF_CHANNEL = np.array([SUPPORT_TP.get(ch, SUPPORT_TP_DEFAULT) for ch in TICKET_CHANNELS])
-PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
+PRIORITIES: tuple[str, ...] = _TICKETS.column("priority").enum or ()
 PRIORITY_SHARE = (0.20, 0.55, 0.20, 0.05)
 N_AGENTS = 40
 

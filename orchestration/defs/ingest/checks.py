@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from cx_insights.config import DEFAULT_FRESHNESS_HOURS
 from cx_insights.contract import ENTITIES, Entity
 from cx_insights.warehouse import connect
 from orchestration.defs.ingest.assets import raw_key
@@ -45,13 +46,6 @@ def _files_readable(e: Entity) -> dg.AssetChecksDefinition:
 ingest_checks = [_files_readable(e) for e in ENTITIES]
 
 
-def freshness_limit_hours() -> float:
-    """`CX_FRESHNESS_HOURS` (default 36): how old the newest file of a source may be."""
-    import os
-
-    return float(os.environ.get("CX_FRESHNESS_HOURS") or 36)
-
-
 def _fresh(e: Entity) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=raw_key(e),
@@ -59,14 +53,15 @@ def _fresh(e: Entity) -> dg.AssetChecksDefinition:
         blocking=False,
         description=(
             "The newest landed file of the entity is at most CX_FRESHNESS_HOURS old "
-            "(default 36 h). A stale source warns (it does not block the models)."
+            f"(default {DEFAULT_FRESHNESS_HOURS} h, as in the dbt sources). A stale source "
+            "warns (it does not block the models)."
         ),
     )
     def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
         from datetime import UTC, datetime
 
         settings = cx.settings()
-        limit = freshness_limit_hours()
+        limit = settings.freshness_hours
         with connect(settings.warehouse) as con:
             newest = newest_loaded_file(con, e.qualified)[1]
         now = datetime.now(UTC).replace(tzinfo=None)

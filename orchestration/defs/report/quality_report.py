@@ -48,13 +48,11 @@ def _table(
 
 def collect(settings: Settings) -> dict:
     """Everything the page shows, as plain data (also used by the tests)."""
-    from orchestration.defs.ingest.checks import freshness_limit_hours
-
     data: dict = {
         "entities": [],
         "drift": [],
         "generated_at": datetime.now(UTC).isoformat(),
-        "freshness_limit_hours": freshness_limit_hours(),
+        "freshness_limit_hours": settings.freshness_hours,
     }
     if not settings.warehouse.exists():
         return data
