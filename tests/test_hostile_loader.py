@@ -555,3 +555,31 @@ def test_any_extra_header_is_stored_without_a_leading_underscore(names):
     assert quarantined == [("I2", "enum:status")]
     assert accepted == [("I1",)]
     assert result.reconciles
+
+
+def test_a_touched_file_is_hashed_once_and_orders_by_its_new_time(landing, warehouse, monkeypatch):
+    """Same bytes, newer mtime: the rows stay, the new time is stored (no re-hash on
+    the next run) and the file now wins over a file it used to precede."""
+    tickets = entity("tickets__tickets")
+    header = "ticket_id,created_at,status\n"
+    first = landing.write("tickets/tickets/a.csv", header + "T1,2024-01-05T10:00Z,open\n")
+    landing.write("tickets/tickets/b.csv", header + "T1,2024-01-05T10:00Z,solved\n")
+    with connect(warehouse) as con:
+        load_entity(con, landing.root, tickets)
+        run_gate(con, tickets, "EUR")
+        assert con.execute("select status from raw.tickets__tickets__accepted").fetchall() == [
+            ("solved",)
+        ]
+    later = first.stat().st_mtime + 3600
+    os.utime(first, (later, later))
+    hashed: list[str] = []
+    real = loader.sha256_of
+    monkeypatch.setattr(loader, "sha256_of", lambda p: hashed.append(p.name) or real(p))
+    with connect(warehouse) as con:
+        load_entity(con, landing.root, tickets)
+        load_entity(con, landing.root, tickets)
+        run_gate(con, tickets, "EUR")
+        assert con.execute("select status from raw.tickets__tickets__accepted").fetchall() == [
+            ("open",)
+        ]
+    assert hashed == ["a.csv"]

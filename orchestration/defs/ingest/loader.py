@@ -974,7 +974,10 @@ def load_entity(
             try:
                 sha = sha256_of(path)
                 if known and known["sha"] == sha and known["status"] == "loaded":
-                    # Same content, touched: keep the original ordering and rows.
+                    # Same content, touched: the rows stay, but the file now
+                    # orders by its new modification time (as a fresh build
+                    # would), and the new time is stored so it is not re-hashed.
+                    _retouch(con, e, rel, mtime)
                     result.files.append(FileOutcome(rel, "unchanged"))
                     continue
                 columns = read_file(con, e, path)
@@ -1037,3 +1040,20 @@ def load_entity(
             )
             result.files.append(FileOutcome(rel, "removed"))
     return result
+
+
+def _retouch(con: duckdb.DuckDBPyConnection, e: Entity, rel: str, mtime: datetime | None) -> None:
+    """Record a new modification time for a file whose content did not change."""
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"update {raw_table(e)} set _file_mtime = ? where _source_file = ?", [mtime, rel]
+        )
+        con.execute(
+            "update raw._files set mtime = ? where entity = ? and path = ?",
+            [mtime, e.qualified, rel],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
