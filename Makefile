@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: run test lint install clean benchmark dev chromium
+.PHONY: run test unit lint install clean benchmark dev chromium
 
 # The venv is (re)installed only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -33,6 +33,10 @@ lint: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The fast tier: pure logic, the loader and the gate, dbt unit tests (under 2 minutes).
+unit: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
 
 test: $(STAMP) lint chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q

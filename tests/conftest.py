@@ -16,6 +16,30 @@ from cx_insights.warehouse import connect
 from orchestration.defs.ingest.loader import load_entity
 from orchestration.defs.quality.gate import GATE_DEPENDENCIES, GateResult, run_gate
 
+#: Modules whose tests build a warehouse end to end (`cx-insights run`, about a
+#: minute each): the slow tier. `make unit` runs everything else.
+E2E_MODULES = frozenset(
+    {
+        "test_end_to_end",
+        "test_crash_recovery",
+        "test_dashboard",
+        "test_operations",
+        "test_drop_zoo",
+        "test_serving",
+        "test_export",
+        "test_semantic",
+        "test_connectors_end_to_end",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in E2E_MODULES or "sample_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 FX_CSV = "rate_date,currency,rate_to_reporting\n2020-01-01,EUR,1\n2020-01-01,USD,0.9\n"
 
 

@@ -224,14 +224,10 @@ def test_amount_in_reporting_currency_needs_no_rate_but_others_do(landing, load_
 
 
 def test_ids_are_trimmed(landing, load_and_gate, query):
-    landing.write(
-        "crm/customers/a.csv", "customer_id,signed_up_at,segment\n C1 ,2024-01-01,smb\n"
-    )
+    landing.write("crm/customers/a.csv", "customer_id,signed_up_at,segment\n C1 ,2024-01-01,smb\n")
     landing.write("crm/customers/b.csv", "customer_id,signed_up_at,segment\nC1,2024-01-01,ent\n")
     load_and_gate()
-    assert query("select customer_id, segment from raw.crm__customers__accepted") == [
-        ("C1", "ent")
-    ]
+    assert query("select customer_id, segment from raw.crm__customers__accepted") == [("C1", "ent")]
 
 
 def test_waiting_rows_do_not_count_as_rejected(landing, load_and_gate, query):

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -149,6 +150,7 @@ def _content(kind: str, rows, step: int) -> tuple[str, str]:
     )
 
 
+@pytest.mark.slow  # about a minute: the full tier runs it, `make unit` does not
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     drops=st.lists(st.tuples(drop, st.integers(-300, 300)), min_size=1, max_size=6),
