@@ -32,3 +32,47 @@
         when 'segment' then {{ row }}.segment
     end
 {%- endmacro %}
+
+{#-
+    One kpi_monthly-shaped row per (month, level, level_id) and metric, as a
+    union over `metrics`, from `relation` (a CTE with month_start_date, level,
+    level_id). Each metric is a dict:
+      metric       the metric's name (kpis.md);
+      measure      a count or amount: value = measure, no numerator/denominator;
+      ratio        (numerator, denominator): value = 100 x numerator / denominator;
+      value        any other value expression (numerator/denominator optional);
+      n            the sample size expression;
+      where        an optional filter (e.g. the metric needs n > 0);
+      from         an optional other relation;
+      ci           (low, high) expressions when with_ci (null otherwise).
+-#}
+{% macro kpi_metric_rows(relation, metrics, with_ci=false) -%}
+    {%- for m in metrics %}
+    select
+        month_start_date,
+        level,
+        level_id,
+        '{{ m.metric }}' as metric,
+        {%- if m.ratio is defined %}
+        {{ percentage(m.ratio[0], m.ratio[1]) }} as metric_value,
+        cast({{ m.ratio[0] }} as {{ type_double() }}) as numerator,
+        cast({{ m.ratio[1] }} as {{ type_double() }}) as denominator,
+        {%- else %}
+        cast({{ m.measure if m.measure is defined else m.value }} as {{ type_double() }}) as metric_value,
+        cast({{ m.numerator | default('null') }} as {{ type_double() }}) as numerator,
+        cast({{ m.denominator | default('null') }} as {{ type_double() }}) as denominator,
+        {%- endif %}
+        {{ m.n }} as sample_size
+        {%- if with_ci %},
+        cast({{ m.ci[0] if m.ci is defined else 'null' }} as {{ type_double() }}) as ci_low,
+        cast({{ m.ci[1] if m.ci is defined else 'null' }} as {{ type_double() }}) as ci_high
+        {%- endif %}
+    from {{ m.from | default(relation) }}
+    {%- if m.where is defined %}
+    where {{ m.where }}
+    {%- endif %}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -104,43 +104,18 @@ level_totals as (
             and level_months.level_id = level_sums.level_id
 ),
 
-metric_rows as (
-    {%- set metrics = [
-        ('active_customers_start', 'active_customers_start', none, none, 'active_customers_start'),
-        ('active_customers_end', 'active_customers_end', none, none, 'active_customers_end'),
-        ('new_customers', 'new_customers', none, none, 'new_customers'),
-        ('lost_customers', 'lost_customers', none, none, 'active_customers_start + new_customers'),
-        ('churn_rate', none, 'lost_customers', 'active_customers_start', 'active_customers_start'),
-        ('mrr_start', 'mrr_start', none, none, 'active_customers_start'),
-        ('mrr_end', 'mrr_end', none, none, 'active_customers_end'),
-        ('revenue_churn_rate', none, 'churned_mrr', 'mrr_start', 'active_customers_start'),
-        ('revenue', 'revenue', none, none, 'paid_invoices'),
-    ] %}
-    {%- for metric, measure, numerator, denominator, sample_size in metrics %}
-    select
-        month_start_date,
-        level,
-        level_id,
-        '{{ metric }}' as metric,
-        {%- if measure is not none %}
-        cast({{ measure }} as {{ type_double() }}) as metric_value,
-        cast(null as {{ type_double() }}) as numerator,
-        cast(null as {{ type_double() }}) as denominator,
-        {%- else %}
-        {{ percentage(numerator, denominator) }} as metric_value,
-        cast({{ numerator }} as {{ type_double() }}) as numerator,
-        cast({{ denominator }} as {{ type_double() }}) as denominator,
-        {%- endif %}
-        {{ sample_size }} as sample_size
-    from level_totals
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
-
 final as (
-    select * from metric_rows
+    {{ kpi_metric_rows('level_totals', [
+        {'metric': 'active_customers_start', 'measure': 'active_customers_start', 'n': 'active_customers_start'},
+        {'metric': 'active_customers_end', 'measure': 'active_customers_end', 'n': 'active_customers_end'},
+        {'metric': 'new_customers', 'measure': 'new_customers', 'n': 'new_customers'},
+        {'metric': 'lost_customers', 'measure': 'lost_customers', 'n': 'active_customers_start + new_customers'},
+        {'metric': 'churn_rate', 'ratio': ('lost_customers', 'active_customers_start'), 'n': 'active_customers_start'},
+        {'metric': 'mrr_start', 'measure': 'mrr_start', 'n': 'active_customers_start'},
+        {'metric': 'mrr_end', 'measure': 'mrr_end', 'n': 'active_customers_end'},
+        {'metric': 'revenue_churn_rate', 'ratio': ('churned_mrr', 'mrr_start'), 'n': 'active_customers_start'},
+        {'metric': 'revenue', 'measure': 'revenue', 'n': 'paid_invoices'},
+    ]) }}
 )
 
 select * from final

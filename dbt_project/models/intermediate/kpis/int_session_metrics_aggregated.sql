@@ -69,67 +69,18 @@ level_counts as (
         level_id
 ),
 
-session_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'sessions' as metric,
-        cast(session_count as {{ type_double() }}) as metric_value,
-        cast(null as {{ type_double() }}) as numerator,
-        cast(null as {{ type_double() }}) as denominator,
-        session_count as sample_size
-    from level_counts
-),
-
-conversion_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'conversion_rate' as metric,
-        {{ percentage('converted_sessions', 'session_count') }} as metric_value,
-        cast(converted_sessions as {{ type_double() }}) as numerator,
-        cast(session_count as {{ type_double() }}) as denominator,
-        session_count as sample_size
-    from level_counts
-),
-
-bounce_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'bounce_rate' as metric,
-        {{ percentage('bounced_sessions', 'session_count') }} as metric_value,
-        cast(bounced_sessions as {{ type_double() }}) as numerator,
-        cast(session_count as {{ type_double() }}) as denominator,
-        session_count as sample_size
-    from level_counts
-),
-
-cart_abandonment_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'cart_abandonment_rate' as metric,
-        {{ percentage('abandoned_cart_sessions', 'cart_sessions') }} as metric_value,
-        cast(abandoned_cart_sessions as {{ type_double() }}) as numerator,
-        cast(cart_sessions as {{ type_double() }}) as denominator,
-        cart_sessions as sample_size
-    from level_counts
-    where cart_sessions > 0
-),
-
 final as (
-    select * from session_rows
-    union all
-    select * from conversion_rows
-    union all
-    select * from bounce_rows
-    union all
-    select * from cart_abandonment_rows
+    {{ kpi_metric_rows('level_counts', [
+        {'metric': 'sessions', 'measure': 'session_count', 'n': 'session_count'},
+        {'metric': 'conversion_rate', 'ratio': ('converted_sessions', 'session_count'), 'n': 'session_count'},
+        {'metric': 'bounce_rate', 'ratio': ('bounced_sessions', 'session_count'), 'n': 'session_count'},
+        {
+            'metric': 'cart_abandonment_rate',
+            'ratio': ('abandoned_cart_sessions', 'cart_sessions'),
+            'n': 'cart_sessions',
+            'where': 'cart_sessions > 0',
+        },
+    ]) }}
 )
 
 select * from final

@@ -103,59 +103,25 @@ nps_intervals as (
     from nps_shares
 ),
 
-nps_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'nps' as metric,
-        nps as metric_value,
-        cast(net_promoters as {{ type_double() }}) as numerator,
-        cast(nps_answers as {{ type_double() }}) as denominator,
-        nps_answers as sample_size,
-        nps - 1.96 * nps_standard_error as ci_low,
-        nps + 1.96 * nps_standard_error as ci_high
-    from nps_intervals
-),
-
-csat_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'csat' as metric,
-        {{ percentage('csat_top_2_box_answers', 'csat_answers') }} as metric_value,
-        cast(csat_top_2_box_answers as {{ type_double() }}) as numerator,
-        cast(csat_answers as {{ type_double() }}) as denominator,
-        csat_answers as sample_size,
-        cast(null as {{ type_double() }}) as ci_low,
-        cast(null as {{ type_double() }}) as ci_high
-    from level_counts
-    where csat_answers > 0
-),
-
-ces_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'ces' as metric,
-        ces_mean as metric_value,
-        cast(null as {{ type_double() }}) as numerator,
-        cast(null as {{ type_double() }}) as denominator,
-        ces_answers as sample_size,
-        cast(null as {{ type_double() }}) as ci_low,
-        cast(null as {{ type_double() }}) as ci_high
-    from level_counts
-    where ces_answers > 0
-),
-
 final as (
-    select * from nps_rows
-    union all
-    select * from csat_rows
-    union all
-    select * from ces_rows
+    {{ kpi_metric_rows('level_counts', [
+        {
+            'metric': 'nps',
+            'value': 'nps',
+            'numerator': 'net_promoters',
+            'denominator': 'nps_answers',
+            'n': 'nps_answers',
+            'ci': ('nps - 1.96 * nps_standard_error', 'nps + 1.96 * nps_standard_error'),
+            'from': 'nps_intervals',
+        },
+        {
+            'metric': 'csat',
+            'ratio': ('csat_top_2_box_answers', 'csat_answers'),
+            'n': 'csat_answers',
+            'where': 'csat_answers > 0',
+        },
+        {'metric': 'ces', 'value': 'ces_mean', 'n': 'ces_answers', 'where': 'ces_answers > 0'},
+    ], with_ci=true) }}
 )
 
 select * from final

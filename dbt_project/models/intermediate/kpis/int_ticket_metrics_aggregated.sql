@@ -84,52 +84,22 @@ solved_counts as (
         level_id
 ),
 
-tickets_created_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'tickets_created' as metric,
-        cast(tickets_created as {{ type_double() }}) as metric_value,
-        cast(null as {{ type_double() }}) as numerator,
-        cast(null as {{ type_double() }}) as denominator,
-        tickets_created as sample_size
-    from created_counts
-),
-
-first_response_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'median_first_response_minutes' as metric,
-        cast(median_first_response_minutes as {{ type_double() }}) as metric_value,
-        cast(null as {{ type_double() }}) as numerator,
-        cast(null as {{ type_double() }}) as denominator,
-        responded_tickets as sample_size
-    from created_counts
-    where responded_tickets > 0
-),
-
-resolution_rows as (
-    select
-        month_start_date,
-        level,
-        level_id,
-        'avg_resolution_hours' as metric,
-        avg_resolution_hours as metric_value,
-        cast(null as {{ type_double() }}) as numerator,
-        cast(null as {{ type_double() }}) as denominator,
-        solved_tickets as sample_size
-    from solved_counts
-),
-
 final as (
-    select * from tickets_created_rows
-    union all
-    select * from first_response_rows
-    union all
-    select * from resolution_rows
+    {{ kpi_metric_rows('created_counts', [
+        {'metric': 'tickets_created', 'measure': 'tickets_created', 'n': 'tickets_created'},
+        {
+            'metric': 'median_first_response_minutes',
+            'value': 'median_first_response_minutes',
+            'n': 'responded_tickets',
+            'where': 'responded_tickets > 0',
+        },
+        {
+            'metric': 'avg_resolution_hours',
+            'value': 'avg_resolution_hours',
+            'n': 'solved_tickets',
+            'from': 'solved_counts',
+        },
+    ]) }}
 )
 
 select * from final
