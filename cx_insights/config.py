@@ -7,6 +7,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 #: The repository root (the package is installed in editable mode from it).
@@ -19,6 +20,8 @@ DEFAULT_MEMORY_LIMIT = "5GiB"
 #: Age in hours of a source's newest data above which its freshness warns
 #: (Dagster's freshness checks and the generated dbt sources use this one number).
 DEFAULT_FRESHNESS_HOURS = 36
+#: Timestamps before this date are rejected unless CX_EARLIEST_DATE says otherwise.
+DEFAULT_EARLIEST_DATE = date(2000, 1, 1)
 LANDING_FORMATS = ("csv", "parquet", "jsonl")
 _MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
@@ -41,6 +44,10 @@ class Settings:
     freshness_hours: float = DEFAULT_FRESHNESS_HOURS
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
     follow_external_links: bool = False
+    #: Timestamps before this date are rejected rows (a typo or a placeholder).
+    earliest_date: date = DEFAULT_EARLIEST_DATE
+    #: Observed timestamps more than this many days after the run date are rejected.
+    days_ahead: int = 1
 
     @property
     def output_dir(self) -> Path:
@@ -54,6 +61,12 @@ class Settings:
     @property
     def dashboard(self) -> Path:
         return self.output_dir / "dashboard.html"
+
+    @property
+    def published(self) -> Path:
+        """The read-only copy of the marts that BI tools open (`cx_marts.duckdb` beside
+        `cx.duckdb`); each successful run swaps a new one in (cx_insights.serve)."""
+        return self.warehouse.with_name(f"{self.warehouse.stem}_marts.duckdb")
 
     def dbt_env(self) -> dict[str, str]:
         """The environment dbt needs, with absolute paths."""
@@ -88,7 +101,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         duckdb_memory_limit=_memory_limit(env),
         follow_external_links=_flag(env, "CX_FOLLOW_EXTERNAL_LINKS"),
+        earliest_date=_date(env, "CX_EARLIEST_DATE", DEFAULT_EARLIEST_DATE),
+        days_ahead=_days(env, "CX_DAYS_AHEAD", 1),
     )
+
+
+def _days(env: dict[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > 3650:
+        raise _bad(name, raw, "a whole number of days from 0 to 3650 (e.g. 1)")
+    return int(raw)
+
+
+def _date(env: dict[str, str], name: str, default: date) -> date:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise _bad(name, raw, "a date YYYY-MM-DD (e.g. 2000-01-01)") from None
 
 
 def _bad(name: str, value: str, accepted: str) -> SettingsError:

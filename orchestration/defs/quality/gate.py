@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
-from cx_insights.config import DEV_PII_SALT
+from cx_insights.config import DEFAULT_EARLIEST_DATE, DEV_PII_SALT, Settings
 from cx_insights.contract import (
     MONEY_COLUMN,
     OBSERVED_AT_COLUMNS,
@@ -60,7 +60,7 @@ class GateOptions:
     #: never written into a model, a view or dbt's target folder.
     pii_salt: str = DEV_PII_SALT
     #: Timestamps before this date are rejected (`timestamp_in_window:<column>`).
-    earliest: date = date(2000, 1, 1)
+    earliest: date = DEFAULT_EARLIEST_DATE
     #: Observed timestamps after the run date plus this many days are rejected.
     days_ahead: int = 1
     #: The run date (today, UTC, unless a test pins it).
@@ -86,14 +86,13 @@ class GateOptions:
         )
 
 
-def gate_options(settings: object) -> GateOptions:
-    """The gate's options from the run's settings (`cx_insights.config.Settings`)."""
-    defaults = GateOptions()
+def gate_options(settings: Settings) -> GateOptions:
+    """The gate's options from the run's settings."""
     return GateOptions(
         reporting_currency=settings.reporting_currency,
         pii_salt=settings.pii_salt,
-        earliest=getattr(settings, "earliest_date", defaults.earliest),
-        days_ahead=getattr(settings, "days_ahead", defaults.days_ahead),
+        earliest=settings.earliest_date,
+        days_ahead=settings.days_ahead,
     )
 
 
