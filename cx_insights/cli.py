@@ -15,8 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cx_insights.config import Settings, SettingsError, check_landing_dir, load_settings
+
+if TYPE_CHECKING:
+    from cx_insights.serve import LockHolder
 
 
 class RunLockedError(RuntimeError):
@@ -123,45 +127,57 @@ def materialize(
                 error = event.step_failure_data.error
                 if error and "DagsterAssetCheckFailedError" in (error.cls_name or ""):
                     continue  # already reported as a failed check
-                outcome.failed_steps.append(
-                    {
-                        "step": event.step_key or "?",
-                        "error": (error.message.strip() if error else "unknown error"),
-                    }
-                )
+                step = {
+                    "step": event.step_key or "?",
+                    "error": (error.message.strip() if error else "unknown error"),
+                }
+                root = error
+                while root and root.cause:
+                    root = root.cause
+                if root and root is not error:
+                    step["cause"] = root.message.strip()  # e.g. DuckDB's lock error
+                outcome.failed_steps.append(step)
     if outcome.failed_checks:
         outcome.success = False
     return outcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from cx_insights.serve import WarehouseInUseError, check_warehouse_free, in_use_message
+    from cx_insights.warehouse import WarehouseLockedError
+
     settings = load_settings()
     print(f"landing:   {settings.landing_dir}")
     print(f"warehouse: {settings.warehouse}")
     try:
         with run_lock(settings):
             check_landing_dir(settings.landing_dir)  # a mistyped or empty one changes nothing
-            from orchestration.defs.report.status import record_run_end, record_run_start
+            check_warehouse_free(settings)  # a BI tool holding the file: stop before any change
+            from orchestration.defs.report.status import record_run_start
 
             run_id = uuid.uuid4().hex
+            os.environ["CX_RUN_ID"] = run_id  # the published file's marts._build names it
             record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None))
             outcome = materialize(settings, args.select, "DEBUG" if args.verbose else "CRITICAL")
-            record_run_end(
-                settings,
-                run_id,
-                success=outcome.success,
-                failed_checks=outcome.failed_checks,
-                failed_steps=outcome.failed_steps,
-                materialized=outcome.materialized,
-            )
+            _publish_unless_published(settings, outcome, run_id)
+            holder = _lock_conflict(outcome)
+            _record_run_end(settings, run_id, outcome)
+            if holder:
+                raise WarehouseInUseError(in_use_message(settings, holder))
             _write_reports(settings, outcome)
     except RunLockedError as exc:
         print(f"cx-insights: {exc}", file=sys.stderr)
         return 3
+    except (WarehouseInUseError, WarehouseLockedError) as exc:
+        print(f"cx-insights: {_in_use_line(settings, exc)}", file=sys.stderr)
+        return 3
     for line in outcome.messages():
         print(line, file=sys.stderr)
     print(f"run took {outcome.seconds:.1f} s")
-    print(f"warehouse:           {settings.warehouse}")
+    print(f"warehouse:           {settings.warehouse} (the run's working file)")
+    if settings.published.exists():
+        kept = "" if outcome.success else " (the last good build, unchanged)"
+        print(f"BI tools open:       {settings.published} (read-only){kept}")
     print(f"data-quality report: {settings.quality_report}")
     if settings.dashboard.exists():
         print(f"dashboard:           {settings.dashboard}")
@@ -173,6 +189,71 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+PUBLISHED_ASSET = "report/published_marts"
+
+
+def _publish_unless_published(settings: Settings, outcome: RunOutcome, run_id: str) -> None:
+    """A successful run whose selection rebuilt marts but left out the publishing asset
+    publishes here, so BI tools never read marts older than the working file's."""
+    if not outcome.success or PUBLISHED_ASSET in outcome.materialized:
+        return
+    if not any(key.startswith("marts/") for key in outcome.materialized):
+        return
+    from cx_insights.serve import publish
+
+    try:
+        publish(settings, run_id)
+    except Exception as exc:  # reported like any failed step; the old file stays
+        outcome.success = False
+        outcome.failed_steps.append({"step": "publish", "error": str(exc).strip()})
+
+
+def _lock_conflict(outcome: RunOutcome) -> LockHolder | None:
+    """The process named by a DuckDB lock error that failed a step, if any."""
+    from cx_insights.serve import lock_holder
+
+    for step in outcome.failed_steps:
+        holder = lock_holder(step["error"] + step.get("cause", ""))
+        if holder:
+            return holder
+    return None
+
+
+def _in_use_line(settings: Settings, exc: Exception) -> str:
+    from cx_insights.serve import LockHolder, WarehouseInUseError, in_use_message, lock_holder
+
+    if isinstance(exc, WarehouseInUseError):
+        return str(exc)
+    holder = lock_holder(str(exc)) or LockHolder(pid=None, program=None)
+    return in_use_message(settings, holder)
+
+
+def _record_run_end(
+    settings: Settings, run_id: str, outcome: RunOutcome, wait_seconds: float = 30.0
+) -> None:
+    """Close the run-log row; while another process holds the file, retry for a while
+    (a row still `running` is marked `interrupted` by the next run)."""
+    from cx_insights.warehouse import WarehouseLockedError
+    from orchestration.defs.report.status import record_run_end
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            record_run_end(
+                settings,
+                run_id,
+                success=outcome.success,
+                failed_checks=outcome.failed_checks,
+                failed_steps=outcome.failed_steps,
+                materialized=outcome.materialized,
+            )
+            return
+        except WarehouseLockedError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.5)
 
 
 def _write_reports(settings: Settings, outcome: RunOutcome) -> None:
@@ -210,6 +291,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from cx_insights.export import ExportError, export_marts
+
+    settings = load_settings()
+    out = Path(args.out).expanduser().resolve()
+    try:
+        manifest = export_marts(settings, out, args.format)
+    except ExportError as exc:
+        print(f"cx-insights: {exc}", file=sys.stderr)
+        return 1
+    rows = sum(t["rows"] for t in manifest["tables"])
+    print(
+        f"exported {len(manifest['tables'])} mart tables ({rows:,} rows, {args.format}) "
+        f"from {manifest['source']} (built {manifest['built_at']}) to {out}"
+    )
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from orchestration.defs.report.status import print_status
 
@@ -236,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("report", help="(re)build the dashboard and the data-quality report")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("export", help="every mart table, one file each, with manifest.json")
+    p.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("status", help="the last runs and the freshness of each source")
     p.set_defaults(func=cmd_status)
     return parser

@@ -5,17 +5,23 @@ every mart it reads, so Dagster draws the lineage from landing file to the
 page a CX lead opens (dbt's exposure `cx_dashboard` declares the same).
 """
 
+import json
+import os
+
 import dagster as dg
 
 from cx_insights.contract import ENTITIES
+from cx_insights.serve import MARTS_SCHEMA, publish
 from orchestration.defs.quality.assets import accepted_key
 from orchestration.defs.report.dashboard import MARTS_READ, write_dashboard
 from orchestration.defs.report.quality_report import write_quality_report
+from orchestration.defs.transform.project import cx_dbt_project
 from orchestration.resources import CxSettingsResource
 
 REPORT_GROUP = "report"
 DATA_QUALITY_KEY = dg.AssetKey(["report", "data_quality"])
 DASHBOARD_KEY = dg.AssetKey(["report", "dashboard"])
+PUBLISHED_MARTS_KEY = dg.AssetKey(["report", "published_marts"])
 
 
 def mart_key(name: str) -> dg.AssetKey:
@@ -69,4 +75,41 @@ def dashboard(cx: CxSettingsResource) -> dg.MaterializeResult:
     )
 
 
-report_assets = [data_quality_report, dashboard]
+def dbt_mart_keys() -> list[dg.AssetKey]:
+    """Every dbt model of schema `marts` (the manifest says which), keyed as the translator does."""
+    manifest = json.loads(cx_dbt_project().manifest_path.read_text(encoding="utf-8"))
+    names = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA
+    }
+    return [mart_key(name) for name in sorted(names)]
+
+
+@dg.asset(
+    key=PUBLISHED_MARTS_KEY,
+    group_name=REPORT_GROUP,
+    # Last in the graph: a blocking check or a failed step upstream skips it, so the
+    # previous published file stays until a run succeeds.
+    deps=[*dbt_mart_keys(), DASHBOARD_KEY],
+    kinds={"duckdb"},
+    description=(
+        "`cx_marts.duckdb` beside the warehouse: schema `marts` (and `marts._build`) copied "
+        "to a new file and swapped in atomically. BI tools open this file, read-only; "
+        "no raw, quarantine or staging data."
+    ),
+)
+def published_marts(
+    context: dg.AssetExecutionContext, cx: CxSettingsResource
+) -> dg.MaterializeResult:
+    # `cx-insights run` sets CX_RUN_ID to its run-log id; otherwise Dagster's run id.
+    path = publish(cx.settings(), run_id=os.environ.get("CX_RUN_ID") or context.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "size_bytes": path.stat().st_size,
+        }
+    )
+
+
+report_assets = [data_quality_report, dashboard, published_marts]

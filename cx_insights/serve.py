@@ -1,0 +1,175 @@
+"""Serving the marts to BI tools: a read-only file swapped in whole after each good run.
+
+DuckDB gives a writer its file to itself, so a BI tool, notebook or DuckDB shell
+holding the working warehouse (`CX_WAREHOUSE`) open makes a run fail. Readers
+therefore never open that file: each successful run copies schema `marts` into a
+new file under a temporary name in the same folder, checkpoints and closes it,
+and `os.replace`s it onto `Settings.published`. A reader that opened the old
+file keeps reading it (the replaced inode lives until its last descriptor
+closes), a new connection sees the new build, and no one ever sees half of one.
+`raw`, `quarantine` (PII) and `staging` are not copied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from cx_insights.config import Settings
+from cx_insights.warehouse import memory_limit, quote_ident, sql_literal
+
+#: The schema copied to the published file, and its build-log table.
+MARTS_SCHEMA = "marts"
+BUILD_TABLE = "_build"
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_LOCK_ERROR = re.compile(r"Could not set lock on file|Conflicting lock is held", re.IGNORECASE)
+
+
+class WarehouseInUseError(RuntimeError):
+    """Another process holds the working warehouse file; the message is one line."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    pid: int | None
+    program: str | None
+
+
+def lock_holder(message: str) -> LockHolder | None:
+    """The process DuckDB names in a lock error (None when `message` is no lock error)."""
+    if not _LOCK_ERROR.search(message):
+        return None
+    match = _LOCK_HOLDER.search(message)
+    if not match:
+        return LockHolder(pid=None, program=None)
+    return LockHolder(pid=int(match["pid"]), program=match["program"])
+
+
+def in_use_message(settings: Settings, holder: LockHolder) -> str:
+    who = (
+        f"PID {holder.pid}: {holder.program}"
+        if holder.pid is not None
+        else "holder not reported by DuckDB"
+    )
+    return (
+        f"{settings.warehouse} is open in another process ({who}); close it "
+        f"(BI tools should open {settings.published})"
+    )
+
+
+def check_warehouse_free(settings: Settings) -> None:
+    """Open the working file read-write once and close it: WarehouseInUseError if another
+    process holds it. Nothing is created or changed (a missing file is free)."""
+    if not settings.warehouse.exists():
+        return
+    try:
+        duckdb.connect(str(settings.warehouse)).close()
+    except duckdb.IOException as exc:
+        holder = lock_holder(str(exc))
+        if holder is None:
+            raise
+        raise WarehouseInUseError(in_use_message(settings, holder)) from None
+
+
+def mart_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    """Every table and view of schema `marts` in an attached database, build log excepted."""
+    rows = con.execute(
+        """
+        select table_name from information_schema.tables
+        where table_catalog = ? and table_schema = ? and table_name <> ?
+        order by table_name
+        """,
+        [database, MARTS_SCHEMA, BUILD_TABLE],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def publish(settings: Settings, run_id: str | None = None) -> Path:
+    """Copy schema `marts` of the working warehouse to `settings.published`, atomically.
+
+    Call it only at the end of a successful run: the previous published file stays
+    in place until the new one is complete on disk.
+    """
+    target = settings.published
+    _remove_abandoned_temp_files(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        _write_marts_copy(settings.warehouse, tmp, run_id)
+        _fsync(tmp)
+        os.replace(tmp, target)
+        _fsync(target.parent)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    return target
+
+
+def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None) -> None:
+    built_at = datetime.now(UTC).replace(tzinfo=None)
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
+        con.execute(f"attach {sql_literal(str(warehouse))} as work (read_only)")
+        con.execute(f"attach {sql_literal(str(tmp))} as pub")
+        tables = mart_tables(con, "work")
+        if not tables:
+            raise RuntimeError(f"{warehouse} has no marts to publish")
+        con.execute(f"create schema pub.{MARTS_SCHEMA}")
+        counts = []
+        for table in tables:
+            name = f"{MARTS_SCHEMA}.{quote_ident(table)}"
+            con.execute(f"create table pub.{name} as select * from work.{name}")
+            counts.append((table, con.execute(f"select count(*) from pub.{name}").fetchone()[0]))
+        con.execute(
+            f"""
+            create table pub.{MARTS_SCHEMA}.{BUILD_TABLE} (
+                table_name varchar not null,
+                row_count bigint not null,
+                built_at timestamp not null,
+                run_id varchar
+            )
+            """
+        )
+        con.executemany(
+            f"insert into pub.{MARTS_SCHEMA}.{BUILD_TABLE} values (?, ?, ?, ?)",
+            [(table, rows, built_at, run_id) for table, rows in counts],
+        )
+        con.execute("checkpoint pub")
+        con.execute("detach pub")
+        con.execute("detach work")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_abandoned_temp_files(target: Path) -> None:
+    """Temp files of publishers that died (killed run): their process is gone."""
+    for path in target.parent.glob(f".{target.name}.*.tmp*"):
+        pid = path.name[len(target.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
