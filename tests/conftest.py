@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from cx_insights.contract import ENTITIES, entity
+from cx_insights.ingest.loader import load_entity
+from cx_insights.quality.gate import GATE_DEPENDENCIES, GateResult, run_gate
 from cx_insights.warehouse import connect
-from orchestration.defs.ingest.loader import load_entity
-from orchestration.defs.quality.gate import GATE_DEPENDENCIES, GateResult, run_gate
 
 #: Modules whose tests build a warehouse end to end (`cx-insights run`, about a
 #: minute each): the slow tier. `make unit` runs everything else.

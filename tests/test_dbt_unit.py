@@ -16,8 +16,8 @@ from pathlib import Path
 
 from cx_insights.config import DBT_PROJECT_DIR
 from cx_insights.contract import ENTITIES, accepted_table_ddl
+from cx_insights.quality.gate import WAITING_DDL
 from cx_insights.warehouse import connect
-from orchestration.defs.quality.gate import WAITING_DDL
 
 
 def _dbt(args: list[str], warehouse: Path, target: Path) -> subprocess.CompletedProcess:

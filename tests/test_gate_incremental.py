@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cx_insights.contract import entity
+from cx_insights.ingest.loader import load_entity
+from cx_insights.quality.gate import run_gate
 from cx_insights.warehouse import connect
-from orchestration.defs.ingest.loader import load_entity
-from orchestration.defs.quality.gate import run_gate
 from tests.conftest import FX_CSV, gate_order
 
 QUESTIONS = (

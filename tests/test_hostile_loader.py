@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from cx_insights.config import SettingsError, check_landing_dir, load_settings
 from cx_insights.contract import entity
+from cx_insights.ingest import loader
+from cx_insights.ingest.loader import RAW_META_COLUMNS, load_entity
+from cx_insights.quality.gate import failed_files, run_gate
 from cx_insights.warehouse import connect, table_columns
-from orchestration.defs.ingest import loader
-from orchestration.defs.ingest.loader import RAW_META_COLUMNS, load_entity
-from orchestration.defs.quality.gate import failed_files, run_gate
 from tests.conftest import gate_order, run_cli
 
 TICKETS = entity("tickets__tickets")

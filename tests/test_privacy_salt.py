@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 from cx_insights.contract import entity
+from cx_insights.ingest.loader import load_entity
+from cx_insights.quality.gate import GateOptions, run_gate
 from cx_insights.warehouse import connect
-from orchestration.defs.ingest.loader import load_entity
-from orchestration.defs.quality.gate import GateOptions, run_gate
 
 CUSTOMERS = entity("crm__customers")
 

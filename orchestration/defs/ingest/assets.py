@@ -3,8 +3,8 @@
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity
+from cx_insights.ingest.loader import load_entity
 from cx_insights.warehouse import connect
-from orchestration.defs.ingest.loader import load_entity
 from orchestration.resources import CxSettingsResource
 
 INGEST_GROUP = "ingest"

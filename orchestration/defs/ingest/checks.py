@@ -4,10 +4,10 @@ import dagster as dg
 
 from cx_insights.config import DEFAULT_FRESHNESS_HOURS
 from cx_insights.contract import ENTITIES, Entity
+from cx_insights.ingest.loader import newest_loaded_file
+from cx_insights.quality.gate import failed_files
 from cx_insights.warehouse import connect
 from orchestration.defs.ingest.assets import raw_key
-from orchestration.defs.ingest.loader import newest_loaded_file
-from orchestration.defs.quality.gate import failed_files
 from orchestration.resources import CxSettingsResource
 
 

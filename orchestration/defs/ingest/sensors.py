@@ -7,8 +7,8 @@ import dagster as dg
 
 from cx_insights.config import load_settings
 from cx_insights.contract import ENTITIES
+from cx_insights.ingest.loader import landing_files
 from orchestration.defs.ingest.assets import raw_key
-from orchestration.defs.ingest.loader import landing_files
 from orchestration.defs.jobs import all_assets_job
 
 

@@ -12,14 +12,14 @@
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, WAITING_RULES, Entity, entity
-from cx_insights.warehouse import connect
-from expectations.runner import validate_new_rows
-from orchestration.defs.quality.assets import accepted_key
-from orchestration.defs.quality.gate import (
+from cx_insights.quality.gate import (
     gate_counts,
     quarantine_sample,
     reporting_currency_problem,
 )
+from cx_insights.warehouse import connect
+from expectations.runner import validate_new_rows
+from orchestration.defs.quality.assets import accepted_key
 from orchestration.resources import CxSettingsResource
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cx_insights.config import Settings
 from cx_insights.contract import ENTITIES
+from cx_insights.ingest.loader import newest_loaded_file
 from cx_insights.warehouse import connect, table_exists
-from orchestration.defs.ingest.loader import newest_loaded_file
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2933}

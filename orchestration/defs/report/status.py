@@ -9,8 +9,8 @@ import duckdb
 
 from cx_insights.config import Settings
 from cx_insights.contract import ENTITIES
+from cx_insights.ingest.loader import newest_loaded_file
 from cx_insights.warehouse import WarehouseLockedError, connect, table_exists
-from orchestration.defs.ingest.loader import newest_loaded_file
 
 RUNS_DDL = """
 create table if not exists raw._runs (

@@ -1,0 +1,1 @@
+"""Ingestion: landing files -> the append-only `raw` schema (no Dagster here)."""

@@ -1,0 +1,1 @@
+"""The quality gate: contract rules -> quarantine and accepted tables (no Dagster here)."""
