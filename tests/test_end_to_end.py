@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cx_insights.config import SAMPLE_LANDING_DIR
+from cx_insights.config import DBT_PROJECT_DIR, SAMPLE_LANDING_DIR
 from cx_insights.contract import ENTITIES
 from tests.conftest import run_cli
 
@@ -210,9 +210,13 @@ def test_company_kpis_match_an_independent_calculation(sample_build, query_build
 
 def test_second_run_changes_nothing(sample_build, tmp_path_factory):
     before = table_digests(sample_build.warehouse)
+    dbt_folders = set((DBT_PROJECT_DIR / "target").glob("cx_dbt_models-*"))
     again = run_cli(["run"], sample_build.landing, sample_build.warehouse)
     assert again.returncode == 0, again.stderr
     assert table_digests(sample_build.warehouse) == before
+    # Nothing piles up: dbt's artefacts go to one folder beside the warehouse.
+    assert set((DBT_PROJECT_DIR / "target").glob("cx_dbt_models-*")) <= dbt_folders
+    assert (sample_build.warehouse.parent / "dbt_target" / "run_results.json").exists()
 
 
 def test_missing_required_column_blocks_the_models(tmp_path):
