@@ -151,6 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"warehouse: {settings.warehouse}")
     try:
         with run_lock(settings):
+            pulled = _pull_first(settings, args)
             check_landing_dir(settings.landing_dir)  # a mistyped or empty one changes nothing
             check_warehouse_free(settings)  # a BI tool holding the file: stop before any change
             from orchestration.defs.report.status import record_run_start
@@ -158,7 +159,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_id = uuid.uuid4().hex
             os.environ["CX_RUN_ID"] = run_id  # the published file's marts._build names it
             record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None))
-            outcome = materialize(settings, args.select, "DEBUG" if args.verbose else "CRITICAL")
+            outcome = materialize(settings, pulled[0], "DEBUG" if args.verbose else "CRITICAL")
+            outcome.failed_steps[:0] = pulled[1]
+            outcome.success = outcome.success and not pulled[1]
             _publish_unless_published(settings, outcome, run_id)
             holder = _lock_conflict(outcome)
             _record_run_end(settings, run_id, outcome)
@@ -189,6 +192,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _pull_first(settings: Settings, args: argparse.Namespace) -> tuple[str, list]:
+    """A full run pulls the configured connectors first (interface.md)."""
+    if args.select != "*":
+        return args.select, []
+    from cx_insights.connectors.command import pull_before_run
+
+    return pull_before_run(settings, materialize)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from cx_insights.connectors.command import pull_command
+
+    settings = load_settings()
+    try:
+        with run_lock(settings):
+            return pull_command(settings, args.source, args.full_refresh, materialize)
+    except RunLockedError as exc:
+        print(f"cx-insights: {exc}", file=sys.stderr)
+        return 3
 
 
 PUBLISHED_ASSET = "report/published_marts"
@@ -339,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to write into (created if missing)")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("pull", help="run the configured connectors (vendor APIs -> landing)")
+    p.add_argument("--source", nargs="+", help="only these connectors, e.g. zendesk stripe")
+    p.add_argument("--full-refresh", action="store_true", help="forget cursors, pull all again")
+    p.set_defaults(func=cmd_pull)
     p = sub.add_parser("status", help="the last runs and the freshness of each source")
     p.set_defaults(func=cmd_status)
     return parser

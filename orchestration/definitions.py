@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.connectors.assets import connector_assets
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.ingest.checks import freshness_checks, ingest_checks
 from orchestration.defs.ingest.schedules import daily_schedule
@@ -16,7 +17,7 @@ from orchestration.defs.transform.assets import build_dbt_assets, dbt_resource
 from orchestration.resources import CxSettingsResource
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, *gate_assets, build_dbt_assets(), *report_assets],
+    assets=[*connector_assets(), *ingest_assets, *gate_assets, build_dbt_assets(), *report_assets],
     asset_checks=[*ingest_checks, *freshness_checks, *quality_checks],
     jobs=[all_assets_job],
     schedules=[daily_schedule],

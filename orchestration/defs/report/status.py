@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from cx_insights.config import Settings
+from cx_insights.connectors.runner import status_lines as connector_status_lines
 from cx_insights.contract import ENTITIES
 from cx_insights.ingest.loader import newest_loaded_file
 from cx_insights.warehouse import WarehouseLockedError, connect, table_exists
@@ -133,6 +134,7 @@ def print_status(settings: Settings, limit: int = 10) -> int:
                     f"  {entity:30}  {(f'{loaded:%Y-%m-%d %H:%M:%S}' if loaded else '-'):19}  "
                     f"{(f'{mtime:%Y-%m-%d %H:%M:%S}' if mtime else '-')}"
                 )
+            print("\n".join(connector_status_lines(settings)))
     except WarehouseLockedError as exc:
         print(f"cx-insights: {exc}")
         return 3
