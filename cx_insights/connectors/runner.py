@@ -59,6 +59,8 @@ def pull_connector(
 ) -> PullResult:
     import dlt
 
+    # dlt warns about every contract column a batch leaves empty: noise here.
+    logging.getLogger("dlt").setLevel(logging.ERROR)
     cfg = spec.settings(env)
     secrets = cfg.secrets()
     say = on_log or log.info
