@@ -128,3 +128,29 @@ def test_wrong_token_fails_without_leaking_it(stub, httpserver, tmp_path, monkey
     for f in state_dir(settings, "zendesk").rglob("*"):
         if f.is_file() and f.suffix in (".json", ".log", ".txt", ""):
             assert "wrong-token-123456" not in f.read_text(errors="ignore"), f
+
+
+def test_dagster_assets_keep_secrets_out_of_events(stub, httpserver, tmp_path, monkeypatch):  # noqa: ANN001
+    import dagster as dg
+
+    from orchestration.defs.connectors.assets import connector_asset
+    from orchestration.resources import CxSettingsResource
+
+    settings_for(tmp_path, monkeypatch, stub.env(httpserver.url_for("/")))
+    monkeypatch.setenv("CX_PII_SALT", "x")
+    cx = CxSettingsResource(
+        landing_dir=str(tmp_path / "landing"), warehouse=str(tmp_path / "w" / "cx.duckdb")
+    )
+    ok = dg.materialize([connector_asset(zendesk.SPEC)], resources={"cx": cx})
+    assert ok.success
+    keys = {e.asset_key.to_user_string() for e in ok.get_asset_materialization_events()}
+    assert keys == {"connectors/zendesk/tickets", "connectors/zendesk/satisfaction_ratings"}
+    monkeypatch.setenv("ZENDESK_API_TOKEN", "bad-token-987654")
+    failed = dg.materialize(
+        [connector_asset(zendesk.SPEC)], resources={"cx": cx}, raise_on_error=False
+    )
+    assert not failed.success
+    for result, secret in ((ok, TOKEN), (failed, "bad-token-987654")):
+        text = repr([e.event_specific_data for e in result.all_events])
+        assert secret not in text
+    assert "HTTP 401" in repr([e.event_specific_data for e in failed.all_events])
