@@ -93,7 +93,8 @@ def test_status_shows_each_connector(built):  # noqa: ANN001
     status = built[2].stdout
     assert "connectors (UTC)" in status
     zendesk_line = next(line for line in status.splitlines() if line.strip().startswith("zendesk"))
-    assert "success" in zendesk_line and "after_cursor=" in zendesk_line
+    assert "success" in zendesk_line
+    assert "tickets: after_cursor=" in status and "subscriptions: created_gt=" in status
     assert any(line.strip().startswith("stripe") for line in status.splitlines())
 
 

@@ -174,14 +174,15 @@ def status_lines(settings: Settings) -> list[str]:
     lines = [
         "",
         "connectors (UTC)",
-        f"  {'connector':10}  {'last success':20}  {'last pull':8}  cursor",
+        f"  {'connector':10}  {'last success':20}  last pull, then each object's cursor",
     ]
     if not names:
         lines.append("  (none has pulled yet)")
     for name in names:
         s = read_status(root / name)
         lines.append(
-            f"  {name:10}  {s.get('last_success_at') or '-':20}  {s.get('last_status', '-'):8}  "
-            f"{cursor_summary(s.get('cursors', {}), 80)}"
+            f"  {name:10}  {s.get('last_success_at') or '-':20}  {s.get('last_status', '-'):8}"
         )
+        for resource, state in sorted(s.get("cursors", {}).items()):
+            lines.append(f"  {'':10}  {cursor_summary({resource: state}, 100)}")
     return lines
