@@ -20,6 +20,9 @@ DEFAULT_MEMORY_LIMIT = "5GiB"
 #: Age in hours of a source's newest data above which its freshness warns
 #: (Dagster's freshness checks and the generated dbt sources use this one number).
 DEFAULT_FRESHNESS_HOURS = 36
+#: Age in hours of a source's newest event in the data (`submitted_at`, `occurred_at`,
+#: ... of its accepted rows) above which its data freshness warns.
+DEFAULT_DATA_FRESHNESS_HOURS = 72
 #: Timestamps before this date are rejected unless CX_EARLIEST_DATE says otherwise.
 DEFAULT_EARLIEST_DATE = date(2000, 1, 1)
 LANDING_FORMATS = ("csv", "parquet", "jsonl")
@@ -42,12 +45,15 @@ class Settings:
     target: str
     max_reject_rate: float
     freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+    data_freshness_hours: float = DEFAULT_DATA_FRESHNESS_HOURS
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
     follow_external_links: bool = False
     #: Timestamps before this date are rejected rows (a typo or a placeholder).
     earliest_date: date = DEFAULT_EARLIEST_DATE
     #: Observed timestamps more than this many days after the run date are rejected.
     days_ahead: int = 1
+    #: Where alerts are POSTed as JSON besides the outbox (None: the outbox only).
+    alert_webhook: str | None = None
 
     @property
     def output_dir(self) -> Path:
@@ -99,11 +105,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         freshness_hours=_number(
             env, "CX_FRESHNESS_HOURS", float(DEFAULT_FRESHNESS_HOURS), low=0.0, positive=True
         ),
+        data_freshness_hours=_number(
+            env,
+            "CX_DATA_FRESHNESS_HOURS",
+            float(DEFAULT_DATA_FRESHNESS_HOURS),
+            low=0.0,
+            positive=True,
+        ),
         duckdb_memory_limit=_memory_limit(env),
         follow_external_links=_flag(env, "CX_FOLLOW_EXTERNAL_LINKS"),
         earliest_date=_date(env, "CX_EARLIEST_DATE", DEFAULT_EARLIEST_DATE),
         days_ahead=_days(env, "CX_DAYS_AHEAD", 1),
+        alert_webhook=_url(env, "CX_ALERT_WEBHOOK"),
     )
+
+
+def _url(env: dict[str, str], name: str) -> str | None:
+    value = _raw(env, name)
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise _bad(name, env[name], "an http:// or https:// URL")
+    return value
 
 
 def _days(env: dict[str, str], name: str, default: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 
@@ -103,6 +104,139 @@ def freshness(con: duckdb.DuckDBPyConnection) -> list[tuple[str, object, object]
     return [(e.qualified, *newest_loaded_file(con, e.qualified)) for e in ENTITIES]
 
 
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return 0
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} TiB"
+
+
+def disk_usage(settings: Settings) -> list[tuple[str, Path, int]]:
+    """(label, path, bytes) of what a warehouse keeps on disk."""
+    from orchestration.instance import dagster_home
+
+    return [
+        ("warehouse", settings.warehouse, _size(settings.warehouse)),
+        ("published", settings.published, _size(settings.published)),
+        ("dagster_home", dagster_home(settings), _size(dagster_home(settings))),
+        (
+            "dbt_target",
+            settings.output_dir / "dbt_target",
+            _size(settings.output_dir / "dbt_target"),
+        ),
+    ]
+
+
+def dagster_runs(settings: Settings, limit: int) -> list[dict[str, object]] | None:
+    """The last runs on the warehouse's Dagster instance (None when it has none yet)."""
+    from orchestration.instance import dagster_home
+
+    home = dagster_home(settings)
+    if not (home / "dagster.yaml").exists():
+        return None
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = []
+        for record in instance.get_run_records(limit=limit):
+            run = record.dagster_run
+            started = record.start_time or record.create_timestamp.timestamp()
+            runs.append(
+                {
+                    "run_id": run.run_id,
+                    "status": run.status.value.lower(),
+                    "started": datetime.fromtimestamp(started, UTC).replace(tzinfo=None),
+                    "ended": (
+                        datetime.fromtimestamp(record.end_time, UTC).replace(tzinfo=None)
+                        if record.end_time
+                        else None
+                    ),
+                    "trigger": run.tags.get("cx/trigger")
+                    or run.tags.get("dagster/schedule_name")
+                    or run.tags.get("dagster/sensor_name")
+                    or "ui",
+                }
+            )
+        return runs
+
+
+def _print_runs(settings: Settings, con: duckdb.DuckDBPyConnection, limit: int) -> None:
+    logged: dict[str, tuple] = {}
+    if table_exists(con, "raw", "_runs"):
+        for row in con.execute(
+            "select run_id, started_at, ended_at, status, files_loaded, failed_checks, "
+            f"assets_materialized from raw._runs order by started_at desc limit {int(limit)}"
+        ).fetchall():
+            logged[row[0]] = row
+    runs = dagster_runs(settings, limit)
+    print("last runs (UTC; Dagster instance, the same as `make dev` shows)")
+    print(f"  {'started':19}  {'ended':19}  {'status':11}  files  assets  failed checks  run")
+    shown = 0
+    for run in runs or []:
+        row = logged.pop(str(run["run_id"]), None)
+        status = row[3] if row else run["status"]  # the run log knows a blocked run
+        files, checks, assets = (row[4], row[5], row[6]) if row else (None, None, None)
+        _print_run_line(run["started"], run["ended"], status, files, checks, assets)
+        print(f"  {str(run['run_id'])[:8]} ({run['trigger']})")
+        shown += 1
+    for row in logged.values():  # runs from before the instance existed
+        if shown >= limit:
+            break
+        _print_run_line(row[1], row[2], row[3], row[4], row[5], row[6])
+        print("  (run log only)")
+        shown += 1
+
+
+def _print_run_line(started, ended, status, files, checks, assets) -> None:
+    n_failed = len(json.loads(checks)) if checks else 0
+    n_assets = len(json.loads(assets)) if assets else 0
+    print(
+        f"  {started:%Y-%m-%d %H:%M:%S}  "
+        f"{(f'{ended:%Y-%m-%d %H:%M:%S}' if ended else '-'):19}  "
+        f"{status:11}  {files or 0:5}  {n_assets:6}  {n_failed:13}",
+        end="",
+    )
+
+
+def _print_freshness(settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
+    from cx_insights.ops.freshness import age_hours, describe_age, source_freshness, verdict
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    print(
+        f"\nfreshness of each source (UTC): newest file (limit CX_FRESHNESS_HOURS "
+        f"{settings.freshness_hours:g} h) and newest event in the data "
+        f"(limit CX_DATA_FRESHNESS_HOURS {settings.data_freshness_hours:g} h)"
+    )
+    print(f"  {'entity':27}  {'newest file':16}  {'age':10}  {'file':22}  ", end="")
+    print(f"{'newest event':16}  {'age':10}  data")
+    for e in ENTITIES:
+        f = source_freshness(con, e)
+        file_age = age_hours(f.newest_file, now)
+        data_age = age_hours(f.newest_event, now)
+        print(
+            f"  {f.entity:27}  {_stamp(f.newest_file):16}  "
+            f"{(describe_age(file_age) if file_age is not None else '-'):10}  "
+            f"{verdict(file_age, settings.freshness_hours):22}  "
+            f"{_stamp(f.newest_event):16}  "
+            f"{(describe_age(data_age) if data_age is not None else '-'):10}  "
+            f"{verdict(data_age, settings.data_freshness_hours) if f.event_columns else 'n/a'}"
+        )
+
+
+def _stamp(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
 def print_status(settings: Settings, limit: int = 10) -> int:
     if not settings.warehouse.exists():
         print(f"no warehouse at {settings.warehouse}: run `cx-insights run` first")
@@ -110,31 +244,15 @@ def print_status(settings: Settings, limit: int = 10) -> int:
     try:
         with connect(settings.warehouse, read_only=True) as con:
             print(f"warehouse {settings.warehouse}\n")
-            if table_exists(con, "raw", "_runs"):
-                print("last runs (UTC)")
-                print(
-                    f"  {'started':19}  {'ended':19}  {'status':11}  files  assets  failed checks"
-                )
-                for started, ended, status, files, checks, assets in con.execute(
-                    "select started_at, ended_at, status, files_loaded, failed_checks, "
-                    "assets_materialized "
-                    f"from raw._runs order by started_at desc limit {int(limit)}"
-                ).fetchall():
-                    n_failed = len(json.loads(checks)) if checks else 0
-                    n_assets = len(json.loads(assets)) if assets else 0
-                    print(
-                        f"  {started:%Y-%m-%d %H:%M:%S}  "
-                        f"{(f'{ended:%Y-%m-%d %H:%M:%S}' if ended else '-'):19}  "
-                        f"{status:11}  {files or 0:5}  {n_assets:6}  {n_failed}"
-                    )
-            print("\nfreshness of each source (UTC)")
-            print(f"  {'entity':30}  {'last loaded':19}  newest file")
-            for entity, loaded, mtime in freshness(con):
-                print(
-                    f"  {entity:30}  {(f'{loaded:%Y-%m-%d %H:%M:%S}' if loaded else '-'):19}  "
-                    f"{(f'{mtime:%Y-%m-%d %H:%M:%S}' if mtime else '-')}"
-                )
+            _print_runs(settings, con, limit)
+            _print_freshness(settings, con)
             print("\n".join(connector_status_lines(settings)))
+            usage = disk_usage(settings)
+            print(
+                "\ndisk: "
+                + ", ".join(f"{label} {human_size(n)}" for label, _, n in usage)
+                + f" (total {human_size(sum(n for _, _, n in usage))})"
+            )
     except WarehouseLockedError as exc:
         print(f"cx-insights: {exc}")
         return 3

@@ -1,0 +1,1 @@
+"""Operating the warehouse: freshness, housekeeping, alerts (plain Python, no Dagster)."""
