@@ -44,9 +44,12 @@ test: $(STAMP) lint chromium
 benchmark: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py
 
+# The Dagster UI on the instance `cx-insights run` writes: DAGSTER_HOME beside the
+# warehouse (warehouse/dagster_home by default, or beside CX_WAREHOUSE) unless set.
 dev: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} \
-		bash -c 'mkdir -p $$DAGSTER_HOME && $(BIN)/dagster dev -m orchestration.definitions'
+	home="$$($(BIN)/python -m orchestration.instance)" && \
+		PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME="$$home" \
+		$(BIN)/dagster dev -m orchestration.definitions
 
 clean:
 	rm -rf warehouse dbt_project/target dbt_project/logs .pytest_cache

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,65 +82,174 @@ def _export_env(settings: Settings) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
-def materialize(
-    settings: Settings, select: str | None = None, log_level: str = "WARNING"
-) -> RunOutcome:
-    """Materialise the assets (all by default) in this process through Dagster."""
+class SelectionError(ValueError):
+    """An asset selection that is malformed or matches no asset (exit 2)."""
+
+
+def resolve_selection(graph, select: str) -> list:
+    """The asset keys a `--select` string names; SelectionError names what exists."""
     import dagster as dg
+
+    try:
+        keys = dg.AssetSelection.from_string(select).resolve(graph)
+    except Exception as exc:
+        keys, problem = set(), f"is not a valid selection ({str(exc).strip().splitlines()[0]})"
+    else:
+        problem = "matches no asset"
+    if keys:
+        return sorted(keys, key=lambda k: k.to_user_string())
+    all_keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
+    groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()})
+    examples = ", ".join(
+        next(k for k in all_keys if k.startswith(prefix))
+        for prefix in ("raw/", "accepted/", "marts/", "report/")
+        if any(k.startswith(prefix) for k in all_keys)
+    )
+    raise SelectionError(
+        f"--select {select!r} {problem}: groups are {', '.join(groups)} "
+        f"(e.g. 'group:ingest'); asset keys look like {examples} (e.g. 'key:marts/kpi_monthly+')"
+    )
+
+
+def materialize(
+    settings: Settings,
+    select: str | None = None,
+    log_level: str = "WARNING",
+    *,
+    progress: bool = False,
+    verbose: bool = False,
+    run_id: str | None = None,
+) -> RunOutcome:
+    """Materialise the assets (all by default) in this process through Dagster, on the
+    warehouse's persistent instance (`<warehouse dir>/dagster_home`, or DAGSTER_HOME), so
+    `make dev` shows every run, materialisation and check result."""
+    import contextlib
+
+    from orchestration.instance import open_instance, prune_runs
+    from orchestration.progress import ProgressPrinter
 
     _export_env(settings)
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("cx_all")
+    graph = defs.resolve_asset_graph()
     kwargs: dict = {}
     if select and select != "*":
-        graph = defs.resolve_asset_graph()
-        keys = dg.AssetSelection.from_string(select).resolve(graph)
-        kwargs["asset_selection"] = list(keys)
+        kwargs["asset_selection"] = resolve_selection(graph, select)
+    run_id = run_id or str(uuid.uuid4())
+    insight_keys = {
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).group_name == "insights"
+    }
+    printer = ProgressPrinter(sys.stdout if progress else None, insight_keys=insight_keys)
+    # dagster-dbt writes dbt's log lines to stdout: only with --verbose.
+    quiet_stdout = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(_NullIO())
     started = time.monotonic()
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            **kwargs,
-        )
-        outcome = RunOutcome(success=result.success, seconds=time.monotonic() - started)
-        outcome.materialized = sorted(
-            {
-                ev.asset_key.to_user_string()
-                for ev in result.all_events
-                if ev.is_step_materialization and ev.asset_key is not None
-            }
-        )
-        for ev in result.get_asset_check_evaluations():
-            # Warnings (e.g. a stale source) are reported, never fatal.
-            if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR:
-                outcome.failed_checks.append(
-                    {
-                        "entity": "/".join(ev.asset_key.path),
-                        "check": ev.check_name,
-                        "description": ev.description or "",
-                    }
-                )
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                if error and "DagsterAssetCheckFailedError" in (error.cls_name or ""):
-                    continue  # already reported as a failed check
-                step = {
-                    "step": event.step_key or "?",
-                    "error": (error.message.strip() if error else "unknown error"),
+    instance = open_instance(settings)
+    try:
+
+        def on_event(entry) -> None:
+            event = entry.dagster_event
+            if not printer._planned and event is not None:
+                printer.plan(_planned_steps(instance, run_id))
+            printer(entry)
+
+        instance.add_event_listener(run_id, on_event)
+        with quiet_stdout:
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_id=run_id,
+                tags={"cx/trigger": "cli"},
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                **kwargs,
+            )
+        outcome = _outcome(result, time.monotonic() - started)
+        try:
+            prune_runs(instance)
+        except Exception as exc:  # housekeeping never fails a run
+            logging.getLogger(__name__).warning("could not prune old Dagster runs: %s", exc)
+    finally:
+        instance.dispose()
+    return outcome
+
+
+class _NullIO:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _planned_steps(instance, run_id: str) -> list[str]:
+    run = instance.get_run_by_id(run_id)
+    if run is None or not run.execution_plan_snapshot_id:
+        return []
+    snapshot = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    return [step.key for step in snapshot.steps]
+
+
+def _outcome(result, seconds: float) -> RunOutcome:
+    import dagster as dg
+
+    outcome = RunOutcome(success=result.success, seconds=seconds)
+    outcome.materialized = sorted(
+        {
+            ev.asset_key.to_user_string()
+            for ev in result.all_events
+            if ev.is_step_materialization and ev.asset_key is not None
+        }
+    )
+    for ev in result.get_asset_check_evaluations():
+        # Warnings (e.g. a stale source) are reported, never fatal.
+        if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR:
+            outcome.failed_checks.append(
+                {
+                    "entity": "/".join(ev.asset_key.path),
+                    "check": ev.check_name,
+                    "description": ev.description or "",
                 }
-                root = error
-                while root and root.cause:
-                    root = root.cause
-                if root and root is not error:
-                    step["cause"] = root.message.strip()  # e.g. DuckDB's lock error
-                outcome.failed_steps.append(step)
+            )
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            if error and "DagsterAssetCheckFailedError" in (error.cls_name or ""):
+                continue  # already reported as a failed check
+            step = {
+                "step": event.step_key or "?",
+                "error": (error.message.strip() if error else "unknown error"),
+            }
+            root = error
+            while root and root.cause:
+                root = root.cause
+            if root and root is not error:
+                step["cause"] = root.message.strip()  # e.g. DuckDB's lock error
+            outcome.failed_steps.append(step)
     if outcome.failed_checks:
         outcome.success = False
     return outcome
+
+
+def _quiet_colours() -> None:
+    """No ANSI colour codes when the output is a file or a pipe."""
+    if not sys.stdout.isatty():
+        os.environ.setdefault("NO_COLOR", "1")
+        os.environ["DBT_USE_COLORS"] = "false"
+
+
+def check_selection(settings: Settings, select: str) -> None:
+    """Before anything changes: a `--select` that matches nothing is an error (exit 2)."""
+    if not select or select == "*":
+        return
+    _export_env(settings)
+    from orchestration.definitions import defs
+
+    resolve_selection(defs.resolve_asset_graph(), select)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -147,43 +257,60 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cx_insights.warehouse import WarehouseLockedError
 
     settings = load_settings()
-    print(f"landing:   {settings.landing_dir}")
-    print(f"warehouse: {settings.warehouse}")
+    say = _printer(args.quiet)
+    say(f"landing:   {settings.landing_dir}")
+    say(f"warehouse: {settings.warehouse}")
+    _quiet_colours()
+    if not args.verbose:  # Dagster's warnings about dbt tests it observes, for one
+        logging.getLogger("dagster").setLevel(logging.ERROR)
+    started = time.monotonic()
     try:
         with run_lock(settings):
+            say("loading the pipeline (Dagster, dbt, Great Expectations: about 20 s)")
+            check_selection(settings, args.select)
             pulled = _pull_first(settings, args)
             check_landing_dir(settings.landing_dir)  # a mistyped or empty one changes nothing
             check_warehouse_free(settings)  # a BI tool holding the file: stop before any change
             from orchestration.defs.report.status import record_run_start
 
-            run_id = uuid.uuid4().hex
-            os.environ["CX_RUN_ID"] = run_id  # the published file's marts._build names it
+            # One id for the run log, the published file's marts._build and Dagster's run.
+            run_id = str(uuid.uuid4())
+            os.environ["CX_RUN_ID"] = run_id
             record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None))
-            outcome = materialize(settings, pulled[0], "DEBUG" if args.verbose else "CRITICAL")
-            outcome.failed_steps[:0] = pulled[1]
-            outcome.success = outcome.success and not pulled[1]
-            _publish_unless_published(settings, outcome, run_id)
-            holder = _lock_conflict(outcome)
+            holder = None
+            try:
+                outcome = materialize(
+                    settings,
+                    pulled[0],
+                    "DEBUG" if args.verbose else "CRITICAL",
+                    progress=not args.quiet,
+                    verbose=args.verbose,
+                    run_id=run_id,
+                )
+                outcome.failed_steps[:0] = pulled[1]
+                outcome.success = outcome.success and not pulled[1]
+                _publish_unless_published(settings, outcome, run_id)
+                holder = _lock_conflict(outcome)
+            except Exception as exc:  # the run log and the summary still say what happened
+                outcome = _crashed(exc, args.verbose, time.monotonic() - started)
             _record_run_end(settings, run_id, outcome)
+            from cx_insights.ops.housekeeping import clean_after_run
+
+            clean_after_run(settings)
             if holder:
                 raise WarehouseInUseError(in_use_message(settings, holder))
             _write_reports(settings, outcome)
+            _send_alerts(settings, outcome, run_id, say)
     except RunLockedError as exc:
         print(f"cx-insights: {exc}", file=sys.stderr)
         return 3
     except (WarehouseInUseError, WarehouseLockedError) as exc:
         print(f"cx-insights: {_in_use_line(settings, exc)}", file=sys.stderr)
         return 3
-    for line in outcome.messages():
-        print(line, file=sys.stderr)
-    print(f"run took {outcome.seconds:.1f} s")
-    print(f"warehouse:           {settings.warehouse} (the run's working file)")
-    if settings.published.exists():
-        kept = "" if outcome.success else " (the last good build, unchanged)"
-        print(f"BI tools open:       {settings.published} (read-only){kept}")
-    print(f"data-quality report: {settings.quality_report}")
-    if settings.dashboard.exists():
-        print(f"dashboard:           {settings.dashboard}")
+    except SelectionError as exc:
+        print(f"cx-insights: {exc}", file=sys.stderr)
+        return 2
+    _print_summary(settings, outcome, run_id, say)
     if not outcome.success:
         print(
             "cx-insights: the run did not complete: see the BLOCKED / FAILED lines above "
@@ -192,6 +319,63 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _printer(quiet: bool):
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, flush=True)
+
+    return say
+
+
+def _crashed(exc: BaseException, verbose: bool, seconds: float) -> RunOutcome:
+    """A run that raised: one FAILED line (the traceback only with --verbose)."""
+    if verbose:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    failed = [{"step": "run", "error": error}]
+    return RunOutcome(success=False, failed_steps=failed, seconds=seconds)
+
+
+def _print_summary(settings: Settings, outcome: RunOutcome, run_id: str, say) -> None:
+    from orchestration.instance import dagster_home
+    from orchestration.progress import STAGES, stage_of
+
+    for line in outcome.messages():
+        print(line, file=sys.stderr)
+    by_stage: dict[str, int] = {}
+    for key in outcome.materialized:
+        stage = stage_of(key.replace("/", "__"))
+        stage = "dbt models" if stage == "other" else stage
+        by_stage[stage] = by_stage.get(stage, 0) + 1
+    order = {stage: i for i, stage in enumerate(STAGES)}
+    built = (
+        ", ".join(
+            f"{stage} {n}" for stage, n in sorted(by_stage.items(), key=lambda s: order[s[0]])
+        )
+        or "nothing"
+    )
+    say("")
+    say(f"{'succeeded' if outcome.success else 'did not complete'}: built {built}")
+    if outcome.failed_checks or outcome.failed_steps:
+        say(
+            f"blocked by {len(outcome.failed_checks)} failed checks and "
+            f"{len(outcome.failed_steps)} failed steps (lines above); models downstream "
+            "of them were not rebuilt"
+        )
+    say(f"run took {outcome.seconds:.1f} s")
+    say(f"warehouse:           {settings.warehouse} (the run's working file)")
+    if settings.published.exists():
+        kept = "" if outcome.success else " (the last good build, unchanged)"
+        say(f"BI tools open:       {settings.published} (read-only){kept}")
+    say(f"data-quality report: {settings.quality_report}")
+    if settings.dashboard.exists():
+        say(f"dashboard:           {settings.dashboard}")
+    say(f"Dagster run:         {run_id} in {dagster_home(settings)} (`make dev` shows it)")
 
 
 def _pull_first(settings: Settings, args: argparse.Namespace) -> tuple[str, list]:
@@ -281,14 +465,46 @@ def _record_run_end(
 
 
 def _write_reports(settings: Settings, outcome: RunOutcome) -> None:
-    """The data-quality page, always (a blocked run needs it most).
+    """The data-quality page, always (a blocked run needs it most), written after the
+    run-log row is closed so it shows this run with its final status.
 
-    The dashboard is a Dagster asset (`report/dashboard`), built by the run
-    when every mart it reads was built.
+    The dashboard is a Dagster asset (`report/dashboard`), built by the run when every
+    mart it reads was built; it was written while this run was still `running`, so it
+    is written again here, from the same marts, with the run's final status.
     """
     from orchestration.defs.report.quality_report import write_quality_report
 
     write_quality_report(settings, run_messages=outcome.messages())
+    if "report/dashboard" in outcome.materialized:
+        from orchestration.defs.report.dashboard import write_dashboard
+
+        write_dashboard(settings)
+
+
+def _send_alerts(settings: Settings, outcome: RunOutcome, run_id: str, say) -> None:
+    """A failed run, or (after a successful build) KPI alerts from the published marts:
+    each written once to the outbox (and POSTed to CX_ALERT_WEBHOOK when set)."""
+    from cx_insights.ops.alerts import deliver, kpi_alerts, outbox_dir, run_failed_alert
+
+    try:
+        if not outcome.success:
+            alerts = [run_failed_alert(run_id, outcome.messages())]
+        elif settings.published.exists() and any(
+            key.startswith("marts/") for key in outcome.materialized
+        ):
+            import duckdb
+
+            with duckdb.connect(str(settings.published), read_only=True) as con:
+                alerts = kpi_alerts(con)
+        else:
+            alerts = []
+        outbox = outbox_dir(settings.warehouse)
+        new = deliver(alerts, outbox, settings.alert_webhook)
+    except Exception as exc:  # alerting never changes a run's outcome
+        print(f"cx-insights: alerts not sent: {exc}", file=sys.stderr)
+        return
+    if new:
+        say(f"alerts:              {len(new)} new in {outbox}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -306,13 +522,41 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from cx_insights.generate import generate
 
+    out = Path(args.out).expanduser()
+    if args.end_month is not None and not _is_month(args.end_month):
+        print(f"cx-insights: --end-month {args.end_month!r} is not YYYY-MM", file=sys.stderr)
+        return 2
+    if not args.overwrite and out.is_dir() and any(out.iterdir()):
+        print(
+            f"cx-insights: {out} is not empty; pass --overwrite to replace its landing data, "
+            "or choose an empty --out",
+            file=sys.stderr,
+        )
+        return 2
     started = time.monotonic()
-    counts = generate(Path(args.out), customers=args.customers, seed=args.seed, months=args.months)
+    try:
+        counts = generate(
+            out,
+            customers=args.customers,
+            seed=args.seed,
+            months=args.months,
+            end_month=args.end_month,
+            overwrite=args.overwrite,
+        )
+    except (ValueError, FileExistsError) as exc:
+        print(f"cx-insights: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(counts, indent=2))
-    print(
-        f"wrote {sum(counts.values()):,} rows to {args.out} in {time.monotonic() - started:.1f} s"
-    )
+    print(f"wrote {sum(counts.values()):,} rows to {out} in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def _is_month(text: str) -> bool:
+    try:
+        datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        return False
+    return len(text) == 7
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -339,29 +583,62 @@ def cmd_status(args: argparse.Namespace) -> int:
     return print_status(load_settings())
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cx-insights")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _end_month() -> str:
+    from cx_insights.generate.timeline import DEFAULT_END_MONTH
+
+    return DEFAULT_END_MONTH
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cx-insights",
         description="Customer-experience warehouse: surveys, CRM, web, tickets, joined to money.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="materialise assets through Dagster (all by default)")
-    p.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'group:ingest'")
-    p.add_argument("--verbose", action="store_true", help="log every Dagster step")
+    p.add_argument(
+        "--select",
+        default="*",
+        help="Dagster asset selection, e.g. 'group:ingest' or 'key:marts/kpi_monthly+' "
+        "(one that matches nothing is an error)",
+    )
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print dbt's output, Dagster's debug log and tracebacks",
+    )
+    loud.add_argument("--quiet", action="store_true", help="print errors only")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("generate", help="write a realistic landing directory of any size")
-    p.add_argument("--out", required=True)
-    p.add_argument("--customers", type=int, required=True)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--months", type=int, default=24)
-    p.add_argument("--end-month", default=None, help="last month, YYYY-MM (default 2026-10)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing landing data")
+    p.add_argument("--out", required=True, help="landing directory to write (empty or new)")
+    p.add_argument("--customers", type=int, required=True, help="number of customers")
+    p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    p.add_argument("--months", type=int, default=24, help="months of data (at least 2)")
+    p.add_argument(
+        "--end-month", default=None, help=f"last month of data, YYYY-MM (default {_end_month()})"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the landing data already in --out"
+    )
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("report", help="(re)build the dashboard and the data-quality report")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("export", help="every mart table, one file each, with manifest.json")
     p.add_argument("--out", required=True, help="folder to write into (created if missing)")
-    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument(
+        "--format", choices=["parquet", "csv"], default="parquet", help="file format of each table"
+    )
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("pull", help="run the configured connectors (vendor APIs -> landing)")
     p.add_argument("--source", nargs="+", help="only these connectors, e.g. zendesk stripe")
@@ -377,6 +654,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)  # Dagster's and dbt's INFO chatter stays out
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # Dagster's beta/preview notices are for its developers, not for a run's reader.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -93,3 +93,49 @@ def test_duckdb_memory_is_capped_by_default_and_by_setting(tmp_path, monkeypatch
     monkeypatch.setenv("CX_DUCKDB_MEMORY_LIMIT", "2GiB")
     with connect(tmp_path / "w.duckdb") as con:
         assert con.execute("select current_setting('memory_limit')").fetchone() == ("2.0 GiB",)
+
+
+def test_a_run_is_on_the_warehouse_dagster_instance_with_progress_and_a_summary(sample_build):
+    """The session's sample build (`cx-insights run`, output redirected to a pipe)."""
+    import os
+    import re
+
+    import duckdb
+
+    out = sample_build.stdout
+    # One line per stage as it starts and ends, no dbt log lines, no colour codes.
+    for stage in ("ingest", "quality gate", "dbt models", "reports", "publish"):
+        assert re.search(rf"^\d\d:\d\d:\d\d  {stage} +started$", out, re.M), (stage, out)
+        assert re.search(rf"^\d\d:\d\d:\d\d  {stage} +done: .* s$", out, re.M), (stage, out)
+    assert re.search(r"insights +done: \d+ insight models", out)
+    assert re.search(r"ingest +done: .*files loaded, [\d,]+ rows loaded", out)
+    assert "\x1b[" not in out + sample_build.stderr
+    assert "Running with dbt" not in out and len(out.splitlines()) < 40, out
+    assert "succeeded: built " in out and "BI tools open:" in out
+
+    # Runs, materialisations and check results are on the instance `make dev` opens.
+    home = Path(os.environ.get("DAGSTER_HOME") or sample_build.warehouse.parent / "dagster_home")
+    assert (home / "dagster.yaml").exists()
+    with duckdb.connect(str(sample_build.warehouse), read_only=True) as con:
+        [(run_id, status)] = con.execute(
+            "select run_id, status from raw._runs order by started_at limit 1"
+        ).fetchall()
+    assert status == "success" and f"Dagster run:         {run_id}" in out
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        kpi = instance.get_latest_materialization_event(dg.AssetKey(["marts", "kpi_monthly"]))
+        assert kpi is not None and kpi.run_id == run_id
+        for key, check in (
+            (["raw", "crm__customers"], "files_readable"),
+            (["accepted", "feedback__responses"], "data_freshness"),
+        ):
+            history = instance.event_log_storage.get_asset_check_execution_history(
+                dg.AssetCheckKey(dg.AssetKey(key), check), limit=5
+            )
+            assert any(record.run_id == run_id for record in history), (key, check)
+
+    # The dashboard written at the end of the run shows the run finished.
+    page = sample_build.warehouse.with_name("dashboard.html").read_text(encoding="utf-8")
+    assert "this page was written during it" not in page
+    assert "Last run</div><div class='value good'>success" in page
