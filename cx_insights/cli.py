@@ -151,7 +151,7 @@ def materialize(
 
         def on_event(entry) -> None:
             event = entry.dagster_event
-            if not printer._planned and event is not None:
+            if not printer.planned and event is not None:
                 printer.plan(_planned_steps(instance, run_id))
             printer(entry)
 

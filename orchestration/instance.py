@@ -59,14 +59,16 @@ retention:
 
 def ensure_dagster_home(settings: Settings) -> Path:
     """Create the home and its dagster.yaml (ours is rewritten if the home moved; a file
-    without our marker is the user's and left alone), and point DAGSTER_HOME at it."""
+    without our marker is the user's and left alone, and a DAGSTER_HOME the user set gets
+    none), and point DAGSTER_HOME at it."""
+    user_home = bool((os.environ.get("DAGSTER_HOME") or "").strip())
     home = dagster_home(settings)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     wanted = dagster_yaml(home)
-    if not config.exists() or (
-        config.read_text(encoding="utf-8").startswith(MARKER)
-        and config.read_text(encoding="utf-8") != wanted
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    if (current is None and not user_home) or (
+        current is not None and current.startswith(MARKER) and current != wanted
     ):
         config.write_text(wanted, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)

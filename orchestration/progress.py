@@ -63,14 +63,14 @@ class ProgressPrinter:
         self.insight_keys = insight_keys
         self.stages: dict[str, StageProgress] = {s: StageProgress() for s in STAGES}
         self.stages["other"] = StageProgress()
-        self._planned = False
+        self.planned = False
         if step_keys is not None:
             self.plan(step_keys)
 
     def plan(self, step_keys: list[str]) -> None:
         for key in step_keys:
             self.stages[stage_of(key)].steps.add(key)
-        self._planned = True
+        self.planned = True
 
     def _say(self, stage: str, text: str) -> None:
         if self.out is not None:

@@ -201,6 +201,10 @@ def test_dagster_home_is_beside_the_warehouse_unless_set(tmp_path, monkeypatch):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     ensure_dagster_home(settings)
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    # A DAGSTER_HOME the user set is used as it is.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "mine"))
+    assert ensure_dagster_home(settings) == tmp_path / "mine"
+    assert not (tmp_path / "mine" / "dagster.yaml").exists()
 
 
 def test_old_runs_are_pruned_keeping_the_newest():

@@ -142,7 +142,7 @@ def dagster_runs(settings: Settings, limit: int) -> list[dict[str, object]] | No
     from orchestration.instance import dagster_home
 
     home = dagster_home(settings)
-    if not (home / "dagster.yaml").exists():
+    if not home.is_dir() or not any(home.iterdir()):
         return None
     import dagster as dg
 
