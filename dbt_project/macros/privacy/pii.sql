@@ -7,15 +7,20 @@
 -#}
 
 {#-
-    Masks e-mail addresses as `[email]`, then phone-like runs of 9 or more
-    digits (optionally led by `+` or `(`, digits separated by up to two of
-    space . / ( ) -) as `[phone]`. Patterns avoid backslashes so that they
-    read the same on every engine.
+    Masks e-mail addresses as `[email]`, IBANs as `[iban]` and phone numbers as
+    `[phone]`, with the patterns of cx_insights/privacy.py (`mask_pii`, which
+    the reports apply to text from raw and quarantine): `pii_patterns()` is
+    generated from that module, so SQL and Python mask the same text alike
+    (tests/test_privacy.py runs one list of cases through both). The patterns
+    hold no backslash; a replacement's group reference `\1` is `$1` on Spark.
 -#}
 {% macro mask_pii_text(text) -%}
-    {{ regexp_replace_all(
-        regexp_replace_all(text, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}', '[email]'),
-        '[+]?[(]?[0-9](?:[ ./()-]{0,2}[0-9]){8,}',
-        '[phone]'
-    ) }}
+    {%- set masked = namespace(sql=text) -%}
+    {%- for name, pattern, replacement in pii_patterns() -%}
+        {%- if target.type == 'spark' -%}
+            {%- set replacement = replacement | replace('\\1', '$1') -%}
+        {%- endif -%}
+        {%- set masked.sql = regexp_replace_all(masked.sql, pattern, replacement) -%}
+    {%- endfor -%}
+    {{ masked.sql }}
 {%- endmacro %}
