@@ -69,11 +69,33 @@ def test_money_and_metric_formats() -> None:
 
 
 def test_verbatims_are_masked_again_before_they_are_mailed() -> None:
-    text = "Call me on +44 20 7946 0958 or write to jane.doe@example.com please"
-    masked = dash.mask_text(text)
-    assert "jane.doe" not in masked and "7946" not in masked
-    assert "[email]" in masked and "[phone]" in masked
-    assert dash.mask_text("Delivered in 2 days, 5 stars") == "Delivered in 2 days, 5 stars"
+    """The page masks with cx_insights.privacy.mask_pii, the patterns of the SQL macro."""
+    kpi = _kpi([("2026-10-01", "touchpoint", "TP-1", "nps", -10.0, 40, -30.0, 10.0)])
+    verbatims = pd.DataFrame(
+        {
+            "touchpoint_id": ["TP-1"] * 3,
+            "submitted_at": pd.to_datetime(["2026-10-03", "2026-10-04", "2026-10-05"]),
+            "value_text": [
+                "Call me on 0151 - 123 456 78 or write to zoë.müller@exämple.de",
+                "Refund to DE89 3704 0044 0532 0130 00 please, ０１５１ １２３４５６７８",
+                "Parcel came on 2026-03-05 10:00, order 1234567, paid 1,234.56",
+            ],
+            "nps_score": [0, 1, 2],
+        }
+    )
+    data = dash.DashboardData(
+        currency="EUR",
+        generated_at=datetime(2026, 11, 2),
+        warehouse=Path("cx.duckdb"),
+        frames={"kpi_monthly": kpi, "verbatims": verbatims},
+        reporting_month=date(2026, 10, 1),
+    )
+    html = dash._verbatims_section(data)
+    for secret in ("123 456 78", "zoë", "exämple", "3704", "１２３４"):
+        assert secret not in html
+    assert "Call me on [phone] or write to [email]" in html
+    assert "Refund to [iban] please, [phone]" in html
+    assert "Parcel came on 2026-03-05 10:00, order 1234567, paid 1,234.56" in html
 
 
 def test_nps_category_follows_kpis_md() -> None:

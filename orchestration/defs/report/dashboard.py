@@ -25,7 +25,6 @@ import html
 import json
 import logging
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +37,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from cx_insights.config import Settings
+from cx_insights.privacy import mask_pii
 from cx_insights.warehouse import connect, table_exists
 
 log = logging.getLogger(__name__)
@@ -248,15 +248,6 @@ def month_label(month: object) -> str:
 def add_months(month: date, k: int) -> date:
     total = month.year * 12 + (month.month - 1) + k
     return date(total // 12, total % 12 + 1, 1)
-
-
-EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-PHONE_RE = re.compile(r"\+?\d[\d ()./-]{6,}\d")
-
-
-def mask_text(text: str) -> str:
-    """A second guard for a file that gets mailed: the marts already mask verbatims."""
-    return PHONE_RE.sub("[phone]", EMAIL_RE.sub("[email]", text))
 
 
 def nps_category(score: object) -> str:
@@ -1716,7 +1707,7 @@ def _verbatims_section(data: DashboardData) -> str:
             items = "".join(
                 f"<li><span class='score {nps_category(q.nps_score)}'>"
                 f"{fmt_number(q.nps_score, 0) if not is_missing(q.nps_score) else '–'}"
-                f"</span> “{_e(mask_text(str(q.value_text)))}” "
+                f"</span> “{_e(mask_pii(str(q.value_text)))}” "
                 f"<span class='muted'>{pd.Timestamp(q.submitted_at):%d %b %Y}</span></li>"
                 for q in quotes.itertuples(index=False)
             )
@@ -2213,7 +2204,10 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
             parts.append(
                 _table(
                     ["entity", "check", "description"],
-                    [[f.get("entity"), f.get("check"), f.get("description")] for f in failed],
+                    [
+                        [f.get("entity"), f.get("check"), mask_pii(str(f.get("description") or ""))]
+                        for f in failed
+                    ],
                 )
             )
     gate = data.frame("gate_results")
