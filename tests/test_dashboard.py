@@ -134,6 +134,43 @@ def test_top_line_compares_with_last_month_and_a_year_ago() -> None:
     assert (card.ci_low, card.ci_high) == (19.0, 32.0)
 
 
+def test_a_low_sample_top_line_card_says_so() -> None:
+    """`is_low_sample` comes from the frame as a numpy bool: the card must still see it."""
+    kpi = _kpi(
+        [
+            ("2026-09-01", "company", "all", "nps", 24.0, 410, 16.0, 32.0),
+            ("2026-10-01", "company", "all", "nps", 25.0, 12, -20.0, 60.0),
+            ("2026-10-01", "company", "all", "csat", 70.0, 300, None, None),
+        ]
+    )
+    nps, csat = dash.top_line(kpi, date(2026, 10, 1), ["nps", "csat"])
+    assert nps.is_low_sample is True
+    assert csat.is_low_sample is False
+    kpi = kpi.astype({"is_low_sample": object})
+    kpi.loc[1, "is_low_sample"] = None  # a missing flag is not a low sample
+    (unknown,) = dash.top_line(kpi, date(2026, 10, 1), ["nps"])
+    assert unknown.is_low_sample is False
+
+
+def test_the_low_sample_badge_shows_on_the_page(tmp_path: Path) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            """
+            create table marts.kpi_monthly as select * from (values
+                (date '2026-09-01', 'company', 'all', 'nps', 20.0, 8.0, 40.0, 40, 5.0, 35.0,
+                    false),
+                (date '2026-10-01', 'company', 'all', 'nps', 25.0, 3.0, 12.0, 12, -20.0, 60.0,
+                    true)
+            ) as t(month, level, level_id, metric, value, numerator, denominator, n, ci_low,
+                   ci_high, is_low_sample)
+            """
+        )
+    text = dash.write_dashboard(settings_for(warehouse)).read_text(encoding="utf-8")
+    assert "n = 12 <span class='low'>low sample</span>" in text
+
+
 def test_three_things_are_sentences_from_the_data() -> None:
     kpi = _kpi(
         [
@@ -231,7 +268,12 @@ def test_report_assets_materialise_through_dagster(
 ) -> None:
     import dagster as dg
 
-    from orchestration.defs.report.assets import DASHBOARD_KEY, report_assets
+    from orchestration.defs.report.assets import (
+        DASHBOARD_KEY,
+        DATA_QUALITY_KEY,
+        PUBLISHED_MARTS_KEY,
+        report_assets,
+    )
     from orchestration.resources import CxSettingsResource
 
     monkeypatch.setenv("CX_PII_SALT", "test")
@@ -241,7 +283,7 @@ def test_report_assets_materialise_through_dagster(
     )
     assert result.success
     keys = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert keys == {DASHBOARD_KEY, dg.AssetKey(["report", "data_quality"])}
+    assert keys == {DASHBOARD_KEY, DATA_QUALITY_KEY, PUBLISHED_MARTS_KEY}
     assert (core_only_warehouse.parent / "dashboard.html").exists()
     assert (core_only_warehouse.parent / "data_quality.html").exists()
 

@@ -586,7 +586,10 @@ def top_line(
                 n=int(now["n"]) if now is not None and not is_missing(now["n"]) else None,
                 ci_low=_float(now["ci_low"]) if now is not None else None,
                 ci_high=_float(now["ci_high"]) if now is not None else None,
-                is_low_sample=bool(now is not None and now["is_low_sample"] is True),
+                # A numpy bool from the frame: `is True` would never hold.
+                is_low_sample=now is not None
+                and not is_missing(now["is_low_sample"])
+                and bool(now["is_low_sample"]),
             )
         )
     return cards
