@@ -9,6 +9,7 @@ network. A screenshot of each tab is kept under tests/artifacts/dashboard/.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -302,6 +303,216 @@ def test_lineage_names_every_mart_the_dashboard_reads() -> None:
     assert refs == set(dash.MARTS_READ)
     deps = {key.path[-1] for key in dashboard.dependency_keys if key != DATA_QUALITY_KEY}
     assert deps == set(dash.MARTS_READ)
+
+
+# ------------------------------------------------------------------------------------
+# The data-quality page.
+
+
+def _landed(con: duckdb.DuckDBPyConnection, qualified: str, lines: int) -> None:
+    con.execute(
+        f"""
+        create table raw.{qualified} as
+        select 'f.csv' as _source_file, i::bigint as _source_line,
+            timestamp '2026-11-01 01:00' as _loaded_at
+        from range(1, {lines + 1}) as t(i)
+        """
+    )
+
+
+def _quarantined(con: duckdb.DuckDBPyConnection, qualified: str, rows: list[tuple]) -> None:
+    """rows: (line, rule, reason)."""
+    con.execute(
+        f"create table quarantine.{qualified} (_source_file varchar, _source_line bigint, "
+        "_rule varchar, _reason varchar)"
+    )
+    for line, rule, reason in rows:
+        con.execute(
+            f"insert into quarantine.{qualified} values ('f.csv', ?, ?, ?)", [line, rule, reason]
+        )
+
+
+@pytest.fixture
+def quality_warehouse(tmp_path: Path) -> Path:
+    """Customers: 10 landed, 2 rejected (their reasons quote an e-mail and a phone
+    number). Invoices: 20 landed, 1 rejected, 3 waiting for an FX rate. Tickets: 5
+    landed, and a quarantined row that is not in raw (so they do not reconcile)."""
+    warehouse = tmp_path / "cx.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        for schema in ("raw", "quarantine", "marts"):
+            con.execute(f"create schema {schema}")
+        _landed(con, "crm__customers", 10)
+        _quarantined(
+            con,
+            "crm__customers",
+            [
+                (
+                    3,
+                    "type:signed_up_at",
+                    "value zoë.müller@exämple.de of signed_up_at is not a valid timestamp",
+                ),
+                (
+                    7,
+                    "type:signed_up_at",
+                    "value 0151 - 123 456 78 of signed_up_at is not a valid timestamp",
+                ),
+            ],
+        )
+        _landed(con, "crm__invoices", 20)
+        _quarantined(
+            con,
+            "crm__invoices",
+            [
+                (1, "enum:status", "value refunded of status is not one of paid/open/void"),
+                (2, "fx_rate_exists", "no fx rate for CHF on or before 2024-07-26"),
+                (3, "fx_rate_exists", "no fx rate for CHF on or before 2024-07-27"),
+                (4, "fx_rate_exists", "no fx rate for CHF on or before 2024-08-02"),
+            ],
+        )
+        _landed(con, "tickets__tickets", 5)
+        _quarantined(con, "tickets__tickets", [(99, "parse_error", "call +44 20 7946 0958")])
+        for qualified, accepted in (
+            ("crm__customers", 8),
+            ("crm__invoices", 16),
+            ("tickets__tickets", 5),
+        ):
+            con.execute(
+                f"create table raw.{qualified}__accepted as select * from range({accepted})"
+            )
+        con.execute(
+            """
+            create table raw._gate_waiting as select * from (values
+                ('crm__invoices', date '2024-07-01', 'fx_rate_exists', 2::bigint),
+                ('crm__invoices', date '2024-08-01', 'fx_rate_exists', 1::bigint)
+            ) as t(entity, month_start_date, rule, rows)
+            """
+        )
+        con.execute(
+            """
+            create table marts.fct_subscription_fx_gaps as select * from (values
+                ('CHF', timestamp '2023-01-01', timestamp '2024-06-01', 3::bigint, 417.50)
+            ) as t(currency, first_instant_at, last_instant_at, subscriptions,
+                   native_mrr_left_out)
+            """
+        )
+    return warehouse
+
+
+def _entity(data: dict, qualified: str) -> dict:
+    (item,) = [i for i in data["entities"] if i["entity"] == qualified]
+    return item
+
+
+def test_quality_page_reconciles_accepted_rows_counted_on_their_own(
+    quality_warehouse: Path,
+) -> None:
+    from orchestration.defs.report import quality_report
+
+    data = quality_report.collect(settings_for(quality_warehouse))
+    customers = _entity(data, "crm__customers")
+    assert (customers["landed"], customers["accepted"], customers["quarantined"]) == (10, 8, 2)
+    assert customers["reconciles"] is True
+    # A quarantined row that raw does not hold: landed 5, accepted 5 (counted, not 5 - 1).
+    tickets = _entity(data, "tickets__tickets")
+    assert (tickets["landed"], tickets["accepted"], tickets["quarantined"]) == (5, 5, 1)
+    assert tickets["reconciles"] is False
+    html = quality_report.render(data)
+    assert "does not reconcile" in html
+    assert "no: 5 &ne; 5 + 1" in html
+
+
+def test_quality_page_the_gate_record_gives_accepted_while_it_is_current(
+    quality_warehouse: Path,
+) -> None:
+    from orchestration.defs.report import quality_report
+
+    with duckdb.connect(str(quality_warehouse)) as con:
+        con.execute(
+            """
+            create table raw._gate_results as select * from (values
+                ('crm__customers', timestamp '2026-11-01 01:00', 10, 7, 2, 8,
+                    '{"type:signed_up_at": 2}'),
+                ('tickets__tickets', timestamp '2026-11-01 01:00', 4, 4, 0, 4, '{}')
+            ) as t(entity, checked_at, rows_landed, rows_accepted, rows_quarantined,
+                   rows_current, by_rule)
+            """
+        )
+    data = quality_report.collect(settings_for(quality_warehouse))
+    customers = _entity(data, "crm__customers")
+    assert customers["accepted"] == 7 and customers["reconciles"] is False
+    assert customers["counted_by"] == "gate check of 2026-11-01 01:00 UTC"
+    # raw holds 5 ticket rows, the record counted 4: counted again, not trusted.
+    tickets = _entity(data, "tickets__tickets")
+    assert tickets["accepted"] == 5 and tickets["counted_by"].startswith("counted when")
+
+
+def test_quality_page_splits_rejected_from_waiting_rows(quality_warehouse: Path) -> None:
+    from orchestration.defs.report import quality_report
+
+    settings = settings_for(quality_warehouse)
+    data = quality_report.collect(settings)
+    invoices = _entity(data, "crm__invoices")
+    assert (invoices["rejected"], invoices["waiting"], invoices["quarantined"]) == (1, 3, 4)
+    assert invoices["reject_rate"] == pytest.approx(1 / 20)  # waiting rows never count
+    assert data["waiting_by_month"] == [
+        {"entity": "crm__invoices", "month": date(2024, 7, 1), "rule": "fx_rate_exists", "rows": 2},
+        {"entity": "crm__invoices", "month": date(2024, 8, 1), "rule": "fx_rate_exists", "rows": 1},
+    ]
+    html = quality_report.render(data)
+    assert "<h2>Waiting rows by month</h2>" in html
+    assert "released automatically" in html and "mark their months incomplete" in html
+    assert "<td>crm__invoices</td><td>2024-07-01</td><td>fx_rate_exists</td><td>2</td>" in html
+    assert "<td>fx_rate_exists</td><td>waiting</td><td>3</td>" in html
+    assert "<td>enum:status</td><td>rejected</td><td>1</td>" in html
+    assert "<h2>MRR left out for lack of an FX rate</h2>" in html
+    assert "<td>CHF</td><td>2023-01-01 00:00:00</td><td>2024-06-01 00:00:00</td>" in html
+    with duckdb.connect(str(quality_warehouse)) as con:
+        con.execute("drop table marts.fct_subscription_fx_gaps")
+        con.execute("drop table raw._gate_waiting")
+    html = quality_report.render(quality_report.collect(settings))
+    assert "MRR left out" not in html
+    assert "No row is waiting." in html
+
+
+def test_quality_page_masks_personal_data_in_quarantined_values(quality_warehouse: Path) -> None:
+    from orchestration.defs.report import quality_report
+
+    settings = settings_for(quality_warehouse)
+    path = quality_report.write_quality_report(
+        settings, run_messages=["crm__customers: value jane.doe@example.com rejected"]
+    )
+    text = path.read_text(encoding="utf-8")
+    data = json.dumps(quality_report.collect(settings), default=str, ensure_ascii=False)
+    for clear in ("müller", "exämple", "123 456 78", "7946", "jane.doe"):
+        assert clear not in text and clear not in data
+    assert "value [email] of signed_up_at is not a valid timestamp" in text
+    assert "value [phone] of signed_up_at" in text and "call [phone]" in text
+
+
+def test_quality_tab_reject_rate_leaves_waiting_rows_out() -> None:
+    gate = pd.DataFrame(
+        {
+            "entity": ["crm__invoices"],
+            "checked_at": [pd.Timestamp("2026-11-01 01:00")],
+            "rows_landed": [100],
+            "rows_accepted": [90],
+            "rows_quarantined": [10],
+            "rows_current": [90],
+            "by_rule": ['{"enum:status": 2, "fx_rate_exists": 8}'],
+        }
+    )
+    data = dash.DashboardData(
+        currency="EUR",
+        generated_at=datetime(2026, 11, 2),
+        warehouse=Path("cx.duckdb"),
+        frames={"gate_results": gate},
+        max_reject_rate=0.05,
+    )
+    html = dash._checks_section(data, dash.Figures(), "data_quality.html")
+    assert "<td>crm__invoices</td><td>100</td><td>90</td><td>2</td><td>8</td><td>2.00 %</td>" in (
+        html
+    )
+    assert "Rows waiting" in html
 
 
 # ------------------------------------------------------------------------------------

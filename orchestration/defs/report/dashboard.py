@@ -38,6 +38,7 @@ from plotly.subplots import make_subplots
 
 from cx_insights.config import Settings
 from cx_insights.privacy import mask_pii
+from cx_insights.quality.gate import WAITING_RULES
 from cx_insights.warehouse import connect, table_exists
 
 log = logging.getLogger(__name__)
@@ -2219,18 +2220,6 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
             _not_available("Gate results", "The quality gate has not run on this warehouse.")
         )
         return _section("Checks and quarantine", *parts)
-    totals = gate[["rows_landed", "rows_accepted", "rows_quarantined"]].sum()
-    landed = float(totals["rows_landed"])
-    share = fmt_number(100 * totals["rows_quarantined"] / landed, 2) if landed else "–"
-    parts.append(
-        _cards(
-            _card("Rows landed", fmt_number(totals["rows_landed"])),
-            _card("Rows accepted", fmt_number(totals["rows_accepted"])),
-            _card(
-                "Rows quarantined", fmt_number(totals["rows_quarantined"]), f"{share} % of landed"
-            ),
-        )
-    )
     by_rule = []
     for r in gate.itertuples(index=False):
         try:
@@ -2239,6 +2228,27 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
             rules = {}
         for rule, count in rules.items():
             by_rule.append({"entity": r.entity, "rule": rule, "rows": int(count)})
+    # Waiting rows (landing-contract.md) are valid and never count toward the reject rate.
+    gate = gate.copy()
+    waiting = pd.DataFrame(by_rule, columns=["entity", "rule", "rows"])
+    waiting = waiting[waiting["rule"].isin(WAITING_RULES)].groupby("entity")["rows"].sum()
+    gate["rows_waiting"] = gate["entity"].map(waiting).fillna(0).astype(int)
+    gate["rows_rejected"] = gate["rows_quarantined"] - gate["rows_waiting"]
+    totals = gate[["rows_landed", "rows_accepted", "rows_rejected", "rows_waiting"]].sum()
+    landed = float(totals["rows_landed"])
+    share = fmt_number(100 * totals["rows_rejected"] / landed, 2) if landed else "–"
+    parts.append(
+        _cards(
+            _card("Rows landed", fmt_number(totals["rows_landed"])),
+            _card("Rows accepted", fmt_number(totals["rows_accepted"])),
+            _card("Rows rejected", fmt_number(totals["rows_rejected"]), f"{share} % of landed"),
+            _card(
+                "Rows waiting",
+                fmt_number(totals["rows_waiting"]),
+                "for a response or an FX rate: released automatically",
+            ),
+        )
+    )
     if by_rule:
         frame = pd.DataFrame(by_rule).sort_values("rows", ascending=False)
         frame["label"] = frame["entity"] + ": " + frame["rule"]
@@ -2259,9 +2269,8 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
         parts.append(figs.html(fig, max(300, 140 + 28 * len(frame))))
     else:
         parts.append("<p class='good'>No row was quarantined.</p>")
-    gate = gate.copy()
     gate["reject_rate"] = (
-        100 * gate["rows_quarantined"] / gate["rows_landed"].where(gate["rows_landed"] > 0)
+        100 * gate["rows_rejected"] / gate["rows_landed"].where(gate["rows_landed"] > 0)
     )
     limit = 100 * data.max_reject_rate if data.max_reject_rate is not None else None
     fig = go.Figure(
@@ -2275,11 +2284,11 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
             ],
             text=[
                 f"{fmt_number(q)} of {fmt_number(n)}"
-                for q, n in zip(gate["rows_quarantined"], gate["rows_landed"], strict=True)
+                for q, n in zip(gate["rows_rejected"], gate["rows_landed"], strict=True)
             ],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="%{y}: %{x:.3f} %% quarantined (%{text})<extra></extra>",
+            hovertemplate="%{y}: %{x:.3f} %% rejected (%{text})<extra></extra>",
         )
     )
     if limit is not None:
@@ -2293,21 +2302,30 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
     fig.update_xaxes(range=[0, top * 1.25 or 1])
     fig.update_yaxes(autorange="reversed", title_text="Entity")
     fig.update_layout(
-        title="Share of landed rows sent to quarantine, per entity (label: rows quarantined "
-        "of rows landed)",
-        xaxis_title="Rows quarantined (% of landed)",
+        title="Share of landed rows rejected, per entity (label: rows rejected of rows "
+        "landed; waiting rows do not count)",
+        xaxis_title="Rows rejected (% of landed)",
         showlegend=False,
     )
     parts.append(figs.html(fig, max(320, 140 + 26 * len(gate))))
     parts.append(
         _table(
-            ["entity", "landed", "accepted", "quarantined", "reject rate", "checked at (UTC)"],
+            [
+                "entity",
+                "landed",
+                "accepted",
+                "rejected",
+                "waiting",
+                "reject rate",
+                "checked at (UTC)",
+            ],
             [
                 [
                     r.entity,
                     fmt_number(r.rows_landed),
                     fmt_number(r.rows_accepted),
-                    fmt_number(r.rows_quarantined),
+                    fmt_number(r.rows_rejected),
+                    fmt_number(r.rows_waiting),
                     f"{fmt_number(r.reject_rate, 2)} %",
                     f"{pd.Timestamp(r.checked_at):%Y-%m-%d %H:%M}",
                 ]
