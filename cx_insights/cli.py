@@ -261,8 +261,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     say(f"landing:   {settings.landing_dir}")
     say(f"warehouse: {settings.warehouse}")
     _quiet_colours()
-    if not args.verbose:  # Dagster's warnings about dbt tests it observes, for one
-        logging.getLogger("dagster").setLevel(logging.ERROR)
+    if not args.verbose:  # Dagster's warnings (about dbt tests it observes, ...): not errors
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_dagster_below_error)
     started = time.monotonic()
     try:
         with run_lock(settings):
@@ -319,6 +320,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _dagster_below_error(record: logging.LogRecord) -> bool:
+    return not (record.name.startswith("dagster") and record.levelno < logging.ERROR)
 
 
 def _printer(quiet: bool):

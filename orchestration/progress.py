@@ -48,6 +48,7 @@ class StageProgress:
     assets: int = 0
     counts: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     checks_failed: int = 0
+    checks_warned: int = 0
 
 
 class ProgressPrinter:
@@ -101,7 +102,10 @@ class ProgressPrinter:
         elif kind == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if data is not None and not data.passed:
-                stage.checks_failed += 1
+                if str(getattr(data.severity, "value", data.severity)).upper() == "WARN":
+                    stage.checks_warned += 1
+                else:
+                    stage.checks_failed += 1
 
     def _materialized(self, name: str, stage: StageProgress, event: Any) -> None:
         data = event.event_specific_data
@@ -141,6 +145,8 @@ class ProgressPrinter:
                 parts.append(f"{int(value):,} {label}")
         if stage.checks_failed:
             parts.append(f"{stage.checks_failed} checks failed")
+        if stage.checks_warned:
+            parts.append(f"{stage.checks_warned} checks warned")
         if stage.failed:
             parts.append(f"{stage.failed} steps failed")
         if stage.skipped:

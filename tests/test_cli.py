@@ -139,7 +139,7 @@ def _event(kind: str, step: str, **data) -> SimpleNamespace:
             materialization=SimpleNamespace(asset_key=key, metadata=data.get("metadata", {}))
         )
     elif kind == "ASSET_CHECK_EVALUATION":
-        specific = SimpleNamespace(passed=data["passed"])
+        specific = SimpleNamespace(passed=data["passed"], severity=data.get("severity", "ERROR"))
     return SimpleNamespace(
         dagster_event=SimpleNamespace(
             event_type_value=kind, step_key=step, event_specific_data=specific
@@ -163,6 +163,7 @@ def test_progress_prints_one_line_per_stage_start_and_end():
         _event("STEP_SUCCESS", "raw__a"),
         _event("STEP_START", "raw__a_freshness"),
         _event("ASSET_CHECK_EVALUATION", "raw__a_freshness", passed=False),
+        _event("ASSET_CHECK_EVALUATION", "raw__a_freshness", passed=False, severity="WARN"),
         _event("STEP_SUCCESS", "raw__a_freshness"),
         _event("STEP_START", "accepted__a"),
         _event("STEP_FAILURE", "accepted__a"),
@@ -174,7 +175,7 @@ def test_progress_prints_one_line_per_stage_start_and_end():
     lines = [line.split("  ", 1)[1].strip() for line in out.getvalue().splitlines()]
     assert lines[0] == "ingest        started"
     assert lines[1].startswith("ingest        done: 1 assets, 2 files loaded, 120 rows loaded")
-    assert "1 checks failed" in lines[1]
+    assert "1 checks failed, 1 checks warned" in lines[1]
     assert lines[2] == "quality gate  started"
     assert lines[3].startswith("quality gate  FAILED: ") and "1 steps failed" in lines[3]
     assert lines[4].startswith("dbt models    skipped")
