@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from cx_insights.insights import drivers, financial, frames, initiatives, risk
 from cx_insights.insights.stats import (
     auc,
+    auc_interval,
     nearest_correlation,
     pearson,
     relative_weights,
@@ -776,6 +777,92 @@ def test_reasons_name_the_strongest_risk_raising_features_in_order():
     assert risk.reasons(model, x, facts, max_reasons=1)[0] == "2 unresolved tickets"
 
 
+def test_a_fact_is_a_reason_only_when_adverse_and_its_coefficient_has_the_expected_sign():
+    # the model learnt that unresolved tickets raise churn but, by chance, that a
+    # higher rating raises it too; the average customer has 0.5 unresolved tickets
+    model = risk.ChurnModel(
+        features=("unresolved_tickets", "survey_rating", "log_mrr"),
+        mean=np.array([0.5, 0.7, 3.0]),
+        scale=np.ones(3),
+        coef_std=np.array([-0.8, 0.9, 1.0]),
+        intercept_std=-2.0,
+        n=100,
+        churners=10,
+        base_rate=0.1,
+    )
+    facts = pd.DataFrame(
+        [
+            {"unresolved_tickets": 0, "survey_rating": 0.95, "mrr": 500.0},
+            {"unresolved_tickets": 3, "survey_rating": 0.2, "mrr": 10.0},
+        ]
+    )
+    x = np.array([[0, 0.95, np.log1p(500)], [3, 0.2, np.log1p(10)]])
+    # before: row 0 read "0 unresolved tickets" (0.4 over the average, through the
+    # negative coefficient) and "high MRR"; now a wrong-signed coefficient and the MRR
+    # name nothing
+    assert risk.reasons(model, x, facts) == ["", ""]
+    model = risk.ChurnModel(
+        features=("unresolved_tickets", "survey_rating"),
+        mean=np.array([0.5, 0.7]),
+        scale=np.ones(2),
+        coef_std=np.array([0.8, -0.9]),
+        intercept_std=-2.0,
+        n=100,
+        churners=10,
+        base_rate=0.1,
+    )
+    # 0 tickets are below the mean but never a reason; a rating of 0.65 is below the
+    # mean but not adverse (above 6 / 10); 0.2 is
+    x = np.array([[0, 0.65], [3, 0.2]])
+    facts = pd.DataFrame(
+        [
+            {"unresolved_tickets": 0, "survey_rating": 0.65, "latest_nps_category": "passive"},
+            {"unresolved_tickets": 3, "survey_rating": 0.2, "latest_nps_category": "passive"},
+        ]
+    )
+    assert risk.reasons(model, x, facts) == [
+        "",
+        "3 unresolved tickets; low survey ratings (average rating 2.0 / 10)",
+    ]
+
+
+def test_a_scheduled_cancellation_is_its_own_band_first_reason_and_all_of_the_mrr():
+    snapshots = _synthetic_snapshots(customers=200, months=10)
+    model = risk.fit_snapshots(snapshots)
+    current = snapshots[snapshots["as_of_date"] == snapshots["as_of_date"].max()].head(3).copy()
+    current["scheduled_end_at"] = [pd.Timestamp("2026-12-15 10:00"), pd.NaT, pd.NaT]
+    scored = risk.score(model, current)
+    assert scored.loc[0, "risk_band"] == risk.SCHEDULED_TO_END
+    assert scored.loc[0, "reasons"].startswith("cancellation scheduled for 15 December 2026")
+    assert scored.loc[1:, "risk_band"].isin(["high", "medium", "low"]).all()
+    assert not pd.isna(scored.loc[0, "churn_risk_score"])
+
+
+def test_auc_interval_hanley_mcneil():
+    # A = 0.9, 50 / 50: Q1 = 0.9 / 1.1, Q2 = 1.62 / 1.9,
+    # se^2 = (0.09 + 49 (Q1 - 0.81) + 49 (Q2 - 0.81)) / 2500
+    low, high = auc_interval(0.9, 50, 50)
+    assert (high - low) / 2 / 1.96 == pytest.approx(0.03212, abs=1e-5)
+    assert auc_interval(0.99, 50, 50)[1] == 1.0
+    assert all(np.isnan(auc_interval(float("nan"), 10, 10)))
+    assert all(np.isnan(auc_interval(0.7, 0, 10)))
+
+
+def test_a_backtest_that_does_not_fit_in_the_data_has_no_auc():
+    # 8 months of data: T (3 months before the end) needs 6 months of look-back plus 3 of
+    # outcomes before it for a single training snapshot
+    first, end = pd.Timestamp("2025-01-01"), pd.Timestamp("2025-08-31 23:00")
+    as_of = risk.backtest_as_of(end)
+    assert as_of == pd.Timestamp("2025-05-01")
+    assert not risk.is_backtestable(first, as_of)
+    empty = pd.DataFrame(columns=list(risk.BACKTEST_SCORE_COLUMNS))
+    result = risk.backtest(empty, as_of)
+    assert np.isnan(result["auc"]) and np.isnan(result["auc_ci_low"])
+    assert result["is_model_reliable"] is False
+    assert result["n"] == 0
+    assert risk.is_backtestable(pd.Timestamp("2024-08-01"), as_of)
+
+
 def test_fitted_model_is_consistent_on_raw_and_standardised_scales():
     rng = np.random.default_rng(3)
     x = np.column_stack([rng.poisson(1, 2000), rng.normal(0, 1, 2000)]).astype(float)
@@ -794,8 +881,21 @@ def test_fitted_model_is_consistent_on_raw_and_standardised_scales():
     assert 1 / (1 + np.exp(-log_odds)) == pytest.approx(scores, abs=1e-5)
     assert model.base_rate == pytest.approx(y.mean())
     assert auc(scores, y) > 0.7
-    constant = risk.fit(x, np.zeros(2000, dtype=bool), ("tickets", "rating"))
-    assert (constant.predict(x) < 1e-5).all()
+
+
+def test_a_training_set_without_churners_scores_nobody():
+    # before: the constant model gave every customer p = 1e-6 against a base rate of 0,
+    # so all of them were "high" risk
+    rng = np.random.default_rng(3)
+    snapshots = pd.DataFrame([_snapshot(customer_id=f"C{i}") for i in range(50)])
+    snapshots["unresolved_tickets"] = rng.poisson(1, 50)
+    model = risk.fit_snapshots(snapshots)
+    assert not model.is_fitted
+    assert np.isnan(model.predict(risk.model_features(snapshots).to_numpy(float))).all()
+    scored = risk.score(model, snapshots)
+    assert scored["churn_risk_score"].isna().all()
+    assert scored["risk_band"].isna().all()
+    assert (scored["reasons"] == "").all()
 
 
 def _snapshot(**facts) -> dict:
@@ -820,6 +920,7 @@ def _snapshot(**facts) -> dict:
         "sessions_last_3m": 6,
         "sessions_prev_3m": 6,
         "tenure_days": 400,
+        "scheduled_end_at": pd.NaT,
     }
     row.update(facts)
     return row
@@ -905,17 +1006,30 @@ def _synthetic_snapshots(seed: int = 0, customers: int = 600, months: int = 18) 
 def test_backtest_ranks_the_later_churners_first():
     snapshots = _synthetic_snapshots()
     end = pd.Timestamp("2025-07-01")
-    as_of = risk.add_months(end, -risk.BACKTEST_MONTHS)
+    # the last observed event on 30 June 2025: T + 3 months must lie before it
+    as_of = risk.backtest_as_of(pd.Timestamp("2025-06-30 18:00"))
+    assert as_of == pd.Timestamp("2025-03-01")
+    assert risk.backtest_as_of(pd.Timestamp("2025-07-01")) == pd.Timestamp("2025-04-01")
     start, stop = risk.training_range(pd.Timestamp("2024-01-01"), as_of)
-    assert (start, stop) == (pd.Timestamp("2024-07-01"), pd.Timestamp("2024-10-01"))
+    assert (start, stop) == (pd.Timestamp("2024-07-01"), pd.Timestamp("2024-12-01"))
     dates = snapshots["as_of_date"]
     model = risk.fit_snapshots(snapshots[(dates >= start) & (dates <= stop)])
-    result = risk.backtest(model, snapshots[dates == as_of], as_of, start)
+    scored = risk.backtest_scores(model, snapshots[dates == as_of], start, stop)
+    assert list(scored.columns) == list(risk.BACKTEST_SCORE_COLUMNS)
+    # the outcome is the model's own horizon: churn within 3 months, not 6
+    expected = snapshots.loc[dates == as_of, "is_churned_within_3_months"].to_numpy()
+    assert (scored["is_churned"].to_numpy() == expected).all()
+    result = risk.backtest(scored, as_of)
     assert list(result) == list(risk.BACKTEST_COLUMNS)
-    assert result["as_of_date"] == pd.Timestamp("2025-01-01")
+    assert result["label_horizon_months"] == result["test_horizon_months"] == 3
+    assert result["as_of_date"] == pd.Timestamp("2025-03-01")
     assert result["n"] == (dates == as_of).sum()
     assert result["churners"] > 0
     assert result["auc"] > 0.75
+    assert result["auc_ci_low"] < result["auc"] < result["auc_ci_high"]
+    assert result["is_model_reliable"]
+    assert 0.5 <= result["baseline_auc"] <= 1
+    assert result["auc_lift_over_baseline"] == pytest.approx(result["auc"] - result["baseline_auc"])
     assert set(json.loads(result["coefficients"])) == {"intercept", *risk.FEATURES}
 
     scored = risk.score(model, snapshots[dates == end])

@@ -8,6 +8,12 @@ model features, a logistic regression on standardised features is fitted on
 the snapshots whose 3-month label is known and whose look-back windows lie
 inside the data, and the customers active at the end of the data are scored,
 banded and given their reasons.
+
+The end of the data is the last observed event (a survey answer, ticket, web
+event, invoice or subscription start), never a scheduled subscription end: a
+label is observed only when its whole horizon lies before that instant. A
+customer active then whose every subscription has an end scheduled after it
+has announced leaving: band SCHEDULED_TO_END, whatever the score says.
 """
 
 from __future__ import annotations
@@ -19,13 +25,11 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from cx_insights.insights.stats import LOW_SAMPLE_N, auc
+from cx_insights.insights.stats import LOW_SAMPLE_N, auc, auc_interval
 
 #: Months ahead the score predicts churn for (the label is_churned_within_3_months).
+#: The backtest counts churn over the same horizon, so score and label agree.
 HORIZON_MONTHS = 3
-#: Months before the end of the data at which the backtest scores, and counts churn
-#: after (the label is_churned_within_6_months).
-BACKTEST_MONTHS = 6
 #: Months of history the longest look-back window needs.
 LOOKBACK_MONTHS = 6
 #: A new customer signed up less than this many days before the as-of instant.
@@ -33,6 +37,8 @@ NEW_CUSTOMER_DAYS = 90
 #: Bands: high at least HIGH_LIFT times the average churn probability, medium above it.
 HIGH_LIFT = 2.0
 MEDIUM_LIFT = 1.0
+#: The band of a customer whose every subscription ends, as scheduled, after the data end.
+SCHEDULED_TO_END = "scheduled_to_end"
 #: A reason is named when it adds at least this much to the log-odds of churn.
 REASON_MIN_LOG_ODDS = 0.1
 MAX_REASONS = 3
@@ -61,6 +67,7 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "sessions_last_3m",
     "sessions_prev_3m",
     "tenure_days",
+    "scheduled_end_at",  # at the data end: when the last of its subscriptions ends, if all do
 )
 
 FEATURES: tuple[str, ...] = (
@@ -90,6 +97,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
 BACKTEST_COLUMNS: tuple[str, ...] = (
     "as_of_date",
     "training_from_date",
+    "training_to_date",
     "label_horizon_months",
     "test_horizon_months",
     "training_n",
@@ -97,14 +105,57 @@ BACKTEST_COLUMNS: tuple[str, ...] = (
     "n",
     "churners",
     "auc",
+    "auc_ci_low",
+    "auc_ci_high",
+    "is_model_reliable",
+    "baseline_rule",
+    "baseline_auc",
+    "baseline_auc_ci_low",
+    "baseline_auc_ci_high",
+    "auc_lift_over_baseline",
     "features",
     "coefficients",
     "is_low_sample",
 )
+#: Per customer scored at the backtest's as-of instant (int_churn_backtest_scored).
+BACKTEST_SCORE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "segment",
+    "as_of_date",
+    "churn_risk_score",
+    "baseline_score",
+    "is_churned",
+    "mrr",
+    "training_from_date",
+    "training_to_date",
+    "training_n",
+    "training_churners",
+    "coefficients",
+)
+#: The simple rule the model must beat: a detractor answer last, and open tickets.
+BASELINE_RULE = "latest NPS answer a detractor (+1) and any unresolved ticket (+1)"
 #: Features that read as one reason each: what the customer told us, and web usage.
 REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "surveys": ("is_detractor", "has_no_nps_answer", "detractor_answers_6m", "survey_rating"),
     "sessions": ("sessions_trend", "sessions_last_month_trend"),
+}
+#: A survey rating at or below this position (6 / 10) is an adverse fact.
+ADVERSE_RATING = 0.6
+#: When a feature's value is an adverse fact, and the sign its coefficient must have for
+#: that fact to raise the risk. A feature can be a reason only when both hold: 0
+#: unresolved tickets never is, nor a coefficient the data happened to turn around.
+#: The size of the subscription is not a fact about the experience: never a reason.
+ADVERSE: dict[str, tuple[object, int]] = {
+    "is_detractor": (lambda v: v > 0, 1),
+    "has_no_nps_answer": (lambda v: v > 0, 1),
+    "detractor_answers_6m": (lambda v: v > 0, 1),
+    "survey_rating": (lambda v: v <= ADVERSE_RATING, -1),
+    "unresolved_tickets": (lambda v: v > 0, 1),
+    "slow_tickets_3m": (lambda v: v > 0, 1),
+    "bad_rated_tickets_6m": (lambda v: v > 0, 1),
+    "sessions_trend": (lambda v: v < 0, -1),
+    "sessions_last_month_trend": (lambda v: v < 0, -1),
+    "is_new_customer": (lambda v: v > 0, 1),
 }
 
 
@@ -143,6 +194,22 @@ def training_range(first_data_month: object, cutoff: object) -> tuple[pd.Timesta
     return add_months(first_data_month, LOOKBACK_MONTHS), add_months(cutoff, -HORIZON_MONTHS)
 
 
+def backtest_as_of(data_end: object) -> pd.Timestamp:
+    """The latest month start T whose HORIZON_MONTHS outcome lies inside the data
+    (T + horizon <= the last observed event)."""
+    shifted = pd.Timestamp(data_end) - pd.DateOffset(months=HORIZON_MONTHS)
+    return pd.Timestamp(year=shifted.year, month=shifted.month, day=1)
+
+
+def is_backtestable(first_data_month: object, as_of: object) -> bool:
+    """The look-back and the horizon both fit: the training range (full look-backs,
+    outcomes known at T) is not empty."""
+    if pd.isna(first_data_month) or pd.isna(as_of):
+        return False
+    start, stop = training_range(first_data_month, as_of)
+    return bool(start <= stop)
+
+
 # --- the model ---------------------------------------------------------------------
 
 
@@ -173,8 +240,16 @@ class ChurnModel:
         x = np.asarray(x, dtype=float)
         return (np.where(np.isnan(x), self.mean, x) - self.mean) / self.scale
 
+    @property
+    def is_fitted(self) -> bool:
+        """Both outcomes were seen: with no churner (or only churners) to learn from, the
+        model knows nothing and scores nobody."""
+        return 0 < self.churners < self.n
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Churn probability within HORIZON_MONTHS."""
+        """Churn probability within HORIZON_MONTHS (NaN when the model is not fitted)."""
+        if not self.is_fitted:
+            return np.full(len(x), np.nan)
         return 1 / (1 + np.exp(-(self.intercept_std + self.standardise(x) @ self.coef_std)))
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
@@ -231,9 +306,11 @@ def fit_snapshots(training: pd.DataFrame) -> ChurnModel:
     )
 
 
-def risk_band(score: float, base_rate: float) -> str:
+def risk_band(score: float, base_rate: float) -> str | None:
     """high: at least HIGH_LIFT x the average churn probability; medium: above the
-    average (MEDIUM_LIFT x); low otherwise."""
+    average (MEDIUM_LIFT x); low otherwise; None without a score."""
+    if pd.isna(score) or pd.isna(base_rate):
+        return None
     if score >= HIGH_LIFT * base_rate:
         return "high"
     if score > MEDIUM_LIFT * base_rate:
@@ -305,6 +382,9 @@ def reason_text(reason: str, facts: pd.Series | dict, coefficient: float = 1.0) 
     if reason == "log_mrr":
         size = "low" if coefficient < 0 else "high"
         return f"{size} MRR ({f['mrr']:,.2f})"
+    if reason == "scheduled_end":
+        end = pd.Timestamp(f["scheduled_end_at"])
+        return f"cancellation scheduled for {end.day} {end:%B %Y}"
     raise ValueError(f"no reason text for {reason!r}")
 
 
@@ -315,9 +395,23 @@ def reasons(
 
     A reason is a feature, or a group of REASON_GROUPS read together, that adds at
     least REASON_MIN_LOG_ODDS to the log-odds of churn compared with the average
-    snapshot; the strongest `max_reasons` are named, strongest first.
+    snapshot; the strongest `max_reasons` are named, strongest first. Only what is
+    adverse counts (ADVERSE): the fact itself is bad news and its coefficient has the
+    expected sign; anything else adds nothing to a reason.
     """
-    contributions = pd.DataFrame(model.contributions(x), columns=list(model.features))
+    x = np.asarray(x, dtype=float)
+    raw = model.contributions(x)
+    coef_sign = np.sign(model.coef_std)
+    with np.errstate(invalid="ignore"):
+        for j, name in enumerate(model.features):
+            rule = ADVERSE.get(name)
+            if rule is None:
+                raw[:, j] = 0.0
+                continue
+            is_adverse, expected_sign = rule
+            counts = is_adverse(x[:, j]) & (coef_sign[j] == expected_sign)
+            raw[:, j] = np.where(counts, raw[:, j], 0.0)
+    contributions = pd.DataFrame(raw, columns=list(model.features))
     for reason, members in REASON_GROUPS.items():
         present = [m for m in members if m in contributions.columns]
         if present:
@@ -339,13 +433,27 @@ def reasons(
 
 
 def score(model: ChurnModel, snapshots: pd.DataFrame) -> pd.DataFrame:
-    """The snapshots with their churn risk score, lift, band and reasons."""
+    """The snapshots with their churn risk score, lift, band and reasons.
+
+    An unfitted model (no churner to learn from) gives no score and no band. A
+    customer with a cancellation scheduled after the data end is in band
+    SCHEDULED_TO_END, the cancellation their first reason."""
     out = snapshots.reset_index(drop=True).copy()
+    if "scheduled_end_at" not in out.columns:
+        out["scheduled_end_at"] = pd.NaT
     x = model_features(out).to_numpy(float)
     out["churn_risk_score"] = model.predict(x) if len(out) else np.zeros(0)
     out["risk_lift"] = out["churn_risk_score"] / model.base_rate
     out["risk_band"] = [risk_band(s, model.base_rate) for s in out["churn_risk_score"]]
-    out["reasons"] = reasons(model, x, out)
+    out["reasons"] = reasons(model, x, out) if model.is_fitted else ""
+    scheduled = out["scheduled_end_at"].notna().to_numpy()
+    if scheduled.any():
+        out["risk_band"] = out["risk_band"].astype(object)
+        out.loc[scheduled, "risk_band"] = SCHEDULED_TO_END
+        out.loc[scheduled, "reasons"] = [
+            "; ".join(t for t in (reason_text("scheduled_end", row), row["reasons"]) if t)
+            for _, row in out[scheduled].iterrows()
+        ]
     out["model_n"] = model.n
     out["model_churners"] = model.churners
     out["model_base_rate"] = model.base_rate
@@ -353,22 +461,101 @@ def score(model: ChurnModel, snapshots: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def backtest(model: ChurnModel, test: pd.DataFrame, as_of: object, training_from: object) -> dict:
-    """How well a model fitted up to `as_of` ranks the customers active then who churned
-    in the BACKTEST_MONTHS after (the label is_churned_within_6_months) above the others."""
-    churned = test["is_churned_within_6_months"].astype(bool).to_numpy()
-    scores = model.predict(model_features(test).to_numpy(float)) if len(test) else np.zeros(0)
+def baseline_scores(snapshots: pd.DataFrame) -> np.ndarray:
+    """BASELINE_RULE: 1 for a latest NPS answer that was a detractor, plus 1 for any
+    unresolved ticket (reopened tickets are not in the facts: fct_tickets keeps a
+    ticket's latest state only)."""
+    return (snapshots["latest_nps_category"] == "detractor").to_numpy(float) + (
+        snapshots["unresolved_tickets"].astype(float) > 0
+    ).to_numpy(float)
+
+
+def backtest_scores(
+    model: ChurnModel, test: pd.DataFrame, training_from: object, training_to: object
+) -> pd.DataFrame:
+    """BACKTEST_SCORE_COLUMNS: each customer active at the backtest's as-of instant with
+    the model's score, the baseline's, and whether they churned within HORIZON_MONTHS
+    (the label the model was trained for)."""
+    test = test.reset_index(drop=True)
+    x = model_features(test).to_numpy(float)
+    out = pd.DataFrame(
+        {
+            "customer_id": test["customer_id"],
+            "segment": test["segment"],
+            "as_of_date": test["as_of_date"],
+            "churn_risk_score": model.predict(x),
+            "baseline_score": baseline_scores(test),
+            "is_churned": test["is_churned_within_3_months"].astype(bool),
+            "mrr": test["mrr"].astype(float),
+        }
+    )
+    out["training_from_date"] = pd.Timestamp(training_from)
+    out["training_to_date"] = pd.Timestamp(training_to)
+    out["training_n"] = model.n
+    out["training_churners"] = model.churners
+    out["coefficients"] = model.coefficients_json() if model.is_fitted else None
+    return out[list(BACKTEST_SCORE_COLUMNS)]
+
+
+def empty_backtest_scores() -> pd.DataFrame:
+    """backtest_scores() of no customer, typed (a table built from it must sum and sort)."""
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype=str),
+            "segment": pd.Series(dtype=str),
+            "as_of_date": pd.Series(dtype="datetime64[ns]"),
+            "churn_risk_score": pd.Series(dtype=float),
+            "baseline_score": pd.Series(dtype=float),
+            "is_churned": pd.Series(dtype=bool),
+            "mrr": pd.Series(dtype=float),
+            "training_from_date": pd.Series(dtype="datetime64[ns]"),
+            "training_to_date": pd.Series(dtype="datetime64[ns]"),
+            "training_n": pd.Series(dtype="int64"),
+            "training_churners": pd.Series(dtype="int64"),
+            "coefficients": pd.Series(dtype=str),
+        }
+    )[list(BACKTEST_SCORE_COLUMNS)]
+
+
+def backtest(scored: pd.DataFrame, as_of: object) -> dict:
+    """BACKTEST_COLUMNS from the scores of backtest_scores(): how well the score ranks
+    the customers who churned within HORIZON_MONTHS of `as_of` above the others (AUC,
+    Hanley-McNeil 95 % interval), against BASELINE_RULE. The score is reliable when
+    its interval lies above 0.5. No rows (the look-back and horizon do not fit, or
+    nobody was active) or no fitted model give a null AUC, never a number."""
+    churned = scored["is_churned"].astype(bool).to_numpy()
+    n_pos, n_neg = int(churned.sum()), int((~churned).sum())
+    scores = scored["churn_risk_score"].astype(float).to_numpy()
+    area = auc(scores, churned) if len(scored) and not np.isnan(scores).any() else float("nan")
+    low, high = auc_interval(area, n_pos, n_neg)
+    baseline = auc(scored["baseline_score"].astype(float).to_numpy(), churned)
+    base_low, base_high = auc_interval(baseline, n_pos, n_neg)
+    first = scored.iloc[0] if len(scored) else None
+
+    def meta(column: str, default: object = None) -> object:
+        return default if first is None else first[column]
+
+    training_churners = int(meta("training_churners", 0))
     return {
         "as_of_date": pd.Timestamp(as_of),
-        "training_from_date": pd.Timestamp(training_from),
+        "training_from_date": meta("training_from_date"),
+        "training_to_date": meta("training_to_date"),
         "label_horizon_months": HORIZON_MONTHS,
-        "test_horizon_months": BACKTEST_MONTHS,
-        "training_n": model.n,
-        "training_churners": model.churners,
-        "n": len(test),
-        "churners": int(churned.sum()),
-        "auc": auc(scores, churned),
-        "features": ",".join(model.features),
-        "coefficients": model.coefficients_json(),
-        "is_low_sample": bool(churned.sum() < LOW_SAMPLE_N or model.churners < LOW_SAMPLE_N),
+        "test_horizon_months": HORIZON_MONTHS,
+        "training_n": int(meta("training_n", 0)),
+        "training_churners": training_churners,
+        "n": len(scored),
+        "churners": n_pos,
+        "auc": area,
+        "auc_ci_low": low,
+        "auc_ci_high": high,
+        "is_model_reliable": bool(not np.isnan(low) and low > 0.5),
+        "baseline_rule": BASELINE_RULE,
+        "baseline_auc": baseline,
+        "baseline_auc_ci_low": base_low,
+        "baseline_auc_ci_high": base_high,
+        "auc_lift_over_baseline": area - baseline,
+        "features": ",".join(FEATURES),
+        "coefficients": meta("coefficients"),
+        "is_low_sample": bool(n_pos < LOW_SAMPLE_N or training_churners < LOW_SAMPLE_N),
     }

@@ -112,6 +112,23 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(u / (n_pos * n_neg))
 
 
+def auc_interval(area: float, n_pos: int, n_neg: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval of an AUC (Hanley and McNeil, 1982), clipped to [0, 1].
+
+    se^2 = (A (1 - A) + (n1 - 1)(Q1 - A^2) + (n0 - 1)(Q2 - A^2)) / (n1 n0) with
+    Q1 = A / (2 - A) and Q2 = 2 A^2 / (1 + A). NaN without both classes.
+    """
+    if pd.isna(area) or n_pos <= 0 or n_neg <= 0:
+        return float("nan"), float("nan")
+    q1 = area / (2 - area)
+    q2 = 2 * area**2 / (1 + area)
+    variance = (area * (1 - area) + (n_pos - 1) * (q1 - area**2) + (n_neg - 1) * (q2 - area**2)) / (
+        n_pos * n_neg
+    )
+    se = float(np.sqrt(max(variance, 0.0)))
+    return float(max(0.0, area - z * se)), float(min(1.0, area + z * se))
+
+
 def median_split_high(values: pd.Series) -> pd.Series:
     """True where a value is at or above the median of the non-null values (null stays null)."""
     median = values.median()

@@ -1,30 +1,20 @@
-"""The churn model's backtest: fitted on what was known 6 months before the end of the
-data (T), scored on the customers active at T, AUC for churn after T. See
+"""The churn model's backtest (one row): AUC of the scores of
+int_churn_backtest_scored with its 95 % interval, against the baseline rule. A null
+AUC when the look-back and the horizon do not fit in the data. See
 cx_insights.insights.risk."""
 
 import pandas as pd
 
 from cx_insights.insights import risk
-from cx_insights.insights.frames import (
-    count_rows,
-    customer_sample,
-    first_row,
-    sql_date,
-    to_pandas,
-)
+from cx_insights.insights.frames import first_row, to_pandas
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     snapshots = dbt.ref("int_churn_snapshots_computed")
-    columns = list(risk.SNAPSHOT_COLUMNS)
-    bounds = first_row(snapshots, ["first_data_month_start_date", "end_date"])
-    if bounds is None:  # no customer was ever active
+    bounds = first_row(snapshots, ["data_end_at"])
+    if bounds is None or pd.isna(bounds["data_end_at"]):  # no customer was ever active
         return pd.DataFrame(columns=list(risk.BACKTEST_COLUMNS))
-    as_of = risk.add_months(bounds["end_date"], -risk.BACKTEST_MONTHS)
-    start, stop = risk.training_range(bounds["first_data_month_start_date"], as_of)
-    training = f"as_of_date between {sql_date(start)} and {sql_date(stop)}"
-    sample = customer_sample(count_rows(snapshots, training), risk.MAX_TRAINING_ROWS)
-    model_fitted = risk.fit_snapshots(to_pandas(snapshots, columns, f"{training} and {sample}"))
-    test = to_pandas(snapshots, columns, f"as_of_date = {sql_date(as_of)}")
-    return pd.DataFrame([risk.backtest(model_fitted, test, as_of, start)])
+    scored = to_pandas(dbt.ref("int_churn_backtest_scored"))
+    as_of = risk.backtest_as_of(bounds["data_end_at"])
+    return pd.DataFrame([risk.backtest(scored, as_of)], columns=list(risk.BACKTEST_COLUMNS))

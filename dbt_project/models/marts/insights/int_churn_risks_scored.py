@@ -21,7 +21,10 @@ def model(dbt, session):
     if bounds is None:  # no customer was ever active
         return pd.DataFrame(columns=columns + list(risk.SCORE_COLUMNS))
     start, stop = risk.training_range(bounds["first_data_month_start_date"], bounds["end_date"])
-    training = f"as_of_date between {sql_date(start)} and {sql_date(stop)}"
+    # only outcomes that lie wholly before the last observed event
+    training = (
+        f"as_of_date between {sql_date(start)} and {sql_date(stop)} and is_3_month_label_observed"
+    )
     sample = customer_sample(count_rows(snapshots, training), risk.MAX_TRAINING_ROWS)
     model_fitted = risk.fit_snapshots(to_pandas(snapshots, columns, f"{training} and {sample}"))
     current = to_pandas(snapshots, columns, f"as_of_date = {sql_date(bounds['end_date'])}")

@@ -6,7 +6,11 @@
 -- from the instant it is overdue (no first response 24 h after creation, or no
 -- solution 72 h after), so it is known then. The labels say whether the
 -- customer churned (active at a month start and not at the next) in the month
--- of as_of_date or the 2 (5) months after it.
+-- of as_of_date or the 2 (5) months after it; a label is observed only when
+-- its whole horizon lies before the end of the data, the last observed event
+-- (dim_month's source ends), never a scheduled subscription end. The end-of-data
+-- snapshot holds every customer active at that instant, and says when a
+-- customer whose every subscription has a scheduled end will be gone.
 {%- set by_month = 'partition by customer_id order by month_start_date' %}
 
 with
@@ -31,11 +35,64 @@ tickets as (
     select * from {{ ref('fct_tickets') }}
 ),
 
+data_months as (
+    select * from {{ ref('dim_month') }}
+),
+
+subscriptions as (
+    select * from {{ ref('stg_crm__subscriptions') }}
+),
+
+fx_rates as (
+    select * from {{ ref('int_fx_rates_spanned') }}
+),
+
 spine_bounds as (
     select
         max(month_start_date) as last_month_start_date,
         cast({{ dbt.dateadd('month', 1, 'max(month_start_date)') }} as date) as end_date
     from customer_months
+),
+
+data_end as (
+    select max(data_end_at) as data_end_at
+    from (
+        select feedback_data_end_at as data_end_at from data_months
+        union all
+        select tickets_data_end_at as data_end_at from data_months
+        union all
+        select web_data_end_at as data_end_at from data_months
+        union all
+        select crm_data_end_at as data_end_at from data_months
+    ) as source_ends
+),
+
+-- Each customer's subscriptions active at the end of the data: their MRR then,
+-- and, when every one of them has an end scheduled after it, the last of those.
+subscriptions_at_data_end as (
+    select
+        subscriptions.customer_id,
+        sum(subscriptions.mrr * fx_rates.rate_to_reporting) as mrr,
+        sum(case when subscriptions.ended_at is null then 1 else 0 end) as open_subscriptions,
+        max(subscriptions.ended_at) as last_ended_at
+    from subscriptions
+    cross join data_end
+    left join fx_rates
+        on {{ fx_rate_applies('fx_rates', 'subscriptions.currency', 'cast(data_end.data_end_at as date)') }}
+    where
+        subscriptions.started_at <= data_end.data_end_at
+        and coalesce(
+            subscriptions.ended_at, cast({{ far_future_date() }} as {{ dbt.type_timestamp() }})
+        ) > data_end.data_end_at
+    group by subscriptions.customer_id
+),
+
+customers_at_data_end as (
+    select
+        customer_id,
+        coalesce(mrr, 0) as mrr,
+        case when open_subscriptions = 0 then last_ended_at end as scheduled_end_at
+    from subscriptions_at_data_end
 ),
 
 customer_month_grid as (
@@ -50,19 +107,25 @@ customer_month_grid as (
         latest_nps_category
     from customer_months
     union all
-    -- the end of the data: active if active at the end of the last month
+    -- the end of the data: active if active at the last observed event (a
+    -- subscription ending after it, even before end_date, is still running)
     select
         customer_months.customer_id,
         spine_bounds.end_date as month_start_date,
-        customer_months.is_active_end as is_active_start,
+        customer_months.is_active_end or customers_at_data_end.customer_id is not null as is_active_start,
         false as is_churned,
-        customer_months.mrr_end as mrr,
+        case
+            when customer_months.is_active_end then customer_months.mrr_end
+            else coalesce(customers_at_data_end.mrr, 0)
+        end as mrr,
         cast(0 as {{ dbt.type_bigint() }}) as sessions_started,
         customer_months.latest_nps_score,
         customer_months.latest_nps_category
     from customer_months
     inner join spine_bounds
         on customer_months.month_start_date = spine_bounds.last_month_start_date
+    left join customers_at_data_end
+        on customer_months.customer_id = customers_at_data_end.customer_id
 ),
 
 rated_answers as (
@@ -268,10 +331,16 @@ final as (
         windowed.is_churned_this_month,
         windowed.churned_within_3_months_flag = 1 as is_churned_within_3_months,
         windowed.churned_within_6_months_flag = 1 as is_churned_within_6_months,
-        cast({{ dbt.dateadd('month', 2, 'windowed.as_of_date') }} as date)
-        <= spine_bounds.last_month_start_date as is_3_month_label_observed,
-        cast({{ dbt.dateadd('month', 5, 'windowed.as_of_date') }} as date)
-        <= spine_bounds.last_month_start_date as is_6_month_label_observed,
+        coalesce(
+            cast({{ dbt.dateadd('month', 3, 'windowed.as_of_date') }} as {{ dbt.type_timestamp() }})
+            <= data_end.data_end_at,
+            false
+        ) as is_3_month_label_observed,
+        coalesce(
+            cast({{ dbt.dateadd('month', 6, 'windowed.as_of_date') }} as {{ dbt.type_timestamp() }})
+            <= data_end.data_end_at,
+            false
+        ) as is_6_month_label_observed,
         cast(windowed.latest_nps_score as {{ type_double() }}) as latest_nps_score,
         windowed.latest_nps_category,
         windowed.latest_nps_month_start_date,
@@ -291,13 +360,20 @@ final as (
         cast(
             {{ dbt.datediff('customers.signed_up_at', 'windowed.as_of_date', 'day') }} as {{ dbt.type_bigint() }}
         ) as tenure_days,
+        case
+            when windowed.as_of_date = spine_bounds.end_date then customers_at_data_end.scheduled_end_at
+        end as scheduled_end_at,
         data_bounds.first_data_month_start_date,
-        spine_bounds.end_date
+        spine_bounds.end_date,
+        data_end.data_end_at
     from windowed
     inner join customers
         on windowed.customer_id = customers.customer_id
     cross join spine_bounds
     cross join data_bounds
+    cross join data_end
+    left join customers_at_data_end
+        on windowed.customer_id = customers_at_data_end.customer_id
     where windowed.is_active_start
 )
 
