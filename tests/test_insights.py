@@ -330,7 +330,14 @@ def test_nps_financial_link_from_the_category_sums():
             _aggregate("no_answer", 3, 4, 0, 90.0, 0.0, 80.0, 0, 0.0),
         ]
     )
-    by = financial.nps_financial_link(aggregates).set_index("nps_category")
+    customer_sums = pd.DataFrame(
+        [
+            _customer_sums("consumer", "A", "promoter", 3, 30.0, 10.0),
+            _customer_sums("consumer", "B", "detractor", 1, 20.0, 20.0),
+            _customer_sums("consumer", "C", "passive", 2, 60.0, 0.0),
+        ]
+    )
+    by = financial.nps_financial_link(aggregates, customer_sums).set_index("nps_category")
     assert by.index.tolist() == ["promoter", "passive", "detractor", "no_answer"]
     assert by.loc["promoter", "monthly_churn_rate"] == pytest.approx(100 / 3)
     assert by.loc["promoter", "annual_churn_rate"] == pytest.approx(100 * (1 - (2 / 3) ** 12))
@@ -350,12 +357,77 @@ def test_nps_financial_link_from_the_category_sums():
     assert by.loc["passive", "value_of_moving_one_detractor_here"] == pytest.approx(20 * 11)
     assert by.loc["detractor", "value_of_moving_one_detractor_here"] == 0
     assert np.isnan(by.loc["no_answer", "value_of_moving_one_detractor_here"])
-    link = financial.nps_financial_link(aggregates)
+    link = financial.nps_financial_link(aggregates, customer_sums)
     assert financial.detractor_to_promoter_value(link) == pytest.approx(20 * (promoter_months - 1))
+    assert by.loc["promoter", "value_n"] == 1  # one customer per arm: low sample
+    assert not financial.detractor_to_promoter_estimate(link).is_reliable
     assert by.loc["passive", "current_customers"] == 1
     assert by.loc["passive", "current_mrr"] == 30
     assert by["n"].tolist() == [1, 1, 1, 3]
     assert by["is_low_sample"].all()
+
+
+def _customer_sums(segment, customer, category, months, mrr, churned_mrr) -> dict:
+    return {
+        "segment": segment,
+        "customer_id": customer,
+        "nps_category": category,
+        "customer_months": months,
+        "churned_customer_months": int(churned_mrr > 0),
+        "mrr_start_total": mrr,
+        "churned_mrr_start_total": churned_mrr,
+    }
+
+
+def _two_segments() -> pd.DataFrame:
+    """Enterprise: few detractors, MRR 1,000, hardly any churn. Consumer: most detractors,
+    MRR 10; detractors churn 10 % of their MRR a month, promoters 2 %. A small consumer
+    that leaves weighs as much as a large one when churn counts customers: here the
+    churned consumers are the small ones."""
+    rows = []
+    for i in range(40):  # enterprise: 10 months each, nobody leaves
+        category = "detractor" if i < 10 else "promoter"
+        rows.append(_customer_sums("enterprise", f"E{i}", category, 10, 10_000.0, 0.0))
+    for i in range(200):  # consumer detractors: 10 months of MRR 10; 1 in 10 churns
+        rows.append(_customer_sums("consumer", f"D{i}", "detractor", 10, 100.0, 10.0 * (i < 100)))
+    for i in range(200):  # consumer promoters: 2 % of MRR-months churn
+        rows.append(_customer_sums("consumer", f"P{i}", "promoter", 10, 100.0, 10.0 * (i < 20)))
+    return pd.DataFrame(rows)
+
+
+def test_the_value_of_a_detractor_is_computed_within_segment_with_mrr_weighted_churn():
+    customers = _two_segments()
+    estimate = financial.segment_weighted_value(customers, "promoter")
+    # consumer: MRR 10, churn 100 / 2000 = 5 % vs 20 / 2000 = 1 %; enterprise: no churn
+    consumer = 10 * (financial.expected_months_paid(0.01) - financial.expected_months_paid(0.05))
+    # weights: detractor customer-months, consumer 2,000, enterprise 100
+    assert estimate.value == pytest.approx(consumer * 2000 / 2100)
+    # before: pooled MRR (enterprise-heavy, 10,000 / 2,100) with pooled churn
+    pooled_mrr = (10 * 10_000 + 200 * 100) / 2100
+    pooled = pooled_mrr * (
+        financial.expected_months_paid(20 / 2300) - financial.expected_months_paid(100 / 2100)
+    )
+    assert pooled > 4 * estimate.value
+    assert estimate.segments == "consumer,enterprise"
+    assert estimate.n == 210  # the smaller arm: 210 detractors (230 promoters)
+    assert estimate.ci_low < estimate.value < estimate.ci_high
+    assert estimate.is_significant and estimate.is_reliable
+    # deterministic: the same interval on a rebuild
+    assert financial.segment_weighted_value(customers, "promoter") == estimate
+
+
+def test_a_value_within_the_noise_or_on_few_customers_is_not_reliable():
+    rows = [
+        _customer_sums("smb", f"D{i}", "detractor", 5, 500.0, 100.0 * (i < 2)) for i in range(20)
+    ]
+    rows += [
+        _customer_sums("smb", f"P{i}", "promoter", 5, 500.0, 100.0 * (i < 2)) for i in range(20)
+    ]
+    estimate = financial.segment_weighted_value(pd.DataFrame(rows), "promoter")
+    assert estimate.value == pytest.approx(0)
+    assert not estimate.is_significant
+    assert not estimate.is_reliable
+    assert estimate.n == 20
 
 
 def test_a_category_without_customers_gives_null_rates_not_errors():
@@ -592,6 +664,40 @@ def test_initiative_impact_end_to_end():
         "1,000 EUR (ROI -90%)." in text
     )
     assert text.endswith("Small sample: treat with care.")
+
+
+def _impact(value: float, reliable: bool = True) -> pd.Series:
+    return initiatives.initiative_impact(
+        pd.DataFrame([_initiative()]),
+        _impact_facts(),
+        value_per_detractor_moved=value,
+        data_start=pd.Timestamp("2025-01-01"),
+        data_end=pd.Timestamp("2025-12-31"),
+        journeys=["J1", "J2"],
+        is_value_reliable=reliable,
+    ).iloc[0]
+
+
+def test_the_revenue_interval_is_ordered_whatever_the_sign_of_the_value():
+    # before: a negative value per detractor gave ci_low = nps_low x (negative) above
+    # ci_high; now no revenue is claimed on a value that is not positive
+    negative = _impact(-100.0)
+    assert pd.isna(negative["revenue_effect"]) and pd.isna(negative["roi"])
+    assert pd.isna(negative["revenue_effect_ci_low"]) and pd.isna(
+        negative["revenue_effect_ci_high"]
+    )
+    assert not negative["is_value_per_detractor_reliable"]
+    positive = _impact(100.0)
+    assert positive["revenue_effect_ci_low"] <= positive["revenue_effect"]
+    assert positive["revenue_effect"] <= positive["revenue_effect_ci_high"]
+
+
+def test_no_revenue_effect_or_roi_on_a_value_that_is_not_established():
+    result = _impact(100.0, reliable=False)
+    assert result["value_per_detractor_moved"] == 100.0
+    assert pd.isna(result["revenue_effect"]) and pd.isna(result["roi"])
+    assert "No revenue effect is claimed" in result["you_said_we_did"]
+    assert "ROI" not in result["you_said_we_did"]
 
 
 def test_lower_is_better_metrics_count_a_fall_as_an_improvement():

@@ -13,9 +13,21 @@ MRR (the detractors' average) and takes on the promoters' churn. Over the next
 still active, so expected months paid = sum_{k=0}^{11} (1 - m)^k with m the
 monthly churn rate; the value is MRR_detractor x (months_promoter -
 months_detractor).
+
+Pooled over segments that value mixes them (enterprise MRR with consumer
+churn), and a churn rate that counts customers gives a small customer's exit
+the weight of a large one's. So the headline value is computed within each
+segment (the customer's current segment), with MRR-weighted monthly churn
+(churned MRR / MRR at the month starts), and averaged with the segments'
+shares of detractor customer-months as weights. Its 95 % interval is a
+percentile bootstrap that resamples customers within each segment (a
+customer's months are not independent), BOOTSTRAP_REPLICATES times from a
+fixed seed, so a rebuild gives the same interval.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,6 +36,23 @@ from cx_insights.insights.stats import is_low_sample
 
 CATEGORIES = ("promoter", "passive", "detractor", "no_answer")
 HORIZON_MONTHS = 12
+#: B, the bootstrap replicates of the value's interval, and the fixed seed.
+BOOTSTRAP_REPLICATES = 1000
+BOOTSTRAP_SEED = 20261203
+#: Most replicate x customer weights held in memory at once.
+BOOTSTRAP_CHUNK_CELLS = 4_000_000
+
+#: Per (segment, customer, category) sums the segment-weighted value is bootstrapped
+#: on (the SQL model int_nps_customer_categories_aggregated).
+CUSTOMER_COLUMNS = (
+    "segment",
+    "customer_id",
+    "nps_category",
+    "customer_months",
+    "churned_customer_months",
+    "mrr_start_total",
+    "churned_mrr_start_total",
+)
 
 #: Columns of the per-category sums nps_financial_link() reads (one row per category;
 #: the SQL model int_nps_categories_aggregated computes them).
@@ -56,6 +85,11 @@ OUTPUT_COLUMNS = (
     "expected_months_paid_12m",
     "expected_revenue_12m",
     "value_of_moving_one_detractor_here",
+    "value_ci_low",
+    "value_ci_high",
+    "value_n",
+    "is_value_significant",
+    "value_segments",
     "current_customers",
     "current_mrr",
     "n",
@@ -98,8 +132,123 @@ def _count(value: object) -> int:
     return 0 if pd.isna(value) else int(value)
 
 
-def nps_financial_link(aggregates: pd.DataFrame) -> pd.DataFrame:
-    """One row per NPS category from its sums (AGGREGATE_COLUMNS); see the module docstring."""
+@dataclass(frozen=True)
+class ValueEstimate:
+    """The segment-weighted 12-month value of moving one detractor into a category."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    #: The smaller arm: customers with detractor months, or with months in the category,
+    #: over the segments the value is computed for.
+    n: int
+    #: The segments with both arms, comma separated.
+    segments: str
+
+    @property
+    def is_significant(self) -> bool | None:
+        if pd.isna(self.ci_low) or pd.isna(self.ci_high):
+            return None
+        return bool(self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def is_reliable(self) -> bool:
+        """Positive, significant and on at least LOW_SAMPLE_N customers per arm: a value
+        a revenue effect may be built on."""
+        return bool(
+            not pd.isna(self.value)
+            and self.value > 0
+            and self.is_significant
+            and not is_low_sample(self.n)
+        )
+
+
+_NO_VALUE = ValueEstimate(float("nan"), float("nan"), float("nan"), 0, "")
+
+#: Sum columns per arm, in the order of the matrices below.
+_SUMS = ("customer_months", "mrr_start_total", "churned_mrr_start_total")
+
+
+def _segment_values(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment (rows), the value and the weight (detractor customer-months) from
+    the sums [detractor months, MRR, churned MRR, target months, MRR, churned MRR]
+    (last axis; any leading axes are replicates)."""
+    d_months, d_mrr, d_churned = sums[..., 0], sums[..., 1], sums[..., 2]
+    t_mrr, t_churned = sums[..., 4], sums[..., 5]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        average_mrr = d_mrr / d_months
+        d_churn = d_churned / d_mrr
+        t_churn = t_churned / t_mrr
+    months = [
+        np.power(1 - m[..., None], np.arange(HORIZON_MONTHS)).sum(-1) for m in (d_churn, t_churn)
+    ]
+    value = average_mrr * (months[1] - months[0])
+    weight = np.where(np.isnan(value), 0.0, d_months)
+    return value, weight
+
+
+def _weighted(value: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    total = weight.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.nansum(value * weight, -1) / total, np.nan)
+
+
+def segment_weighted_value(
+    customers: pd.DataFrame,
+    target: str = "promoter",
+    replicates: int = BOOTSTRAP_REPLICATES,
+    seed: int = BOOTSTRAP_SEED,
+) -> ValueEstimate:
+    """12-month value of moving one detractor into `target`, within segment (detractor
+    MRR, MRR-weighted monthly churn of each), weighted by the segments' detractor
+    customer-months; percentile bootstrap interval resampling customers within
+    segment. customers: CUSTOMER_COLUMNS."""
+    if customers.empty:
+        return _NO_VALUE
+    arms = customers[customers["nps_category"].isin(["detractor", target])]
+    wide = arms.pivot_table(
+        index=["segment", "customer_id"],
+        columns="nps_category",
+        values=list(_SUMS),
+        aggfunc="sum",
+        fill_value=0.0,
+    )
+    columns = [(c, arm) for arm in ("detractor", target) for c in _SUMS]
+    wide = wide.reindex(columns=pd.MultiIndex.from_tuples(columns), fill_value=0.0).sort_index()
+    segments = sorted(wide.index.get_level_values("segment").unique())
+    matrices = [wide.xs(seg, level="segment").to_numpy(float) for seg in segments]
+    point_sums = np.stack([m.sum(0) for m in matrices])
+    value_s, weight_s = _segment_values(point_sums)
+    value = float(_weighted(value_s, weight_s))
+    if np.isnan(value):
+        return _NO_VALUE
+    used = [i for i in range(len(segments)) if weight_s[i] > 0]
+    n = min(
+        int(sum((matrices[i][:, 0] > 0).sum() for i in used)),
+        int(sum((matrices[i][:, 3] > 0).sum() for i in used)),
+    )
+    rng = np.random.default_rng(seed)
+    boot = np.empty((replicates, len(segments), 6))
+    for i, matrix in enumerate(matrices):
+        size = len(matrix)
+        step = max(1, BOOTSTRAP_CHUNK_CELLS // max(size, 1))
+        for start in range(0, replicates, step):
+            count = min(step, replicates - start)
+            draws = rng.multinomial(size, np.full(size, 1.0 / size), size=count)
+            boot[start : start + count, i] = draws @ matrix
+    values = _weighted(*_segment_values(boot))
+    low, high = (
+        np.nanpercentile(values, [2.5, 97.5]) if np.isfinite(values).any() else (np.nan,) * 2
+    )
+    return ValueEstimate(value, float(low), float(high), n, ",".join(segments[i] for i in used))
+
+
+def nps_financial_link(
+    aggregates: pd.DataFrame, customer_sums: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per NPS category from its sums (AGGREGATE_COLUMNS) and, for the values of
+    moving a detractor, the per-customer sums (CUSTOMER_COLUMNS); see the module
+    docstring. Without `customer_sums` the values are null."""
     by = aggregates.set_index("nps_category").reindex(list(CATEGORIES))
     rows = []
     for category, agg in by.iterrows():
@@ -131,19 +280,41 @@ def nps_financial_link(aggregates: pd.DataFrame) -> pd.DataFrame:
             }
         )
     result = pd.DataFrame(rows)
-    detractor = result.set_index("nps_category").loc["detractor"]
-    result["value_of_moving_one_detractor_here"] = [
-        np.nan
-        if row["nps_category"] == "no_answer"
-        else value_of_moving_one_detractor(
-            detractor["average_mrr"], detractor["_monthly"], row["_monthly"]
+    estimates = {
+        category: (
+            segment_weighted_value(customer_sums, category)
+            if customer_sums is not None and category in ("promoter", "passive")
+            else _NO_VALUE
         )
-        for _, row in result.iterrows()
-    ]
+        for category in CATEGORIES
+    }
+    if customer_sums is not None and not customer_sums.empty:
+        estimates["detractor"] = ValueEstimate(0.0, float("nan"), float("nan"), 0, "")
+    result["value_of_moving_one_detractor_here"] = [estimates[c].value for c in CATEGORIES]
+    result["value_ci_low"] = [estimates[c].ci_low for c in CATEGORIES]
+    result["value_ci_high"] = [estimates[c].ci_high for c in CATEGORIES]
+    result["value_n"] = [estimates[c].n for c in CATEGORIES]
+    result["is_value_significant"] = [estimates[c].is_significant for c in CATEGORIES]
+    result["value_segments"] = [estimates[c].segments for c in CATEGORIES]
     return result[list(OUTPUT_COLUMNS)]
+
+
+def detractor_to_promoter_estimate(link: pd.DataFrame) -> ValueEstimate:
+    """The headline, from nps_financial_link's promoter row: the 12-month revenue of
+    moving one detractor to promoter with its interval and n."""
+    row = link[link["nps_category"] == "promoter"]
+    if row.empty:
+        return _NO_VALUE
+    r = row.iloc[0]
+    return ValueEstimate(
+        float(r["value_of_moving_one_detractor_here"]),
+        float(r["value_ci_low"]),
+        float(r["value_ci_high"]),
+        0 if pd.isna(r["value_n"]) else int(r["value_n"]),
+        "" if pd.isna(r["value_segments"]) else str(r["value_segments"]),
+    )
 
 
 def detractor_to_promoter_value(link: pd.DataFrame) -> float:
     """The headline: 12-month revenue of moving one detractor to promoter."""
-    row = link.loc[link["nps_category"] == "promoter", "value_of_moving_one_detractor_here"]
-    return float(row.iloc[0]) if len(row) else float("nan")
+    return detractor_to_promoter_estimate(link).value

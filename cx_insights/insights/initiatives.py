@@ -16,7 +16,9 @@ detractor to promoter lifts NPS by 200 / N points), each worth the financial
 link's 12-month value of moving one detractor to promoter. Customers reached
 are the distinct customers with a survey response, ticket or web session on
 the scope in the REACH_DAYS from `started_at` (fewer where the data or the
-initiative ends sooner; not extrapolated).
+initiative ends sooner; not extrapolated). No revenue effect (nor ROI) is
+claimed when that value is not established: not positive, its interval
+including 0, or fewer than 30 customers behind it.
 """
 
 from __future__ import annotations
@@ -224,6 +226,12 @@ def you_said_we_did(row: dict | pd.Series) -> str:
                 f" That is within the noise of the samples (95 % interval "
                 f"{row['did_ci_low']:+.1f} to {row['did_ci_high']:+.1f} {metric.change_unit})."
             )
+    if pd.isna(row["revenue_effect"]) and row.get("is_value_per_detractor_reliable") is False:
+        text += (
+            " No revenue effect is claimed: the value of turning a detractor into a promoter "
+            "is not established on this data (not positive, within the noise, or too few "
+            "customers)."
+        )
     if not pd.isna(row["revenue_effect"]) and not pd.isna(row["cost"]):
         currency = row["currency"]
         text += f" Estimated 12-month revenue effect {row['revenue_effect']:,.0f} {currency}"
@@ -362,6 +370,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "customers_reached",
     "detractors_moved",
     "value_per_detractor_moved",
+    "is_value_per_detractor_reliable",
     "revenue_effect",
     "revenue_effect_ci_low",
     "revenue_effect_ci_high",
@@ -377,6 +386,7 @@ def initiative_impact(
     data_start: pd.Timestamp,
     data_end: pd.Timestamp,
     journeys: list[str],
+    is_value_reliable: bool = True,
 ) -> pd.DataFrame:
     """One row per initiative; see the module docstring.
 
@@ -388,8 +398,16 @@ def initiative_impact(
     families the metrics need ('answers' always, for NPS; 'tickets' or
     'sessions' for a target metric of theirs), with touchpoint_id, journey_id
     and the columns metric_estimate() and METRICS' time columns need.
-    journeys: every known journey.
+    journeys: every known journey. is_value_reliable: whether the value per
+    detractor moved is significant and on enough customers
+    (financial.ValueEstimate.is_reliable); without it, or with a value that is not
+    positive, revenue effect and ROI are null.
     """
+    value_is_usable = bool(
+        is_value_reliable
+        and not pd.isna(value_per_detractor_moved)
+        and value_per_detractor_moved > 0
+    )
     rows = []
     for ini in initiatives.to_dict("records"):
         started = pd.Timestamp(ini["started_at"])
@@ -412,9 +430,15 @@ def initiative_impact(
         # The revenue effect, through NPS on the same scope and windows.
         nps = _did(facts, "nps", tp, scope_journey, controls, windows)
         reached = 0 if pd.isna(ini["customers_reached"]) else int(ini["customers_reached"])
-        per_point = reached / 200 * value_per_detractor_moved
-        revenue = detractors_moved(nps.value, reached) * value_per_detractor_moved
         nps_low, nps_high = nps.ci
+        if value_is_usable:
+            per_point = reached / 200 * value_per_detractor_moved
+            revenue = detractors_moved(nps.value, reached) * value_per_detractor_moved
+            # the ends of the interval, whichever way the products fall
+            ends = (nps_low * per_point, nps_high * per_point)
+            revenue_low, revenue_high = min(ends), max(ends)
+        else:
+            revenue = revenue_low = revenue_high = float("nan")
         out = {
             **ini,
             "window_days": days,
@@ -457,9 +481,10 @@ def initiative_impact(
             "customers_reached": reached,
             "detractors_moved": detractors_moved(nps.value, reached),
             "value_per_detractor_moved": value_per_detractor_moved,
+            "is_value_per_detractor_reliable": value_is_usable,
             "revenue_effect": revenue,
-            "revenue_effect_ci_low": nps_low * per_point,
-            "revenue_effect_ci_high": nps_high * per_point,
+            "revenue_effect_ci_low": revenue_low,
+            "revenue_effect_ci_high": revenue_high,
             "roi": roi(revenue, ini["cost"]),
         }
         out["you_said_we_did"] = you_said_we_did(out)

@@ -59,6 +59,7 @@ final as (
         cast(customers_reached as {{ dbt.type_bigint() }}) as customers_reached,
         cast(detractors_moved as {{ type_double() }}) as detractors_moved,
         cast(value_per_detractor_moved as {{ type_double() }}) as value_per_detractor_moved,
+        cast(is_value_per_detractor_reliable as {{ dbt.type_boolean() }}) as is_value_per_detractor_reliable,
         cast(revenue_effect as {{ type_double() }}) as revenue_effect,
         cast(revenue_effect_ci_low as {{ type_double() }}) as revenue_effect_ci_low,
         cast(revenue_effect_ci_high as {{ type_double() }}) as revenue_effect_ci_high,

@@ -5,7 +5,7 @@ ranges the initiatives' windows need are read."""
 import pandas as pd
 
 from cx_insights.insights import initiatives as impact
-from cx_insights.insights.financial import detractor_to_promoter_value
+from cx_insights.insights.financial import detractor_to_promoter_estimate
 from cx_insights.insights.frames import in_ranges, to_pandas
 
 #: Per fact family: the columns read and the instants that place a row in a window.
@@ -65,11 +65,13 @@ def model(dbt, session):
         .merge(questions, on="question_id", how="inner")
         .rename(columns={"value_number": "value"})
     )
+    value = detractor_to_promoter_estimate(link)
     return impact.initiative_impact(
         initiatives,
         facts,
-        detractor_to_promoter_value(link),
+        value.value,
         data_start,
         data_end,
         sorted(journeys["journey_id"]),
+        is_value_reliable=value.is_reliable,
     )

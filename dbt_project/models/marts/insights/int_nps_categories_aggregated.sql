@@ -3,7 +3,9 @@
 -- customer active at a month's start belongs, that month, to the category of
 -- their latest NPS answer submitted before the month started (the previous
 -- month's latest_nps_category; no_answer without one). Months up to the first
--- month with an NPS answer cannot know a category and are left out. The
+-- month with an NPS answer cannot know a category and are left out, and so are
+-- months not wholly observed (ending after the last observed event: their
+-- churn may be a cancellation only scheduled). The
 -- current_* columns count the customers active at the end of the data by
 -- their latest category then.
 with
@@ -23,6 +25,23 @@ nps_bounds as (
         metric = 'nps'
         and value_number is not null
         and customer_id is not null
+),
+
+data_months as (
+    select * from {{ ref('dim_month') }}
+),
+
+data_end as (
+    select max(data_end_at) as data_end_at
+    from (
+        select feedback_data_end_at as data_end_at from data_months
+        union all
+        select tickets_data_end_at as data_end_at from data_months
+        union all
+        select web_data_end_at as data_end_at from data_months
+        union all
+        select crm_data_end_at as data_end_at from data_months
+    ) as source_ends
 ),
 
 spine_bounds as (
@@ -64,9 +83,13 @@ pooled as (
         cast(sum(categorised_months.revenue) as {{ type_double() }}) as revenue_total
     from categorised_months
     cross join nps_bounds
+    cross join data_end
     where
         categorised_months.is_active_start
         and categorised_months.month_start_date > nps_bounds.first_nps_month_start_date
+        and cast(
+            {{ dbt.dateadd('month', 1, 'categorised_months.month_start_date') }} as {{ dbt.type_timestamp() }}
+        ) <= data_end.data_end_at
     group by categorised_months.nps_category_at_start
 ),
 

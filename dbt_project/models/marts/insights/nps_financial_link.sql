@@ -1,5 +1,6 @@
 -- Churn and revenue by the customer's latest NPS category, and the 12-month
--- value of moving one detractor: one row per category. Computed in the Python
+-- value of moving one detractor (within segment, MRR-weighted churn,
+-- bootstrap interval): one row per category. Computed in the Python
 -- model int_nps_financial_links_computed; this model fixes the contract.
 with
 
@@ -23,6 +24,12 @@ final as (
         cast(expected_months_paid_12m as {{ type_double() }}) as expected_months_paid_12m,
         cast(expected_revenue_12m as {{ type_double() }}) as expected_revenue_12m,
         cast(value_of_moving_one_detractor_here as {{ type_double() }}) as value_of_moving_one_detractor_here,
+        cast(value_ci_low as {{ type_double() }}) as value_ci_low,
+        cast(value_ci_high as {{ type_double() }}) as value_ci_high,
+        cast(value_n as {{ dbt.type_bigint() }}) as value_n,
+        cast(is_value_significant as {{ dbt.type_boolean() }}) as is_value_significant,
+        cast(value_n < 30 as {{ dbt.type_boolean() }}) as is_value_low_sample,
+        cast(value_segments as {{ dbt.type_string() }}) as value_segments,
         cast(current_customers as {{ dbt.type_bigint() }}) as current_customers,
         cast(current_mrr as {{ type_double() }}) as current_mrr,
         cast({{ reporting_currency() }} as {{ dbt.type_string() }}) as currency,
