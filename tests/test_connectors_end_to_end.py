@@ -79,11 +79,6 @@ def test_pull_then_run_builds_the_marts(built):  # noqa: ANN001
     assert kpi(warehouse, "revenue") == pytest.approx(810.0)
 
 
-@pytest.mark.xfail(
-    reason="driver_importance (not a connector file) fails with 'Cannot mix values of type "
-    "INTEGER and VARCHAR in CASE' when the feedback has no NPS/driver answers",
-    strict=False,
-)
 def test_run_exits_zero(built):  # noqa: ANN001
     ran = built[1]
     assert ran.returncode == 0, ran.stdout + ran.stderr

@@ -6,6 +6,7 @@ import json
 from itertools import combinations
 from math import factorial
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -1174,3 +1175,21 @@ def test_to_pandas_reads_a_duckdb_relation_in_the_database():
     assert frames.first_row(relation, ["x"]) == {"x": 1}
     with pytest.raises(ValueError):
         frames.to_pandas(pd.DataFrame({"x": [1]}), ["x"], "x > 0")
+
+
+def test_driver_importance_without_answers_keeps_the_column_types():
+    # A drop whose feedback has no NPS or driver answer: the empty result must still
+    # store names as text, or the mart's CASE over names mixes INTEGER and VARCHAR.
+    pairs = pd.DataFrame({c: pd.Series(dtype="object") for c in drivers.PAIR_COLUMNS})
+    performances = pd.DataFrame({c: pd.Series(dtype="object") for c in drivers.PERFORMANCE_COLUMNS})
+    result = drivers.driver_importance(pairs, performances)
+    assert result.empty
+    assert list(result.columns) == list(drivers.OUTPUT_COLUMNS)
+    con = duckdb.connect()
+    con.register("result", result)
+    types = dict(con.execute("select column_name, column_type from (describe result)").fetchall())
+    assert types["element_id"] == "VARCHAR"
+    assert types["level_id"] == "VARCHAR"
+    assert types["n"] == "BIGINT"
+    assert types["relative_weight"] == "DOUBLE"
+    assert types["is_low_sample"] == "BOOLEAN"

@@ -102,6 +102,36 @@ OUTPUT_COLUMNS = (
 )
 
 
+#: The dtypes of an empty result: without them an empty frame has object columns,
+#: which the warehouse stores as INTEGER, and the mart's CASE over names fails.
+OUTPUT_DTYPES = {
+    "level": "string",
+    "level_id": "string",
+    "element_type": "string",
+    "element_id": "string",
+    "pairing": "string",
+    "n": "Int64",
+    "pearson_r": "float64",
+    "relative_weight": "float64",
+    "relative_weight_share": "float64",
+    "importance_rank": "float64",
+    "model_r_squared": "float64",
+    "model_n": "Int64",
+    "performance_mean": "float64",
+    "performance_scale_min": "float64",
+    "performance_scale_max": "float64",
+    "performance_top_2_box_pct": "float64",
+    "performance_n": "Int64",
+    "quadrant": "string",
+    "is_low_sample": "boolean",
+}
+
+
+def empty_output() -> pd.DataFrame:
+    """No rows, with the output's column types."""
+    return pd.DataFrame({c: pd.Series(dtype=OUTPUT_DTYPES[c]) for c in OUTPUT_COLUMNS})
+
+
 def quadrant(is_high_importance: bool | None, is_high_performance: bool | None) -> str | None:
     """'fix first' (important, performing below the median), 'keep up' (important,
     performing well), 'maintain' (less important, performing well), 'low priority'."""
@@ -300,7 +330,7 @@ def driver_importance(pairs: pd.DataFrame, performances: pd.DataFrame) -> pd.Dat
             rows.append(row)
     result = pd.DataFrame(rows, columns=[c for c in OUTPUT_COLUMNS if c not in ("quadrant",)])
     if result.empty:
-        return pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+        return empty_output()
     group = result.groupby(["level", "level_id", "element_type"], sort=False)
     result["importance_rank"] = group["relative_weight_share"].rank(ascending=False, method="min")
     result["quadrant"] = None
