@@ -4,7 +4,10 @@
 -- var('session_timeout_minutes') (30) after the previous one starts a new
 -- session (exactly 30 minutes stays in the same session). A sessionised
 -- session's id is deterministic: 'anon:' || anonymous_id || ':' || the
--- event_id of its first event.
+-- event_id of its first event. A given session_id that starts with 'anon:'
+-- or 'src:' is stored as 'src:' || session_id, so that no tracker's id can
+-- equal a derived one (a tracker id 'anon:a1:e1' would otherwise merge with
+-- a1's derived session); every other given id is kept as it is.
 --
 -- Incremental. A "group" is what one event's session depends on: its given
 -- session_id, or (no session_id) its anonymous_id's unsessioned events. An
@@ -75,6 +78,8 @@ group_candidates as (
     select
         stored.session_id_origin = 'source' as is_given_session,
         case
+            when stored.session_id_origin = 'source' and left(stored.session_id, 4) = 'src:'
+                then substring(stored.session_id, 5)
             when stored.session_id_origin = 'source' then stored.session_id
             else stored.anonymous_id
         end as group_id
@@ -169,7 +174,11 @@ final as (
     union all
     select
         event_id,
-        source_session_id as session_id,
+        case
+            when left(source_session_id, 5) = 'anon:' or left(source_session_id, 4) = 'src:'
+                then {{ dbt.concat(["'src:'", "source_session_id"]) }}
+            else source_session_id
+        end as session_id,
         'source' as session_id_origin,
         row_number() over (
             partition by source_session_id
