@@ -144,6 +144,19 @@ CATALOGUE = {
         "S3,C1,10,EUR,1999-12-31T23:59:59Z,\n",
         {3: "timestamp_in_window:started_at", 4: "timestamp_in_window:started_at"},
     ),
+    "whole_numbers_only": (
+        "framework/journeys/a.csv",
+        "journey_id,journey_name,stage_order\n"
+        "J1,Buy,1\nJ2,Use,2.0\nJ3,Pay,2.5\nJ4,Help,0x10\nJ5,Leave,1_000\nJ6,Stay,1e3\nJ7,Go, +7 \n",
+        # DuckDB's cast would round 2.5 to 3 and read hex, digit groups and 1e3.
+        dict.fromkeys((4, 5, 6, 7), "type:stage_order"),
+    ),
+    "money_without_digit_groups": (
+        "crm/invoices/a.csv",
+        "invoice_id,customer_id,issued_at,amount,currency,status\n"
+        "I1,C1,2024-01-01,1_000,EUR,paid\nI2,C1,2024-01-01,1e3,EUR,paid\n",
+        {2: "type:amount"},
+    ),
     "blank_required_ids": (
         "crm/customers/a.csv",
         "customer_id,signed_up_at\n C1 ,2024-01-01\n   ,2024-01-01\n",

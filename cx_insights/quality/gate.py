@@ -48,7 +48,7 @@ GATE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
 }
 
 #: Bumped when the rules or the accepted tables change: the next run re-gates every row.
-GATE_VERSION = 3
+GATE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -232,9 +232,18 @@ def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
         # slower in DuckDB than to decimal(18, 9); the wide parse only runs for the
         # values the narrow one cannot hold (|x| >= 1e9, or not a number). The
         # results are identical.
+        # DuckDB's cast also reads '1_000' (digit groups): not a number in a file.
         return (
+            f"case when not contains({c}, '_') then "
             f"coalesce(cast(try_cast(trim({c}) as decimal(18, 9)) as {SQL_TYPES[type_]}), "
-            f"try_cast(trim({c}) as {SQL_TYPES[type_]}))"
+            f"try_cast(trim({c}) as {SQL_TYPES[type_]})) end"
+        )
+    if type_ == "int":
+        # Whole numbers only: DuckDB's cast rounds '5.5' to 6 and reads '0x10',
+        # '0b11', '1_000' and '1e3'. '5.0' (a float column's export) is 5.
+        return (
+            rf"case when regexp_full_match(trim({c}), '[+-]?[0-9]+(\.0*)?') then "
+            rf"try_cast(regexp_replace(trim({c}), '\.0*$', '') as {SQL_TYPES[type_]}) end"
         )
     return f"try_cast(trim({c}) as {SQL_TYPES[type_]})"
 
