@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests --processes 2
 	$(BIN)/python -m cx_insights.dbt_sources --check
+	$(BIN)/python -m cx_insights.privacy --check
 
 # Headless Chromium for the dashboard's browser test: Debian's package (never a
 # browser downloaded by a test tool). Installed when missing and we are root.
