@@ -6,55 +6,8 @@
 -- nps, csat or ces answer in the month.
 with
 
-answers as (
-    select * from {{ ref('int_answers_scored') }}
-),
-
-assignments as (
-    select * from {{ ref('int_touchpoint_assignments_resolved') }}
-    where subject_type = 'survey_response'
-),
-
-customers as (
-    select * from {{ ref('stg_crm__customers') }}
-),
-
-scored_answers as (
-    select
-        answers.submitted_month_start_date as month_start_date,
-        answers.metric,
-        answers.nps_category,
-        answers.is_top_2_box,
-        answers.ces_score,
-        coalesce(assignments.touchpoint_id, 'unknown') as touchpoint_id,
-        coalesce(assignments.job_id, 'unknown') as job_id,
-        coalesce(assignments.journey_id, 'unknown') as journey_id,
-        coalesce(customers.segment, 'unknown') as segment
-    from answers
-    left join assignments
-        on answers.response_id = assignments.subject_id
-    left join customers
-        on answers.customer_id = customers.customer_id
-    where
-        answers.metric in ('nps', 'csat', 'ces')
-        and answers.value_number is not null
-),
-
-levels as (
-    {{ kpi_levels() }}
-),
-
-answers_by_level as (
-    select
-        scored_answers.month_start_date,
-        levels.level,
-        {{ kpi_level_id('levels', 'scored_answers') }} as level_id,
-        scored_answers.metric,
-        scored_answers.nps_category,
-        scored_answers.is_top_2_box,
-        scored_answers.ces_score
-    from scored_answers
-    cross join levels
+counted as (
+    select * from {{ ref('int_survey_answers_counted') }}
 ),
 
 final as (
@@ -62,24 +15,15 @@ final as (
         cast(month_start_date as date) as month,
         level,
         level_id,
-        cast(sum(case when nps_category = 'promoter' then 1 else 0 end) as {{ dbt.type_bigint() }}) as promoters,
-        cast(sum(case when nps_category = 'passive' then 1 else 0 end) as {{ dbt.type_bigint() }}) as passives,
-        cast(sum(case when nps_category = 'detractor' then 1 else 0 end) as {{ dbt.type_bigint() }}) as detractors,
-        cast(sum(case when metric = 'nps' then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_answers,
-        cast(
-            sum(case when metric = 'csat' and is_top_2_box then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as csat_top2,
-        cast(sum(case when metric = 'csat' then 1 else 0 end) as {{ dbt.type_bigint() }}) as csat_answers,
-        cast(
-            coalesce(sum(case when metric = 'ces' then cast(ces_score as decimal(38, 18)) end), 0)
-            as {{ type_double() }}
-        ) as ces_sum,
-        cast(sum(case when metric = 'ces' then 1 else 0 end) as {{ dbt.type_bigint() }}) as ces_answers
-    from answers_by_level
-    group by
-        month_start_date,
-        level,
-        level_id
+        cast(promoters as {{ dbt.type_bigint() }}) as promoters,
+        cast(passives as {{ dbt.type_bigint() }}) as passives,
+        cast(detractors as {{ dbt.type_bigint() }}) as detractors,
+        cast(nps_answers as {{ dbt.type_bigint() }}) as nps_answers,
+        cast(csat_top_2_box_answers as {{ dbt.type_bigint() }}) as csat_top2,
+        cast(csat_answers as {{ dbt.type_bigint() }}) as csat_answers,
+        cast(coalesce(ces_sum, 0) as {{ type_double() }}) as ces_sum,
+        cast(ces_answers as {{ dbt.type_bigint() }}) as ces_answers
+    from counted
 )
 
 select * from final

@@ -1,0 +1,80 @@
+-- The answers behind nps, csat and ces per month of submitted_at, at every
+-- roll-up level: counts per category and the exact CES sum. The metrics
+-- (int_survey_metrics_aggregated) and the pooling components mart
+-- (kpi_pooling_components) both read it. A row exists where the level has
+-- at least one numeric nps, csat or ces answer in the month.
+with
+
+answers as (
+    select * from {{ ref('int_answers_scored') }}
+),
+
+assignments as (
+    select * from {{ ref('int_touchpoint_assignments_resolved') }}
+    where subject_type = 'survey_response'
+),
+
+customers as (
+    select * from {{ ref('stg_crm__customers') }}
+),
+
+scored_answers as (
+    select
+        answers.submitted_month_start_date as month_start_date,
+        answers.metric,
+        answers.nps_category,
+        answers.is_top_2_box,
+        answers.ces_score,
+        coalesce(assignments.touchpoint_id, 'unknown') as touchpoint_id,
+        coalesce(assignments.job_id, 'unknown') as job_id,
+        coalesce(assignments.journey_id, 'unknown') as journey_id,
+        coalesce(customers.segment, 'unknown') as segment
+    from answers
+    left join assignments
+        on answers.response_id = assignments.subject_id
+    left join customers
+        on answers.customer_id = customers.customer_id
+    where
+        answers.metric in ('nps', 'csat', 'ces')
+        and answers.value_number is not null
+),
+
+levels as (
+    {{ kpi_levels() }}
+),
+
+answers_by_level as (
+    select
+        scored_answers.month_start_date,
+        levels.level,
+        {{ kpi_level_id('levels', 'scored_answers') }} as level_id,
+        scored_answers.metric,
+        scored_answers.nps_category,
+        scored_answers.is_top_2_box,
+        scored_answers.ces_score
+    from scored_answers
+    cross join levels
+),
+
+final as (
+    select
+        month_start_date,
+        level,
+        level_id,
+        sum(case when metric = 'nps' then 1 else 0 end) as nps_answers,
+        sum(case when nps_category = 'promoter' then 1 else 0 end) as promoters,
+        sum(case when nps_category = 'passive' then 1 else 0 end) as passives,
+        sum(case when nps_category = 'detractor' then 1 else 0 end) as detractors,
+        sum(case when metric = 'csat' then 1 else 0 end) as csat_answers,
+        sum(case when metric = 'csat' and is_top_2_box then 1 else 0 end) as csat_top_2_box_answers,
+        sum(case when metric = 'ces' then 1 else 0 end) as ces_answers,
+        -- Exact decimal sum, so a mean does not depend on the order of addition.
+        sum(case when metric = 'ces' then cast(ces_score as decimal(38, 18)) end) as ces_sum
+    from answers_by_level
+    group by
+        month_start_date,
+        level,
+        level_id
+)
+
+select * from final
