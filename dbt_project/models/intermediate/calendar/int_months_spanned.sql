@@ -1,49 +1,18 @@
 -- One row per calendar month (UTC) from the first to the last month that has
--- an observed event: survey submissions, tickets created or solved, web
--- events, invoices issued, subscriptions started. A subscription's ended_at is
--- not an observation: one after the last observed event is a scheduled
--- cancellation (interface.md), and adds no month.
+-- an observed event (int_source_data_spans: survey submissions, tickets
+-- created or solved, web events, invoices issued, subscriptions started; a
+-- scheduled ended_at adds no month).
 with
 
-responses as (
-    select * from {{ ref('stg_feedback__responses') }}
-),
-
-tickets as (
-    select * from {{ ref('stg_tickets__tickets') }}
-),
-
-events as (
-    select * from {{ ref('stg_web__events') }}
-),
-
-invoices as (
-    select * from {{ ref('stg_crm__invoices') }}
-),
-
-subscriptions as (
-    select * from {{ ref('stg_crm__subscriptions') }}
-),
-
-data_instants as (
-    select submitted_at as data_at from responses
-    union all
-    select created_at as data_at from tickets
-    union all
-    select solved_at as data_at from tickets
-    union all
-    select occurred_at as data_at from events
-    union all
-    select issued_at as data_at from invoices
-    union all
-    select started_at as data_at from subscriptions
+spans as (
+    select * from {{ ref('int_source_data_spans') }}
 ),
 
 bounds as (
     select
-        {{ month_start('min(data_at)') }} as first_month_start_date,
-        {{ month_start('max(data_at)') }} as last_month_start_date
-    from data_instants
+        {{ month_start('min(first_data_at)') }} as first_month_start_date,
+        {{ month_start('max(last_data_at)') }} as last_month_start_date
+    from spans
 ),
 
 month_numbers as (

@@ -13,57 +13,17 @@ waiting as (
     select * from {{ ref('stg_quality__waiting_rows') }}
 ),
 
-responses as (
-    select * from {{ ref('stg_feedback__responses') }}
-),
-
-tickets as (
-    select * from {{ ref('stg_tickets__tickets') }}
-),
-
-events as (
-    select * from {{ ref('stg_web__events') }}
-),
-
-invoices as (
-    select * from {{ ref('stg_crm__invoices') }}
-),
-
-subscriptions as (
-    select * from {{ ref('stg_crm__subscriptions') }}
-),
-
-feedback_end as (
-    select max(submitted_at) as data_end_at from responses
-),
-
-tickets_end as (
-    select max(coalesce(greatest(created_at, solved_at), created_at)) as data_end_at from tickets
-),
-
-web_end as (
-    select max(occurred_at) as data_end_at from events
-),
-
-crm_end as (
-    select max(data_at) as data_end_at
-    from (
-        select issued_at as data_at from invoices
-        union all
-        select started_at as data_at from subscriptions
-    ) as crm_instants
+spans as (
+    select * from {{ ref('int_source_data_spans') }}
 ),
 
 source_ends as (
     select
-        feedback_end.data_end_at as feedback_data_end_at,
-        tickets_end.data_end_at as tickets_data_end_at,
-        web_end.data_end_at as web_data_end_at,
-        crm_end.data_end_at as crm_data_end_at
-    from feedback_end
-    cross join tickets_end
-    cross join web_end
-    cross join crm_end
+        max(case when source = 'feedback' then last_data_at end) as feedback_data_end_at,
+        max(case when source = 'tickets' then last_data_at end) as tickets_data_end_at,
+        max(case when source = 'web' then last_data_at end) as web_data_end_at,
+        max(case when source = 'crm' then last_data_at end) as crm_data_end_at
+    from spans
 ),
 
 waiting_months as (
