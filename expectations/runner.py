@@ -21,7 +21,6 @@ import duckdb
 
 from cx_insights.contract import accepted_table, entity
 from cx_insights.warehouse import quote_ident
-from expectations._builder import all_suites
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -95,7 +94,11 @@ def _context():
 
 @cache
 def _definition(qualified: str):
+    # Imported here: GX takes ~10 s to import, which every CLI command and the
+    # Dagster definitions would otherwise pay before doing anything.
     import great_expectations as gx
+
+    from expectations._builder import all_suites
 
     context = _context()
     asset = context.data_sources.get("cx_accepted").add_dataframe_asset(qualified)
