@@ -8,6 +8,8 @@ checks.
 """
 
 import os
+import signal
+import subprocess
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -52,6 +54,19 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Interrupt a still-running process (as Ctrl-C would), kill it after `timeout`
+    seconds, and wait for it to exit."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = cx_dbt_project()
 
@@ -74,6 +89,14 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # One target folder per warehouse, reused by every run (runs never overlap:
         # the run lock), instead of a new 16 MB folder per run in dbt_project/target.
         target = settings.output_dir / "dbt_target"
-        yield from dbt.cli(["build"], context=context, target_path=target).stream()
+        invocation = dbt.cli(["build"], context=context, target_path=target)
+        try:
+            yield from invocation.stream()
+        finally:
+            # When the step stops reading early (an error raised while handling an
+            # event), dagster-dbt leaves dbt running, still holding the warehouse
+            # file: the next stage would then fail on DuckDB's lock and hide the
+            # real error. Stop it and wait for it before the step ends.
+            stop_process(invocation.process)
 
     return cx_dbt_models
