@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cx_insights.config import SettingsError, check_landing_dir, load_settings
 from cx_insights.contract import entity
-from cx_insights.ingest import loader
+from cx_insights.ingest import loader, readers
 from cx_insights.ingest.loader import RAW_META_COLUMNS, load_entity
 from cx_insights.quality.gate import failed_files, run_gate
 from cx_insights.warehouse import connect, table_columns
@@ -228,7 +228,7 @@ def test_a_long_field_loads_and_one_above_the_limit_names_line_and_limit(
             "select ticket_id, length(category), _source_line from raw.tickets__tickets order by 1"
         ).fetchall()
         assert rows == [("T1", 1, 2), ("T2", 5_000_000, 3)]
-    monkeypatch.setattr(loader, "MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1 << 20)
     landing.write(
         "tickets/tickets/a.csv",
         f"{TICKET_HEADER},category\nT1,2024-01-05,open,b\nT2,2024-01-05,open,{long}\n",
