@@ -13,7 +13,8 @@ import pytest
 
 from cx_insights.contract import ENTITIES, entity
 from cx_insights.ingest.loader import load_entity
-from cx_insights.quality.gate import GATE_DEPENDENCIES, GateResult, run_gate
+from cx_insights.quality.gate import GATE_DEPENDENCIES, run_gate
+from cx_insights.quality.results import GateResult
 from cx_insights.warehouse import connect
 
 #: Modules whose tests build a warehouse end to end (`cx-insights run`, about a

@@ -16,7 +16,8 @@ from cx_insights.config import SettingsError, check_landing_dir, load_settings
 from cx_insights.contract import entity
 from cx_insights.ingest import loader, readers
 from cx_insights.ingest.loader import RAW_META_COLUMNS, load_entity
-from cx_insights.quality.gate import failed_files, run_gate
+from cx_insights.quality.gate import run_gate
+from cx_insights.quality.results import failed_files
 from cx_insights.warehouse import connect, table_columns
 from tests.conftest import gate_order, run_cli
 

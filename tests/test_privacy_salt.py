@@ -6,7 +6,8 @@ import hashlib
 
 from cx_insights.contract import entity
 from cx_insights.ingest.loader import load_entity
-from cx_insights.quality.gate import GateOptions, run_gate
+from cx_insights.quality.gate import run_gate
+from cx_insights.quality.rules import GateOptions
 from cx_insights.warehouse import connect
 
 CUSTOMERS = entity("crm__customers")

@@ -22,21 +22,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import duckdb
 
-from cx_insights.config import DEFAULT_EARLIEST_DATE, DEV_PII_SALT, Settings
 from cx_insights.contract import (
     MONEY_COLUMN,
-    OBSERVED_AT_COLUMNS,
-    SQL_TYPES,
     WAITING_RULES,
     Entity,
     accepted_table,
     accepted_table_ddl,
-    entity,
+)
+from cx_insights.quality.results import GateResult, gate_counts
+from cx_insights.quality.rules import (
+    DATED_RULE_PREFIX,
+    GateOptions,
+    as_options,
+    context_joins,
+    rules_for,
+    t,
+    typed_expr,
 )
 from cx_insights.warehouse import quote_ident, sql_literal, table_columns, table_exists
 
@@ -47,62 +53,6 @@ GATE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     **{q: ("framework__fx_rates",) for q in MONEY_COLUMN},
 }
 
-#: Bumped when the rules or the accepted tables change: the next run re-gates every row.
-GATE_VERSION = 4
-
-
-@dataclass(frozen=True)
-class GateOptions:
-    """The settings the gate's verdicts depend on."""
-
-    reporting_currency: str = "EUR"
-    #: Salt of the e-mail pseudonyms (`email_hash`), applied here so that it is
-    #: never written into a model, a view or dbt's target folder.
-    pii_salt: str = DEV_PII_SALT
-    #: Timestamps before this date are rejected (`timestamp_in_window:<column>`).
-    earliest: date = DEFAULT_EARLIEST_DATE
-    #: Observed timestamps after the run date plus this many days are rejected.
-    days_ahead: int = 1
-    #: The run date (today, UTC, unless a test pins it).
-    today: date | None = None
-
-    @property
-    def latest(self) -> date:
-        """The first date an observed timestamp may not reach."""
-        return (self.today or datetime.now(UTC).date()) + timedelta(days=self.days_ahead + 1)
-
-    def key(self) -> str:
-        """What a re-gate of every row depends on (the salt only as a digest)."""
-        salt = hashlib.sha256(f"cx-insights gate key\0{self.pii_salt}".encode()).hexdigest()
-        return json.dumps(
-            {
-                "ccy": self.reporting_currency,
-                "v": GATE_VERSION,
-                "salt": salt[:16],
-                "earliest": self.earliest.isoformat(),
-                "ahead": self.days_ahead,
-            },
-            sort_keys=True,
-        )
-
-
-def gate_options(settings: Settings) -> GateOptions:
-    """The gate's options from the run's settings."""
-    return GateOptions(
-        reporting_currency=settings.reporting_currency,
-        pii_salt=settings.pii_salt,
-        earliest=settings.earliest_date,
-        days_ahead=settings.days_ahead,
-    )
-
-
-def _options(options: GateOptions | str) -> GateOptions:
-    return GateOptions(reporting_currency=options) if isinstance(options, str) else options
-
-
-#: Rules whose verdict can change with the run date alone: rows they quarantined
-#: are checked again by every gate.
-DATED_RULE_PREFIX = "timestamp_in_window:"
 
 #: Rules whose verdict depends on another entity's accepted rows and can only
 #: turn from broken to passed when that entity gains rows (accepted keys are
@@ -159,248 +109,10 @@ create table if not exists raw._gate_waiting (
 """
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    violated: str  # SQL predicate, true when the row breaks the rule
-    reason: str  # SQL expression: the message stored in `_reason`
-
-
-@dataclass
-class GateResult:
-    entity: str
-    rows_landed: int
-    rows_accepted: int
-    rows_quarantined: int
-    rows_current: int
-    by_rule: dict[str, int] = field(default_factory=dict)
-    rows_waiting: int = 0
-    skipped: bool = False
-    mode: str = "skipped"  # full | delta | skipped
-    plan_reason: str = "unchanged input"
-    rows_checked: int = 0
-
-    @property
-    def reconciles(self) -> bool:
-        return self.rows_landed == self.rows_accepted + self.rows_quarantined
-
-    @property
-    def rows_rejected(self) -> int:
-        """Quarantined rows that are wrong in themselves (not merely waiting)."""
-        return self.rows_quarantined - self.rows_waiting
-
-    @property
-    def reject_rate(self) -> float:
-        """Rejected rows over landed rows; waiting rows never count."""
-        return self.rows_rejected / self.rows_landed if self.rows_landed else 0.0
-
-
-def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
-    """SQL typing the landed text of `column` (null when it does not parse)."""
-    c = "landed." + quote_ident(column)
-    if type_ == "timestamp":
-        # A value with an offset is converted to UTC; one without is taken as
-        # UTC (the session time zone is UTC).
-        # ISO 8601 allows minutes without seconds (`T10:00Z`), DuckDB's cast does not.
-        minutes_only = (
-            f"regexp_replace(trim({c}), "
-            r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})([Zz+-].*)?$', '\1:00\2')"
-        )
-        # UTC offsets run from -12:00 to +14:00; DuckDB accepts up to +-15:59 and
-        # more, so a larger offset (a typo such as +99:00) is not a valid timestamp.
-        offset = r"'[T ][0-9:.,]+[+-]([0-9]{2}):?([0-9]{2})?$'"
-        offset_minutes = (
-            f"coalesce(try_cast(regexp_extract(trim({c}), {offset}, 1) as int) * 60 "
-            f"+ coalesce(try_cast(regexp_extract(trim({c}), {offset}, 2) as int), 0), 0)"
-        )
-        return (
-            f"case when {offset_minutes} <= 840 then "
-            f"cast(coalesce(try_cast(trim({c}) as timestamptz), "
-            f"try_cast({minutes_only} as timestamptz)) as timestamp) end"
-        )
-    if type_ == "text":
-        if enum:
-            return f"lower(trim({c}))"
-        if column == "currency":
-            return f"upper(trim({c}))"
-        if column.endswith("_id"):
-            # Identifiers are compared trimmed: ' C1 ' is customer C1.
-            return f"nullif(trim({c}), '')"
-        return c
-    if type_ == "decimal":
-        # Parsing text straight to decimal(38, 9) (a 128-bit integer) is about 50x
-        # slower in DuckDB than to decimal(18, 9); the wide parse only runs for the
-        # values the narrow one cannot hold (|x| >= 1e9, or not a number). The
-        # results are identical.
-        # DuckDB's cast also reads '1_000' (digit groups): not a number in a file.
-        return (
-            f"case when not contains({c}, '_') then "
-            f"coalesce(cast(try_cast(trim({c}) as decimal(18, 9)) as {SQL_TYPES[type_]}), "
-            f"try_cast(trim({c}) as {SQL_TYPES[type_]})) end"
-        )
-    if type_ == "int":
-        # Whole numbers only: DuckDB's cast rounds '5.5' to 6 and reads '0x10',
-        # '0b11', '1_000' and '1e3'. '5.0' (a float column's export) is 5.
-        return (
-            rf"case when regexp_full_match(trim({c}), '[+-]?[0-9]+(\.0*)?') then "
-            rf"try_cast(regexp_replace(trim({c}), '\.0*$', '') as {SQL_TYPES[type_]}) end"
-        )
-    return f"try_cast(trim({c}) as {SQL_TYPES[type_]})"
-
-
-def t(column: str) -> str:
-    """The typed value of a column inside the gate query."""
-    return quote_ident(f"__t_{column}")
-
-
-def _column_rules(e: Entity, options: GateOptions) -> list[Rule]:
-    rules = [
-        Rule(
-            "parse_error",
-            "_parse_error is not null",
-            "'the record could not be parsed: ' || _parse_error",
-        )
-    ]
-    for c in e.columns:
-        if c.required:
-            rules.append(
-                Rule(
-                    f"required:{c.name}",
-                    f"nullif(trim({quote_ident(c.name)}), '') is null",
-                    sql_literal(f"required column {c.name} is empty"),
-                )
-            )
-    for c in e.columns:
-        if c.type != "text":
-            rules.append(
-                Rule(
-                    f"type:{c.name}",
-                    f"{quote_ident(c.name)} is not null and {t(c.name)} is null",
-                    f"'value ' || {quote_ident(c.name)} || ' of {c.name} is not a valid {c.type}'",
-                )
-            )
-    observed = OBSERVED_AT_COLUMNS.get(e.qualified, ())
-    earliest, latest = (
-        sql_literal(options.earliest.isoformat()),
-        sql_literal(options.latest.isoformat()),
-    )
-    for c in e.columns:
-        if c.type not in ("timestamp", "date"):
-            continue
-        too_late = f" or {t(c.name)} >= {latest}::timestamp" if c.name in observed else ""
-        bounds = (
-            f"before {options.earliest.isoformat()} or after {options.latest - timedelta(1)}"
-            if too_late
-            else f"before {options.earliest.isoformat()}"
-        )
-        rules.append(
-            Rule(
-                f"{DATED_RULE_PREFIX}{c.name}",
-                f"({t(c.name)} < {earliest}::timestamp{too_late})",
-                f"'{c.name} ' || {quote_ident(c.name)} || ' is {bounds} (a typo or a "
-                "placeholder, not data; see CX_EARLIEST_DATE and CX_DAYS_AHEAD)'",
-            )
-        )
-    for c in e.columns:
-        if c.enum:
-            allowed = ", ".join(sql_literal(v) for v in c.enum)
-            rules.append(
-                Rule(
-                    f"enum:{c.name}",
-                    f"{t(c.name)} is not null and {t(c.name)} not in ({allowed})",
-                    f"'value ' || {quote_ident(c.name)} || ' of {c.name} is not one of "
-                    f"{'/'.join(c.enum)}'",
-                )
-            )
-    return rules
-
-
-class _Names:
-    """`{x.name}` in a rule template: the SQL name of `name` (checked to exist)."""
-
-    def __init__(self, render, allowed: tuple[str, ...] | None = None) -> None:
-        self._render, self._allowed = render, allowed
-
-    def __getattr__(self, name: str) -> str:
-        if self._allowed is not None and name not in self._allowed:
-            raise KeyError(f"a rule template names {name!r}, which is not one of {self._allowed}")
-        return self._render(name)
-
-
-#: Values the gate joins in from other entities' accepted rows, for the rules of
-#: the entities that need them (`{ctx.<name>}` in a rule template).
-CONTEXT_VALUES = (
-    "question_metric",
-    "question_scale_min",
-    "question_scale_max",
-    "response_exists",
-    "fx_first_date",
-)
-
-
-def _ctx(name: str) -> str:
-    return quote_ident(f"__ctx_{name}")
-
-
-def render_rule(template: str, e: Entity, reporting_currency: str) -> str:
-    """A rule template of the contract as SQL over the gate's typed row."""
-    return template.format(
-        t=_Names(t, e.column_names),
-        landed=_Names(quote_ident, e.column_names),
-        ctx=_Names(_ctx, CONTEXT_VALUES),
-        reporting_currency=sql_literal(reporting_currency),
-    )
-
-
-def _entity_rules(e: Entity, reporting_currency: str) -> list[Rule]:
-    """The entity's own rules of the contract (`Entity.row_rules`), as SQL."""
-    return [
-        Rule(
-            r.name,
-            render_rule(r.violated, e, reporting_currency),
-            render_rule(r.reason, e, reporting_currency),
-        )
-        for r in e.row_rules
-    ]
-
-
-def rules_for(e: Entity, options: GateOptions | str) -> list[Rule]:
-    """Every row rule of the entity, in the order they are reported."""
-    options = _options(options)
-    return _column_rules(e, options) + _entity_rules(e, options.reporting_currency)
-
-
-def _context_joins(e: Entity) -> tuple[str, str]:
-    """The context values some rules need: (select list, from clause)."""
-    q = e.qualified
-    if q == "feedback__answers":
-        questions = "raw." + accepted_table(entity("feedback__questions"))
-        responses = "raw." + accepted_table(entity("feedback__responses"))
-        question_id = typed_expr("question_id", "text")
-        response_id = typed_expr("response_id", "text")
-        return (
-            f", question.metric as {_ctx('question_metric')}, "
-            f"question.scale_min as {_ctx('question_scale_min')}, "
-            f"question.scale_max as {_ctx('question_scale_max')}, "
-            f"response.response_id is not null as {_ctx('response_exists')}",
-            f" left join {questions} as question on question.question_id = {question_id}"
-            f" left join (select distinct response_id from {responses}) as response"
-            f" on response.response_id = {response_id}",
-        )
-    if q in MONEY_COLUMN:
-        fx = "raw." + accepted_table(entity("framework__fx_rates"))
-        return (
-            f", fx.first_rate_date as {_ctx('fx_first_date')}",
-            f" left join (select currency, min(rate_date) as first_rate_date from {fx} "
-            f"group by currency) as fx on fx.currency = {typed_expr('currency', 'text')}",
-        )
-    return "", ""
-
-
 def fingerprint(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions | str) -> str:
     """A hash of everything the gate's output depends on (the run date too, while
     rows wait in quarantine for being dated in the future)."""
-    options = _options(options)
+    options = as_options(options)
     dated = (
         table_exists(con, "quarantine", e.qualified)
         and con.execute(
@@ -455,7 +167,7 @@ def plan(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions | str) 
     checked again. Anything else (a file replaced or gone, another dependency
     changed, other settings or gate version, tables missing) re-gates every row.
     """
-    options = _options(options)
+    options = as_options(options)
     state = con.execute(
         "select settings from raw._gate_state where entity = ?", [e.qualified]
     ).fetchone()
@@ -520,7 +232,7 @@ def run_gate(
     their rows, merged into the accepted rows by key and recency); anything
     else re-gates every row. Both paths give the same tables.
     """
-    options = _options(options)
+    options = as_options(options)
     for ddl in (STATE_DDL, RESULTS_DDL, INPUTS_DDL, WAITING_DDL):
         con.execute(ddl)
     con.execute("alter table raw._gate_state add column if not exists settings varchar")
@@ -615,7 +327,7 @@ def _checked_sql(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions
     typed = ", ".join(
         f"{typed_expr(c.name, c.type, enum=bool(c.enum))} as {t(c.name)}" for c in e.columns
     )
-    extra_select, joins = _context_joins(e)
+    extra_select, joins = context_joins(e)
     rule_case = " ".join(f"when {r.violated} then {sql_literal(r.name)}" for r in rules)
     reason_case = " ".join(f"when {r.violated} then {r.reason}" for r in rules)
     landed_cols = ", ".join(
@@ -798,96 +510,3 @@ def _gate_delta(
     con.execute(f"delete from {acc} as current using _gate_winners as winner where {key_match}")
     con.execute(f"insert into {acc} select * exclude (_file_mtime) from _gate_winners")
     return int(con.execute("select count(*) from _gate").fetchone()[0])
-
-
-def gate_counts(con: duckdb.DuckDBPyConnection, e: Entity, *, skipped: bool) -> GateResult:
-    landed = con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[0]
-    quarantined = con.execute(f"select count(*) from quarantine.{e.qualified}").fetchone()[0]
-    current = con.execute(f"select count(*) from raw.{accepted_table(e)}").fetchone()[0]
-    by_rule = dict(
-        con.execute(
-            f"select _rule, count(*) from quarantine.{e.qualified} group by _rule order by _rule"
-        ).fetchall()
-    )
-    waiting = sum(int(n) for rule, n in by_rule.items() if rule in WAITING_RULES)
-    # Accepted rows counted independently of the quarantine: rows of raw whose
-    # (file, line) is not quarantined. The reconciliation compares the two.
-    accepted = con.execute(
-        f"""
-        select count(*) from raw.{e.qualified} as landed
-        where not exists (
-            select 1 from quarantine.{e.qualified} as rejected
-            where rejected._source_file = landed._source_file
-              and rejected._source_line = landed._source_line
-        )
-        """
-    ).fetchone()[0]
-    return GateResult(
-        e.qualified,
-        rows_landed=int(landed),
-        rows_accepted=int(accepted),
-        rows_quarantined=int(quarantined),
-        rows_current=int(current),
-        by_rule={str(k): int(v) for k, v in by_rule.items()},
-        skipped=skipped,
-        rows_waiting=waiting,
-    )
-
-
-def failed_files(con: duckdb.DuckDBPyConnection, e: Entity) -> list[tuple[str, str]]:
-    """(path, reason) of the entity's files that could not be read."""
-    if not table_exists(con, "raw", "_files"):
-        return []
-    return [
-        (r[0], r[1])
-        for r in con.execute(
-            "select path, error from raw._files where entity = ? and status = 'failed' "
-            "order by path",
-            [e.qualified],
-        ).fetchall()
-    ]
-
-
-def quarantine_sample(
-    con: duckdb.DuckDBPyConnection, e: Entity, limit: int = 5, *, rejected_only: bool = False
-) -> list[dict[str, object]]:
-    waiting = ", ".join(sql_literal(r) for r in sorted(WAITING_RULES))
-    where = f"where _rule not in ({waiting})" if rejected_only else ""
-    rows = con.execute(
-        f"""
-        select _source_file, _source_line, _rule, _reason from quarantine.{e.qualified}
-        {where} order by _file_mtime, _source_file, _source_line limit {int(limit)}
-        """
-    ).fetchall()
-    return [{"file": r[0], "line": int(r[1]), "rule": r[2], "reason": r[3]} for r in rows]
-
-
-def reporting_currency_problem(con: duckdb.DuckDBPyConnection, currency: str) -> str | None:
-    """Why the fx table cannot convert to `currency` (CX_REPORTING_CURRENCY), or None.
-
-    Rates are "1 unit of currency = this many units of the reporting currency",
-    so the reporting currency itself, where listed, has rate 1; and a table
-    that gives another currency rate 1 on every date and never lists the
-    reporting currency converts to that other currency.
-    """
-    fx = "raw." + accepted_table(entity("framework__fx_rates"))
-    if not table_exists(con, "raw", accepted_table(entity("framework__fx_rates"))):
-        return None
-    rates = con.execute(
-        f"select currency, min(rate_to_reporting), max(rate_to_reporting) from {fx} "
-        "group by currency order by currency"
-    ).fetchall()
-    own = [r for r in rates if r[0] == currency]
-    if own and (own[0][1] != 1 or own[0][2] != 1):
-        return (
-            f"CX_REPORTING_CURRENCY={currency}, but framework/fx_rates gives {currency} rates "
-            f"from {own[0][1]:g} to {own[0][2]:g}, not 1: the table converts to another currency"
-        )
-    base = [r[0] for r in rates if r[1] == 1 and r[2] == 1 and r[0] != currency]
-    if not own and base:
-        return (
-            f"CX_REPORTING_CURRENCY={currency}, but framework/fx_rates converts to {base[0]} "
-            f"({base[0]} has rate 1 on every date and {currency} is not listed): set "
-            f"CX_REPORTING_CURRENCY={base[0]} or supply rates into {currency}"
-        )
-    return None

@@ -5,7 +5,7 @@ import dagster as dg
 from cx_insights.config import DEFAULT_DATA_FRESHNESS_HOURS, DEFAULT_FRESHNESS_HOURS
 from cx_insights.contract import ENTITIES, OBSERVED_AT_COLUMNS, Entity
 from cx_insights.ingest.loader import newest_loaded_file
-from cx_insights.quality.gate import failed_files
+from cx_insights.quality.results import failed_files
 from cx_insights.warehouse import connect
 from orchestration.defs.ingest.assets import raw_key
 from orchestration.defs.quality.assets import accepted_key

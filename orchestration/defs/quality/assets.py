@@ -7,12 +7,9 @@ off these assets, and their blocking checks stop every model downstream.
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity, accepted_table, entity
-from cx_insights.quality.gate import (
-    GATE_DEPENDENCIES,
-    gate_options,
-    quarantine_sample,
-    run_gate,
-)
+from cx_insights.quality.gate import GATE_DEPENDENCIES, run_gate
+from cx_insights.quality.results import quarantine_sample
+from cx_insights.quality.rules import gate_options
 from cx_insights.warehouse import connect
 from orchestration.defs.ingest.assets import raw_key
 from orchestration.resources import CxSettingsResource

@@ -12,7 +12,7 @@
 import dagster as dg
 
 from cx_insights.contract import ENTITIES, WAITING_RULES, Entity, entity
-from cx_insights.quality.gate import (
+from cx_insights.quality.results import (
     gate_counts,
     quarantine_sample,
     reporting_currency_problem,

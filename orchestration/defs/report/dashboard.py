@@ -37,8 +37,8 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from cx_insights.config import Settings
+from cx_insights.contract import WAITING_RULES
 from cx_insights.privacy import mask_pii
-from cx_insights.quality.gate import WAITING_RULES
 from cx_insights.warehouse import connect, table_exists
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from pathlib import Path
 import duckdb
 
 from cx_insights.config import Settings
-from cx_insights.contract import ENTITIES, Entity, accepted_table
+from cx_insights.contract import ENTITIES, WAITING_RULES, Entity, accepted_table
 from cx_insights.ingest.loader import newest_loaded_file
 from cx_insights.privacy import mask_pii
-from cx_insights.quality.gate import WAITING_RULES, gate_counts
+from cx_insights.quality.results import gate_counts
 from cx_insights.warehouse import connect, table_exists
 
 CSS = """

@@ -1,0 +1,294 @@
+"""The contract's row rules as SQL: typing landed text, and one predicate and
+reason per rule (`cx_insights.contract` declares them; the gate runs them).
+
+`rules_for(entity, options)` lists every rule of an entity, each a SQL
+predicate over the gate query's columns (`landed.<column>` as landed,
+`__t_<column>` typed) that is true when the row breaks it, and the SQL text of
+its `_reason`. The settings a verdict depends on (reporting currency, PII
+salt, the window of plausible dates) are GateOptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from cx_insights.config import DEFAULT_EARLIEST_DATE, DEV_PII_SALT, Settings
+from cx_insights.contract import (
+    MONEY_COLUMN,
+    OBSERVED_AT_COLUMNS,
+    SQL_TYPES,
+    Entity,
+    accepted_table,
+    entity,
+)
+from cx_insights.warehouse import quote_ident, sql_literal
+
+#: Bumped when the rules or the accepted tables change: the next run re-gates every row.
+GATE_VERSION = 4
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """The settings the gate's verdicts depend on."""
+
+    reporting_currency: str = "EUR"
+    #: Salt of the e-mail pseudonyms (`email_hash`), applied here so that it is
+    #: never written into a model, a view or dbt's target folder.
+    pii_salt: str = DEV_PII_SALT
+    #: Timestamps before this date are rejected (`timestamp_in_window:<column>`).
+    earliest: date = DEFAULT_EARLIEST_DATE
+    #: Observed timestamps after the run date plus this many days are rejected.
+    days_ahead: int = 1
+    #: The run date (today, UTC, unless a test pins it).
+    today: date | None = None
+
+    @property
+    def latest(self) -> date:
+        """The first date an observed timestamp may not reach."""
+        return (self.today or datetime.now(UTC).date()) + timedelta(days=self.days_ahead + 1)
+
+    def key(self) -> str:
+        """What a re-gate of every row depends on (the salt only as a digest)."""
+        salt = hashlib.sha256(f"cx-insights gate key\0{self.pii_salt}".encode()).hexdigest()
+        return json.dumps(
+            {
+                "ccy": self.reporting_currency,
+                "v": GATE_VERSION,
+                "salt": salt[:16],
+                "earliest": self.earliest.isoformat(),
+                "ahead": self.days_ahead,
+            },
+            sort_keys=True,
+        )
+
+
+def gate_options(settings: Settings) -> GateOptions:
+    """The gate's options from the run's settings."""
+    return GateOptions(
+        reporting_currency=settings.reporting_currency,
+        pii_salt=settings.pii_salt,
+        earliest=settings.earliest_date,
+        days_ahead=settings.days_ahead,
+    )
+
+
+def as_options(options: GateOptions | str) -> GateOptions:
+    """Options from GateOptions or a bare reporting currency (tests)."""
+    return GateOptions(reporting_currency=options) if isinstance(options, str) else options
+
+
+#: Rules whose verdict can change with the run date alone: rows they quarantined
+#: are checked again by every gate.
+DATED_RULE_PREFIX = "timestamp_in_window:"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    violated: str  # SQL predicate, true when the row breaks the rule
+    reason: str  # SQL expression: the message stored in `_reason`
+
+
+def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
+    """SQL typing the landed text of `column` (null when it does not parse)."""
+    c = "landed." + quote_ident(column)
+    if type_ == "timestamp":
+        # A value with an offset is converted to UTC; one without is taken as
+        # UTC (the session time zone is UTC).
+        # ISO 8601 allows minutes without seconds (`T10:00Z`), DuckDB's cast does not.
+        minutes_only = (
+            f"regexp_replace(trim({c}), "
+            r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})([Zz+-].*)?$', '\1:00\2')"
+        )
+        # UTC offsets run from -12:00 to +14:00; DuckDB accepts up to +-15:59 and
+        # more, so a larger offset (a typo such as +99:00) is not a valid timestamp.
+        offset = r"'[T ][0-9:.,]+[+-]([0-9]{2}):?([0-9]{2})?$'"
+        offset_minutes = (
+            f"coalesce(try_cast(regexp_extract(trim({c}), {offset}, 1) as int) * 60 "
+            f"+ coalesce(try_cast(regexp_extract(trim({c}), {offset}, 2) as int), 0), 0)"
+        )
+        return (
+            f"case when {offset_minutes} <= 840 then "
+            f"cast(coalesce(try_cast(trim({c}) as timestamptz), "
+            f"try_cast({minutes_only} as timestamptz)) as timestamp) end"
+        )
+    if type_ == "text":
+        if enum:
+            return f"lower(trim({c}))"
+        if column == "currency":
+            return f"upper(trim({c}))"
+        if column.endswith("_id"):
+            # Identifiers are compared trimmed: ' C1 ' is customer C1.
+            return f"nullif(trim({c}), '')"
+        return c
+    if type_ == "decimal":
+        # Parsing text straight to decimal(38, 9) (a 128-bit integer) is about 50x
+        # slower in DuckDB than to decimal(18, 9); the wide parse only runs for the
+        # values the narrow one cannot hold (|x| >= 1e9, or not a number). The
+        # results are identical.
+        # DuckDB's cast also reads '1_000' (digit groups): not a number in a file.
+        return (
+            f"case when not contains({c}, '_') then "
+            f"coalesce(cast(try_cast(trim({c}) as decimal(18, 9)) as {SQL_TYPES[type_]}), "
+            f"try_cast(trim({c}) as {SQL_TYPES[type_]})) end"
+        )
+    if type_ == "int":
+        # Whole numbers only: DuckDB's cast rounds '5.5' to 6 and reads '0x10',
+        # '0b11', '1_000' and '1e3'. '5.0' (a float column's export) is 5.
+        return (
+            rf"case when regexp_full_match(trim({c}), '[+-]?[0-9]+(\.0*)?') then "
+            rf"try_cast(regexp_replace(trim({c}), '\.0*$', '') as {SQL_TYPES[type_]}) end"
+        )
+    return f"try_cast(trim({c}) as {SQL_TYPES[type_]})"
+
+
+def t(column: str) -> str:
+    """The typed value of a column inside the gate query."""
+    return quote_ident(f"__t_{column}")
+
+
+def _column_rules(e: Entity, options: GateOptions) -> list[Rule]:
+    rules = [
+        Rule(
+            "parse_error",
+            "_parse_error is not null",
+            "'the record could not be parsed: ' || _parse_error",
+        )
+    ]
+    for c in e.columns:
+        if c.required:
+            rules.append(
+                Rule(
+                    f"required:{c.name}",
+                    f"nullif(trim({quote_ident(c.name)}), '') is null",
+                    sql_literal(f"required column {c.name} is empty"),
+                )
+            )
+    for c in e.columns:
+        if c.type != "text":
+            rules.append(
+                Rule(
+                    f"type:{c.name}",
+                    f"{quote_ident(c.name)} is not null and {t(c.name)} is null",
+                    f"'value ' || {quote_ident(c.name)} || ' of {c.name} is not a valid {c.type}'",
+                )
+            )
+    observed = OBSERVED_AT_COLUMNS.get(e.qualified, ())
+    earliest, latest = (
+        sql_literal(options.earliest.isoformat()),
+        sql_literal(options.latest.isoformat()),
+    )
+    for c in e.columns:
+        if c.type not in ("timestamp", "date"):
+            continue
+        too_late = f" or {t(c.name)} >= {latest}::timestamp" if c.name in observed else ""
+        bounds = (
+            f"before {options.earliest.isoformat()} or after {options.latest - timedelta(1)}"
+            if too_late
+            else f"before {options.earliest.isoformat()}"
+        )
+        rules.append(
+            Rule(
+                f"{DATED_RULE_PREFIX}{c.name}",
+                f"({t(c.name)} < {earliest}::timestamp{too_late})",
+                f"'{c.name} ' || {quote_ident(c.name)} || ' is {bounds} (a typo or a "
+                "placeholder, not data; see CX_EARLIEST_DATE and CX_DAYS_AHEAD)'",
+            )
+        )
+    for c in e.columns:
+        if c.enum:
+            allowed = ", ".join(sql_literal(v) for v in c.enum)
+            rules.append(
+                Rule(
+                    f"enum:{c.name}",
+                    f"{t(c.name)} is not null and {t(c.name)} not in ({allowed})",
+                    f"'value ' || {quote_ident(c.name)} || ' of {c.name} is not one of "
+                    f"{'/'.join(c.enum)}'",
+                )
+            )
+    return rules
+
+
+class _Names:
+    """`{x.name}` in a rule template: the SQL name of `name` (checked to exist)."""
+
+    def __init__(self, render, allowed: tuple[str, ...] | None = None) -> None:
+        self._render, self._allowed = render, allowed
+
+    def __getattr__(self, name: str) -> str:
+        if self._allowed is not None and name not in self._allowed:
+            raise KeyError(f"a rule template names {name!r}, which is not one of {self._allowed}")
+        return self._render(name)
+
+
+#: Values the gate joins in from other entities' accepted rows, for the rules of
+#: the entities that need them (`{ctx.<name>}` in a rule template).
+CONTEXT_VALUES = (
+    "question_metric",
+    "question_scale_min",
+    "question_scale_max",
+    "response_exists",
+    "fx_first_date",
+)
+
+
+def _ctx(name: str) -> str:
+    return quote_ident(f"__ctx_{name}")
+
+
+def render_rule(template: str, e: Entity, reporting_currency: str) -> str:
+    """A rule template of the contract as SQL over the gate's typed row."""
+    return template.format(
+        t=_Names(t, e.column_names),
+        landed=_Names(quote_ident, e.column_names),
+        ctx=_Names(_ctx, CONTEXT_VALUES),
+        reporting_currency=sql_literal(reporting_currency),
+    )
+
+
+def _entity_rules(e: Entity, reporting_currency: str) -> list[Rule]:
+    """The entity's own rules of the contract (`Entity.row_rules`), as SQL."""
+    return [
+        Rule(
+            r.name,
+            render_rule(r.violated, e, reporting_currency),
+            render_rule(r.reason, e, reporting_currency),
+        )
+        for r in e.row_rules
+    ]
+
+
+def rules_for(e: Entity, options: GateOptions | str) -> list[Rule]:
+    """Every row rule of the entity, in the order they are reported."""
+    options = as_options(options)
+    return _column_rules(e, options) + _entity_rules(e, options.reporting_currency)
+
+
+def context_joins(e: Entity) -> tuple[str, str]:
+    """The context values some rules need: (select list, from clause)."""
+    q = e.qualified
+    if q == "feedback__answers":
+        questions = "raw." + accepted_table(entity("feedback__questions"))
+        responses = "raw." + accepted_table(entity("feedback__responses"))
+        question_id = typed_expr("question_id", "text")
+        response_id = typed_expr("response_id", "text")
+        return (
+            f", question.metric as {_ctx('question_metric')}, "
+            f"question.scale_min as {_ctx('question_scale_min')}, "
+            f"question.scale_max as {_ctx('question_scale_max')}, "
+            f"response.response_id is not null as {_ctx('response_exists')}",
+            f" left join {questions} as question on question.question_id = {question_id}"
+            f" left join (select distinct response_id from {responses}) as response"
+            f" on response.response_id = {response_id}",
+        )
+    if q in MONEY_COLUMN:
+        fx = "raw." + accepted_table(entity("framework__fx_rates"))
+        return (
+            f", fx.first_rate_date as {_ctx('fx_first_date')}",
+            f" left join (select currency, min(rate_date) as first_rate_date from {fx} "
+            f"group by currency) as fx on fx.currency = {typed_expr('currency', 'text')}",
+        )
+    return "", ""
