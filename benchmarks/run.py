@@ -107,6 +107,8 @@ class SizeResult:
     baseline_sql: Measured | None = None
     baseline_pandas: Measured | None = None
     startup: Measured | None = None
+    #: The slowest dbt nodes of the full and the incremental build: kind -> [(node, s)].
+    slowest: dict[str, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
 
 
 def run_size(customers: int, seed: int, months: int, keep: bool, pandas_max: int) -> SizeResult:
@@ -139,6 +141,10 @@ def run_size(customers: int, seed: int, months: int, keep: bool, pandas_max: int
         )
         if m.returncode != 0:
             print(m.output)
+        if name == "dbt":
+            res.slowest["full"] = slowest_dbt_nodes(warehouse)
+            print_slowest(customers, "full build", res.slowest["full"])
+    print_shares(customers, res.stages)
     res.warehouse_bytes = warehouse.stat().st_size if warehouse.exists() else 0
     res.baseline_sql = measure(
         [sys.executable, str(ROOT / "benchmarks" / "baseline_sql.py"), str(landing)], env
@@ -155,9 +161,50 @@ def run_size(customers: int, seed: int, months: int, keep: bool, pandas_max: int
         f"{m.peak_rss / 2**30:5.2f} GiB  rc={m.returncode}",
         flush=True,
     )
+    res.slowest["incremental"] = slowest_dbt_nodes(warehouse)
+    print_slowest(customers, "incremental run", res.slowest["incremental"])
+    full = sum(s.seconds for s in res.stages.values())
+    if full:
+        print(f"  {customers:>9,} incremental run = {100 * m.seconds / full:.0f} % of a full build")
     if not keep:
         shutil.rmtree(landing, ignore_errors=True)
     return res
+
+
+#: How many of the slowest dbt models and tests the benchmark prints.
+SLOWEST = 15
+
+
+def slowest_dbt_nodes(warehouse: Path, top: int = SLOWEST) -> dict[str, list[tuple[str, float]]]:
+    """The slowest models and tests (data and unit tests) of the last dbt invocation on
+    this warehouse, from dbt's run_results.json in the warehouse's dbt target folder."""
+    path = warehouse.parent / "dbt_target" / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text()).get("results", [])
+    kinds: dict[str, list[tuple[str, float]]] = {"models": [], "tests": []}
+    for r in results:
+        node = r["unique_id"]
+        kind = "models" if node.startswith("model.") else "tests"
+        if node.startswith(("model.", "test.", "unit_test.")):
+            kinds[kind].append((node.split(".", 2)[-1], float(r.get("execution_time") or 0.0)))
+    return {k: sorted(v, key=lambda x: -x[1])[:top] for k, v in kinds.items()}
+
+
+def print_slowest(customers: int, label: str, slowest: dict[str, list[tuple[str, float]]]) -> None:
+    for kind, nodes in slowest.items():
+        total = sum(s for _, s in nodes)
+        print(f"  {customers:>9,} slowest dbt {kind} ({label}; top {len(nodes)}: {total:.1f} s)")
+        for node, seconds in nodes:
+            print(f"  {'':>9} {seconds:8.1f} s  {node}")
+
+
+def print_shares(customers: int, stages: dict[str, Measured]) -> None:
+    total = sum(m.seconds for m in stages.values())
+    if not total:
+        return
+    shares = ", ".join(f"{name} {100 * m.seconds / total:.0f} %" for name, m in stages.items())
+    print(f"  {customers:>9,} share of the full build: {shares}")
 
 
 def _day_after(landing: Path) -> date:
@@ -248,6 +295,7 @@ def main() -> int:
                     "warehouse_bytes": r.warehouse_bytes,
                     "baseline_sql_s": r.baseline_sql.seconds if r.baseline_sql else None,
                     "baseline_pandas_s": r.baseline_pandas.seconds if r.baseline_pandas else None,
+                    "slowest_dbt_nodes": r.slowest,
                 }
                 for r in results
             ],
