@@ -18,7 +18,6 @@ A few rows break the contract on purpose (see seeds/README.md).
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,16 +26,21 @@ import pyarrow.compute as pc
 
 from cx_insights.contract import entity
 from cx_insights.generate import framework as fw
+from cx_insights.generate.chunk_ids import customer_ids, nullable_ids
+from cx_insights.generate.crm import (
+    customer_rows,
+    invoice_rows,
+    subscription_rows,
+)
 from cx_insights.generate.files import (
     NO_TIME,
     entity_table,
     ids,
-    money_strings,
     nulls,
     pick,
     ts_strings,
 )
-from cx_insights.generate.population import Population, Subscriptions, Tickets, simulate
+from cx_insights.generate.population import Population, Tickets, simulate
 from cx_insights.generate.surveys import (
     RESPONSE_CHANNELS,
     VERBATIM_TEXTS,
@@ -45,7 +49,7 @@ from cx_insights.generate.surveys import (
     answer,
     build_responses,
 )
-from cx_insights.generate.timeline import DAY, HOUR, Window, add_months
+from cx_insights.generate.timeline import DAY, HOUR, Window
 from cx_insights.generate.web import (
     KIND_ANONYMOUS,
     KIND_CUSTOMER,
@@ -80,13 +84,6 @@ UPDATE_FORMAT: dict[str, str] = {**FORMAT, "tickets__tickets": "jsonl"}
 Drop = dict[str, pa.Table]
 
 
-def _ascii(name: str) -> str:
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in plain if ch.isalnum())
-
-
-_FIRST_ASCII = [_ascii(x) for x in fw.FIRST_NAMES]
-_LAST_ASCII = [_ascii(x) for x in fw.LAST_NAMES]
 _QUESTION_IDS = tuple(q.question_id for q in fw.QUESTIONS)
 _Q_MIN = np.array([q.scale_min if q.scale_min is not None else 0 for q in fw.QUESTIONS])
 _Q_MAX = np.array([q.scale_max if q.scale_max is not None else 0 for q in fw.QUESTIONS])
@@ -95,7 +92,6 @@ _TP_IDS = tuple(tp.touchpoint_id for tp in fw.TOUCHPOINTS)
 _CATEGORIES = tuple(c[0] for c in fw.TICKET_CATEGORIES)
 #: The contract's enums (the generator indexes them by position).
 STATUSES = entity("tickets__tickets").column("status").enum or ()
-INVOICE_STATUSES = entity("crm__invoices").column("status").enum or ()
 SATISFACTION = entity("tickets__tickets").column("satisfaction").enum or ()
 NEW, OPEN, PENDING, SOLVED, CLOSED = range(5)
 
@@ -108,19 +104,9 @@ class ChunkSpec:
     customers: int
 
 
-def customer_ids(numbers: np.ndarray) -> pa.Array:
-    return ids("C", numbers, 7)
-
-
 def device_ids(numbers: np.ndarray, second: np.ndarray) -> pa.Array:
     suffix = pa.array(np.where(second, "-2", "-1"), pa.string())
     return pc.binary_join_element_wise(ids("D", numbers, 7), suffix, "")
-
-
-def _nullable_ids(values: pa.Array, valid: np.ndarray) -> pa.Array:
-    if valid.all():
-        return values
-    return pc.if_else(pa.array(valid), values, pa.scalar(None, pa.string()))
 
 
 def build_chunk(spec: ChunkSpec, window: Window, agent_quality: np.ndarray) -> dict[str, Drop]:
@@ -130,12 +116,12 @@ def build_chunk(spec: ChunkSpec, window: Window, agent_quality: np.ndarray) -> d
     cids = customer_ids(numbers)
     drops: dict[str, Drop] = {d: {} for d in DROPS}
 
-    drops["main"]["crm__customers"] = _customers(rng, pop, numbers)
+    drops["main"]["crm__customers"] = customer_rows(rng, pop, numbers)
     plant = spec.customers >= PLANT_MIN_CUSTOMERS
-    subs_main, subs_updates = _subscriptions(rng, pop, numbers, cids, window, plant)
+    subs_main, subs_updates = subscription_rows(rng, pop, numbers, cids, window, plant)
     drops["main"]["crm__subscriptions"] = subs_main
     drops["updates"]["crm__subscriptions"] = subs_updates
-    drops["main"]["crm__invoices"] = _invoices(
+    drops["main"]["crm__invoices"] = invoice_rows(
         rng, pop.subscriptions, cids, window, spec.number, plant
     )
 
@@ -154,222 +140,6 @@ def build_chunk(spec: ChunkSpec, window: Window, agent_quality: np.ndarray) -> d
 
     drops["main"]["web__events"] = _events(rng, pop, numbers, cids, window, spec.number, plant)
     return drops
-
-
-# --- crm -------------------------------------------------------------------------
-
-
-def _customers(rng: np.random.Generator, pop: Population, numbers: np.ndarray) -> pa.Table:
-    return customer_table(
-        rng,
-        numbers,
-        pop.first_name,
-        pop.last_name,
-        pop.signed_up_at,
-        pop.country,
-        pop.segment,
-        pop.age_band,
-        pop.acquisition,
-    )
-
-
-def customer_table(
-    rng: np.random.Generator,
-    numbers: np.ndarray,
-    first_name: np.ndarray,
-    last_name: np.ndarray,
-    signed_up_at: np.ndarray,
-    country: np.ndarray,
-    segment: np.ndarray,
-    age_band: np.ndarray,
-    acquisition: np.ndarray,
-) -> pa.Table:
-    n = len(numbers)
-    first = pick(_FIRST_ASCII, first_name)
-    last = pick(_LAST_ASCII, last_name)
-    local = pc.binary_join_element_wise(first, last, ".")
-    local = pc.binary_join_element_wise(local, pa.array(numbers).cast(pa.string()), "")
-    domain = pick(fw.EMAIL_DOMAINS, rng.integers(0, len(fw.EMAIL_DOMAINS), n))
-    email = pc.binary_join_element_wise(local, domain, "@")
-    # Hashing must lower-case and trim: some addresses come in mixed case or padded.
-    u = rng.random(n)
-    email = pc.if_else(pa.array(u < 0.97), pc.utf8_lower(email), email)
-    padded = pc.binary_join_element_wise(pa.scalar(" "), email, pa.scalar(" "), "")
-    email = pc.if_else(pa.array(u > 0.995), padded, email)
-    email = _nullable_ids(email, rng.random(n) >= 0.01)
-    full_name = pc.binary_join_element_wise(
-        pick(fw.FIRST_NAMES, first_name), pick(fw.LAST_NAMES, last_name), " "
-    )
-    return entity_table(
-        "crm__customers",
-        {
-            "customer_id": customer_ids(numbers),
-            "email": email,
-            "full_name": full_name,
-            "signed_up_at": ts_strings(rng, signed_up_at),
-            "country_code": pick([c for c, _, _ in fw.COUNTRIES], country),
-            "segment": pick(fw.SEGMENTS, segment),
-            "age_band": pick(fw.AGE_BANDS, np.maximum(age_band, 0), valid=age_band >= 0),
-            "acquisition_channel": pick(fw.ACQUISITION, acquisition),
-        },
-    )
-
-
-def subscription_ids(numbers: np.ndarray, seq: np.ndarray) -> pa.Array:
-    base = ids("SUB-", numbers, 7)
-    return pc.binary_join_element_wise(base, pa.array(seq).cast(pa.string()), "-")
-
-
-def subscription_table(
-    rng: np.random.Generator,
-    sub_ids: pa.Array,
-    cust: pa.Array,
-    plan: np.ndarray,
-    mrr_cents: np.ndarray,
-    currency: np.ndarray,
-    started_at: np.ndarray,
-    ended_at: np.ndarray,
-) -> pa.Table:
-    return entity_table(
-        "crm__subscriptions",
-        {
-            "subscription_id": sub_ids,
-            "customer_id": cust,
-            "plan": pick([p[0] for p in fw.PLANS], plan),
-            "mrr": money_strings(mrr_cents),
-            "currency": pick(fw.CURRENCIES, currency),
-            "started_at": ts_strings(rng, started_at),
-            "ended_at": ts_strings(rng, ended_at),
-        },
-    )
-
-
-def _subscriptions(
-    rng: np.random.Generator,
-    pop: Population,
-    numbers: np.ndarray,
-    cids: pa.Array,
-    window: Window,
-    plant: bool,
-) -> tuple[pa.Table, pa.Table]:
-    s = pop.subscriptions
-    k = len(s.customer)
-    ended = s.ended_at != NO_TIME
-    # Ends reach the CRM extract late: recent ones often, older ones sometimes.
-    late = ended & (
-        ((s.ended_at > window.end - 60 * DAY) & (rng.random(k) < 0.6)) | (rng.random(k) < 0.08)
-    )
-    sub_ids = subscription_ids(numbers[s.customer], s.seq)
-    cust = cids.take(pa.array(s.customer))
-    main_end = np.where(late, NO_TIME, s.ended_at)
-    main = subscription_table(
-        rng, sub_ids, cust, s.plan, s.mrr_cents, s.currency, s.started_at, main_end
-    )
-    if plant and k:
-        # Planted: a subscription with a negative MRR (rule mrr_non_negative).
-        bad = int(rng.integers(0, k))
-        negative = subscription_table(
-            rng,
-            subscription_ids(numbers[s.customer[[bad]]], np.array([9])),
-            cust.take(pa.array([bad])),
-            s.plan[[bad]],
-            -s.mrr_cents[[bad]],
-            s.currency[[bad]],
-            s.started_at[[bad]],
-            np.array([NO_TIME]),
-        )
-        main = pa.concat_tables([main, negative])
-
-    rows = np.flatnonzero(late)
-    upd = subscription_table(
-        rng,
-        sub_ids.take(pa.array(rows)),
-        cust.take(pa.array(rows)),
-        s.plan[rows],
-        s.mrr_cents[rows],
-        s.currency[rows],
-        s.started_at[rows],
-        s.ended_at[rows],
-    )
-    # Planted: an end before the start for a still-active subscription (rule
-    # ended_after_started): it must be quarantined and the subscription stay active.
-    still = np.flatnonzero(~ended)
-    if plant and len(still):
-        b = still[int(rng.integers(0, len(still)))]
-        wrong = subscription_table(
-            rng,
-            sub_ids.take(pa.array([b])),
-            cust.take(pa.array([b])),
-            s.plan[[b]],
-            s.mrr_cents[[b]],
-            s.currency[[b]],
-            s.started_at[[b]],
-            s.started_at[[b]] - 2 * DAY,
-        )
-        upd = pa.concat_tables([upd, wrong])
-    return main, upd
-
-
-def _invoices(
-    rng: np.random.Generator,
-    s: Subscriptions,
-    cids: pa.Array,
-    window: Window,
-    chunk: int,
-    plant: bool,
-) -> pa.Table:
-    """One invoice a month per subscription until the window's end, plus credit notes."""
-    stop = np.where(s.ended_at == NO_TIME, window.end, np.minimum(s.ended_at, window.end))
-    # Months between start and stop, an upper bound on the invoices per subscription.
-    span = window.month_at(stop) - window.month_at(s.started_at) + 2
-    sub = np.repeat(np.arange(len(span)), span)
-    k = np.arange(len(sub)) - np.repeat(np.cumsum(span) - span, span)
-    issued = add_months(s.started_at[sub], k) + 6 * HOUR
-    keep = (issued < stop[sub]) & (issued >= s.started_at[sub])
-    sub, issued = sub[keep], issued[keep]
-    n = len(sub)
-    amount = s.mrr_cents[sub]
-    recent = issued >= window.end - 31 * DAY
-    u = rng.random(n)
-    status = np.where(
-        recent,
-        np.where(u < 0.6, 0, np.where(u < 0.98, 1, 2)),
-        np.where(u < 0.94, 0, np.where(u < 0.97, 1, 2)),
-    )
-    # Credit notes: about 1 % of invoices are partly refunded a few days later.
-    credit = np.flatnonzero(rng.random(n) < 0.01)
-    c_issued = issued[credit] + rng.integers(DAY, 20 * DAY, len(credit))
-    ok = c_issued < window.end
-    credit, c_issued = credit[ok], c_issued[ok]
-    c_amount = -np.round(amount[credit] * rng.uniform(0.2, 1.0, len(credit))).astype(np.int64)
-
-    sub = np.concatenate([sub, sub[credit]])
-    issued = np.concatenate([issued, c_issued])
-    amount = np.concatenate([amount, c_amount])
-    status = np.concatenate([status, np.zeros(len(credit), np.int64)])
-    order = np.argsort(issued, kind="stable")
-    sub, issued, amount, status = sub[order], issued[order], amount[order], status[order]
-    currency = pick(fw.CURRENCIES, s.currency[sub])
-    status_text = pick(INVOICE_STATUSES, status)
-    # Planted: one invoice in a currency without FX rates (rule fx_rate_exists) and
-    # one with an unknown status (rule enum).
-    if plant and len(sub) >= 2:
-        a, b = rng.choice(len(sub), 2, replace=False)
-        currency = pc.if_else(pa.array(np.arange(len(sub)) == a), pa.scalar("CHF"), currency)
-        status_text = pc.if_else(
-            pa.array(np.arange(len(sub)) == b), pa.scalar("refunded"), status_text
-        )
-    return entity_table(
-        "crm__invoices",
-        {
-            "invoice_id": ids(f"INV{chunk:04d}-", np.arange(len(sub)), 7),
-            "customer_id": cids.take(pa.array(s.customer[sub])),
-            "issued_at": ts_strings(rng, issued),
-            "amount": money_strings(amount),
-            "currency": currency,
-            "status": status_text,
-        },
-    )
 
 
 # --- tickets --------------------------------------------------------------------
@@ -438,7 +208,7 @@ def _tickets(
     k = len(t.created_at)
     end = window.end
     tid = ids(f"T{chunk:04d}-", np.arange(k), 6)
-    customer = _nullable_ids(cids.take(pa.array(np.maximum(t.customer, 0))), t.customer >= 0)
+    customer = nullable_ids(cids.take(pa.array(np.maximum(t.customer, 0))), t.customer >= 0)
     status, first_resp, solved_at, satisfaction = ticket_states(rng, t, end)
     resolved = solved_at != NO_TIME
 
@@ -505,7 +275,7 @@ def survey_tables(
         {
             "response_id": rid,
             "survey_id": pick(fw.SURVEYS, responses.survey),
-            "customer_id": _nullable_ids(
+            "customer_id": nullable_ids(
                 cids.take(pa.array(np.maximum(responses.customer, 0))), responses.customer >= 0
             ),
             "touchpoint_id": pick(_TP_IDS, np.maximum(tp, 0), valid=tp >= 0),
@@ -608,7 +378,7 @@ def _events(
     cust_sessions = Sessions(
         start=start,
         device=device_ids(numbers[c], second),
-        customer=_nullable_ids(cids.take(pa.array(c)), logged_in),
+        customer=nullable_ids(cids.take(pa.array(c)), logged_in),
         currency=subs.currency[iv.subscription[rows]],
         kind=np.full(len(c), KIND_CUSTOMER),
         has_session_id=rng.random(len(c)) < 0.12,

@@ -31,15 +31,13 @@ from cx_insights.generate.chunk import (
     PENDING,
     SOLVED,
     STATUSES,
-    customer_ids,
-    customer_table,
     device_ids,
-    subscription_ids,
-    subscription_table,
     survey_tables,
     ticket_states,
     ticket_table,
 )
+from cx_insights.generate.chunk_ids import customer_ids
+from cx_insights.generate.crm import customer_table, subscription_ids, subscription_table
 from cx_insights.generate.files import (
     NO_TIME,
     entity_table,
