@@ -301,3 +301,10 @@ def check_landing_dir(landing_dir: Path) -> None:
             f"CX_LANDING_DIR={landing_dir} holds no landing files "
             "(expected <source>/<entity>/*.csv|parquet|jsonl)"
         )
+
+
+def dagster_home(settings: Settings, env: dict[str, str] | None = None) -> Path:
+    """`DAGSTER_HOME` if set, else `<warehouse dir>/dagster_home`."""
+    env = dict(os.environ if env is None else env)
+    raw = (env.get("DAGSTER_HOME") or "").strip()
+    return Path(raw).expanduser().resolve() if raw else settings.output_dir / "dagster_home"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cx_insights.config import Settings, load_settings
+from cx_insights.config import Settings, dagster_home, load_settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -28,13 +28,6 @@ KEEP_RUNS = 50
 KEEP_DAYS = 30
 #: The first line of a dagster.yaml this project wrote (and may rewrite).
 MARKER = "# Written by cx-insights (orchestration/instance.py)"
-
-
-def dagster_home(settings: Settings, env: dict[str, str] | None = None) -> Path:
-    """`DAGSTER_HOME` if set, else `<warehouse dir>/dagster_home`."""
-    env = dict(os.environ if env is None else env)
-    raw = (env.get("DAGSTER_HOME") or "").strip()
-    return Path(raw).expanduser().resolve() if raw else settings.output_dir / "dagster_home"
 
 
 def dagster_yaml(home: Path) -> str:

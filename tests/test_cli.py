@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from cx_insights import cli
 from cx_insights.config import SettingsError, load_settings
+from orchestration import cli, run
 
 #: Variables the CLI sets in its own process; a test restores them afterwards.
 CLI_SETS = (
@@ -99,7 +99,7 @@ def test_a_run_that_raises_ends_its_row_failed_and_prints_the_summary(env, monke
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(cli, "materialize", explode)
+    monkeypatch.setattr(run, "materialize", explode)
     assert cli.main(["run"]) == 1
     out, err = capsys.readouterr()
     assert "FAILED   step run: RuntimeError: disk on fire" in err
@@ -115,7 +115,7 @@ def test_a_run_that_raises_ends_its_row_failed_and_prints_the_summary(env, monke
 
 
 def test_quiet_prints_errors_only(env, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "materialize", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
+    monkeypatch.setattr(run, "materialize", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
     assert cli.main(["run", "--quiet"]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "FAILED   step run: OSError: x" in err
@@ -257,8 +257,8 @@ def test_freshness_judges_files_and_the_newest_event_in_the_data(
 ):
     from cx_insights.contract import entity
     from cx_insights.ops.freshness import source_freshness
+    from cx_insights.report.status import print_status
     from cx_insights.warehouse import connect
-    from orchestration.defs.report.status import print_status
 
     landing.write("tickets/tickets/a.csv", TICKETS, mtime=int(datetime.now(UTC).timestamp()))
     load_and_gate(only=["tickets__tickets"])
@@ -418,7 +418,7 @@ def test_kpi_alerts_are_sent_once_with_their_owner(tmp_path, webhook):
 
 def test_a_failed_run_alerts_once_to_the_outbox_and_the_webhook(env, monkeypatch, webhook):
     monkeypatch.setenv("CX_ALERT_WEBHOOK", webhook.url)
-    monkeypatch.setattr(cli, "materialize", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
+    monkeypatch.setattr(run, "materialize", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
     assert cli.main(["run", "--quiet"]) == 1
     [alert] = list((env.warehouse.parent / "outbox").iterdir())
     assert alert.name.startswith("run_failed_")

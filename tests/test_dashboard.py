@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from cx_insights.config import Settings, load_settings
-from orchestration.defs.report import dashboard as dash
+from cx_insights.report import dashboard as dash
 from tests.browser import chromium_page, count_charts, find_chromium, show_tab, tab_keys
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "dashboard"
@@ -406,7 +406,7 @@ def _entity(data: dict, qualified: str) -> dict:
 def test_quality_page_reconciles_accepted_rows_counted_on_their_own(
     quality_warehouse: Path,
 ) -> None:
-    from orchestration.defs.report import quality_report
+    from cx_insights.report import quality_report
 
     data = quality_report.collect(settings_for(quality_warehouse))
     customers = _entity(data, "crm__customers")
@@ -424,7 +424,7 @@ def test_quality_page_reconciles_accepted_rows_counted_on_their_own(
 def test_quality_page_the_gate_record_gives_accepted_while_it_is_current(
     quality_warehouse: Path,
 ) -> None:
-    from orchestration.defs.report import quality_report
+    from cx_insights.report import quality_report
 
     with duckdb.connect(str(quality_warehouse)) as con:
         con.execute(
@@ -447,7 +447,7 @@ def test_quality_page_the_gate_record_gives_accepted_while_it_is_current(
 
 
 def test_quality_page_splits_rejected_from_waiting_rows(quality_warehouse: Path) -> None:
-    from orchestration.defs.report import quality_report
+    from cx_insights.report import quality_report
 
     settings = settings_for(quality_warehouse)
     data = quality_report.collect(settings)
@@ -475,7 +475,7 @@ def test_quality_page_splits_rejected_from_waiting_rows(quality_warehouse: Path)
 
 
 def test_quality_page_masks_personal_data_in_quarantined_values(quality_warehouse: Path) -> None:
-    from orchestration.defs.report import quality_report
+    from cx_insights.report import quality_report
 
     settings = settings_for(quality_warehouse)
     path = quality_report.write_quality_report(

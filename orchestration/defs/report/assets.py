@@ -11,10 +11,10 @@ import os
 import dagster as dg
 
 from cx_insights.contract import ENTITIES
+from cx_insights.report.dashboard import MARTS_READ, write_dashboard
+from cx_insights.report.quality_report import write_quality_report
 from cx_insights.serve import MARTS_SCHEMA, publish
 from orchestration.defs.quality.assets import accepted_key
-from orchestration.defs.report.dashboard import MARTS_READ, write_dashboard
-from orchestration.defs.report.quality_report import write_quality_report
 from orchestration.defs.transform.project import cx_dbt_project
 from orchestration.resources import CxSettingsResource
 

@@ -1,24 +1,22 @@
-"""`cx-insights`: run the warehouse, generate data, rebuild the reports."""
+"""`cx-insights run` and `pull`: the run lock, the Dagster materialisation on the
+warehouse's instance, its outcome, the run log, reports, publishing and alerts."""
 
 from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import logging
 import os
 import sys
 import time
 import uuid
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cx_insights.config import Settings, SettingsError, check_landing_dir, load_settings
+from cx_insights.config import Settings, check_landing_dir, load_settings
 
 if TYPE_CHECKING:
     from cx_insights.serve import LockHolder
@@ -272,7 +270,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             pulled = _pull_first(settings, args)
             check_landing_dir(settings.landing_dir)  # a mistyped or empty one changes nothing
             check_warehouse_free(settings)  # a BI tool holding the file: stop before any change
-            from orchestration.defs.report.status import record_run_start
+            from cx_insights.report.status import record_run_start
 
             # One id for the run log, the published file's marts._build and Dagster's run.
             run_id = str(uuid.uuid4())
@@ -448,8 +446,8 @@ def _record_run_end(
 ) -> None:
     """Close the run-log row; while another process holds the file, retry for a while
     (a row still `running` is marked `interrupted` by the next run)."""
+    from cx_insights.report.status import record_run_end
     from cx_insights.warehouse import WarehouseLockedError
-    from orchestration.defs.report.status import record_run_end
 
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -477,11 +475,11 @@ def _write_reports(settings: Settings, outcome: RunOutcome) -> None:
     mart it reads was built; it was written while this run was still `running`, so it
     is written again here, from the same marts, with the run's final status.
     """
-    from orchestration.defs.report.quality_report import write_quality_report
+    from cx_insights.report.quality_report import write_quality_report
 
     write_quality_report(settings, run_messages=outcome.messages())
     if "report/dashboard" in outcome.materialized:
-        from orchestration.defs.report.dashboard import write_dashboard
+        from cx_insights.report.dashboard import write_dashboard
 
         write_dashboard(settings)
 
@@ -510,164 +508,3 @@ def _send_alerts(settings: Settings, outcome: RunOutcome, run_id: str, say) -> N
         return
     if new:
         say(f"alerts:              {len(new)} new in {outbox}")
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    from orchestration.defs.report.dashboard import write_dashboard
-    from orchestration.defs.report.quality_report import write_quality_report
-
-    write_quality_report(settings)
-    path = write_dashboard(settings)
-    print(f"dashboard:           {path}")
-    print(f"data-quality report: {settings.quality_report}")
-    return 0
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from cx_insights.generate import generate
-
-    out = Path(args.out).expanduser()
-    if args.end_month is not None and not _is_month(args.end_month):
-        print(f"cx-insights: --end-month {args.end_month!r} is not YYYY-MM", file=sys.stderr)
-        return 2
-    if not args.overwrite and out.is_dir() and any(out.iterdir()):
-        print(
-            f"cx-insights: {out} is not empty; pass --overwrite to replace its landing data, "
-            "or choose an empty --out",
-            file=sys.stderr,
-        )
-        return 2
-    started = time.monotonic()
-    try:
-        counts = generate(
-            out,
-            customers=args.customers,
-            seed=args.seed,
-            months=args.months,
-            end_month=args.end_month,
-            overwrite=args.overwrite,
-        )
-    except (ValueError, FileExistsError) as exc:
-        print(f"cx-insights: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(counts, indent=2))
-    print(f"wrote {sum(counts.values()):,} rows to {out} in {time.monotonic() - started:.1f} s")
-    return 0
-
-
-def _is_month(text: str) -> bool:
-    try:
-        datetime.strptime(text, "%Y-%m")
-    except ValueError:
-        return False
-    return len(text) == 7
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from cx_insights.export import ExportError, export_marts
-
-    settings = load_settings()
-    out = Path(args.out).expanduser().resolve()
-    try:
-        manifest = export_marts(settings, out, args.format)
-    except ExportError as exc:
-        print(f"cx-insights: {exc}", file=sys.stderr)
-        return 1
-    rows = sum(t["rows"] for t in manifest["tables"])
-    print(
-        f"exported {len(manifest['tables'])} mart tables ({rows:,} rows, {args.format}) "
-        f"from {manifest['source']} (built {manifest['built_at']}) to {out}"
-    )
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from orchestration.defs.report.status import print_status
-
-    return print_status(load_settings())
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("cx-insights")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _end_month() -> str:
-    from cx_insights.generate.timeline import DEFAULT_END_MONTH
-
-    return DEFAULT_END_MONTH
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cx-insights",
-        description="Customer-experience warehouse: surveys, CRM, web, tickets, joined to money.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="materialise assets through Dagster (all by default)")
-    p.add_argument(
-        "--select",
-        default="*",
-        help="Dagster asset selection, e.g. 'group:ingest' or 'key:marts/kpi_monthly+' "
-        "(one that matches nothing is an error)",
-    )
-    loud = p.add_mutually_exclusive_group()
-    loud.add_argument(
-        "--verbose",
-        action="store_true",
-        help="also print dbt's output, Dagster's debug log and tracebacks",
-    )
-    loud.add_argument("--quiet", action="store_true", help="print errors only")
-    p.set_defaults(func=cmd_run)
-    p = sub.add_parser("generate", help="write a realistic landing directory of any size")
-    p.add_argument("--out", required=True, help="landing directory to write (empty or new)")
-    p.add_argument("--customers", type=int, required=True, help="number of customers")
-    p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
-    p.add_argument("--months", type=int, default=24, help="months of data (at least 2)")
-    p.add_argument(
-        "--end-month", default=None, help=f"last month of data, YYYY-MM (default {_end_month()})"
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace the landing data already in --out"
-    )
-    p.set_defaults(func=cmd_generate)
-    p = sub.add_parser("report", help="(re)build the dashboard and the data-quality report")
-    p.set_defaults(func=cmd_report)
-    p = sub.add_parser("export", help="every mart table, one file each, with manifest.json")
-    p.add_argument("--out", required=True, help="folder to write into (created if missing)")
-    p.add_argument(
-        "--format", choices=["parquet", "csv"], default="parquet", help="file format of each table"
-    )
-    p.set_defaults(func=cmd_export)
-    p = sub.add_parser("pull", help="run the configured connectors (vendor APIs -> landing)")
-    p.add_argument("--source", nargs="+", help="only these connectors, e.g. zendesk stripe")
-    p.add_argument("--full-refresh", action="store_true", help="forget cursors, pull all again")
-    p.set_defaults(func=cmd_pull)
-    p = sub.add_parser("status", help="the last runs and the freshness of each source")
-    p.set_defaults(func=cmd_status)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(logging.WARNING)  # Dagster's and dbt's INFO chatter stays out
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    # Dagster's beta/preview notices are for its developers, not for a run's reader.
-    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except SettingsError as exc:  # a bad setting stops the command before anything changes
-        print(f"cx-insights: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -416,7 +416,7 @@ def load_dashboard_data(settings: Settings) -> DashboardData:
         log.exception("dashboard: reading the marts failed")
         data.read_error = f"reading the warehouse failed: {exc}"
     try:
-        from orchestration.defs.report.quality_report import collect
+        from cx_insights.report.quality_report import collect
 
         data.quality = collect(settings)
     except Exception as exc:
@@ -462,7 +462,7 @@ def _read_marts(settings: Settings, data: DashboardData) -> None:
                 con, VERBATIMS_SQL, [start, end, list(worst), VERBATIMS_PER_TOUCHPOINT]
             )
         try:
-            from orchestration.defs.report.status import freshness
+            from cx_insights.report.status import freshness
 
             data.freshness = freshness(con)
         except Exception as exc:

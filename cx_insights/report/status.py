@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from cx_insights.config import Settings
+from cx_insights.config import Settings, dagster_home
 from cx_insights.connectors.runner import status_lines as connector_status_lines
 from cx_insights.contract import ENTITIES
 from cx_insights.ingest.loader import newest_loaded_file
@@ -123,8 +123,6 @@ def human_size(n: int) -> str:
 
 def disk_usage(settings: Settings) -> list[tuple[str, Path, int]]:
     """(label, path, bytes) of what a warehouse keeps on disk."""
-    from orchestration.instance import dagster_home
-
     return [
         ("warehouse", settings.warehouse, _size(settings.warehouse)),
         ("published", settings.published, _size(settings.published)),
@@ -139,8 +137,6 @@ def disk_usage(settings: Settings) -> list[tuple[str, Path, int]]:
 
 def dagster_runs(settings: Settings, limit: int) -> list[dict[str, object]] | None:
     """The last runs on the warehouse's Dagster instance (None when it has none yet)."""
-    from orchestration.instance import dagster_home
-
     home = dagster_home(settings)
     if not home.is_dir() or not any(home.iterdir()):
         return None
