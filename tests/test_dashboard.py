@@ -18,7 +18,11 @@ import pandas as pd
 import pytest
 
 from cx_insights.config import Settings, load_settings
-from cx_insights.report import dashboard as dash
+from cx_insights.report.dashboard import actions as dactions
+from cx_insights.report.dashboard import charts, render
+from cx_insights.report.dashboard import data as ddata
+from cx_insights.report.dashboard import formatting as fmt
+from cx_insights.report.dashboard.pages import cx_lead, quality
 from tests.browser import chromium_page, count_charts, find_chromium, show_tab, tab_keys
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "dashboard"
@@ -35,38 +39,38 @@ def settings_for(warehouse: Path) -> Settings:
 
 def test_reporting_month_skips_a_month_the_data_has_not_finished() -> None:
     months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
-    assert dash.choose_reporting_month(months, datetime(2026, 10, 31, 22)) == (
+    assert ddata.choose_reporting_month(months, datetime(2026, 10, 31, 22)) == (
         date(2026, 10, 1),
         date(2026, 10, 1),
     )
-    assert dash.choose_reporting_month(months, datetime(2026, 10, 14)) == (
+    assert ddata.choose_reporting_month(months, datetime(2026, 10, 14)) == (
         date(2026, 9, 1),
         date(2026, 10, 1),
     )
-    assert dash.choose_reporting_month([], None) == (None, None)
-    assert dash.choose_reporting_month([date(2026, 10, 1)], datetime(2026, 10, 2)) == (
+    assert ddata.choose_reporting_month([], None) == (None, None)
+    assert ddata.choose_reporting_month([date(2026, 10, 1)], datetime(2026, 10, 2)) == (
         date(2026, 10, 1),
         date(2026, 10, 1),
     )
 
 
 def test_deltas_are_signed_in_the_metrics_unit_and_judged_by_its_direction() -> None:
-    assert dash.fmt_delta("nps", 2.04, "EUR") == "+2.0 pts"
-    assert dash.fmt_delta("churn_rate", -0.5, "EUR") == "−0.50 pts"
-    assert dash.fmt_delta("revenue", -1234.4, "EUR") == "−€1,234"
-    assert dash.fmt_delta("revenue", None, "EUR") == "–"
-    assert dash.delta_class("nps", 1.0) == "good"
-    assert dash.delta_class("churn_rate", 1.0) == "bad"
-    assert dash.delta_class("median_first_response_minutes", -3) == "good"
-    assert dash.delta_class("nps", 0) == "flat"
+    assert fmt.fmt_delta("nps", 2.04, "EUR") == "+2.0 pts"
+    assert fmt.fmt_delta("churn_rate", -0.5, "EUR") == "−0.50 pts"
+    assert fmt.fmt_delta("revenue", -1234.4, "EUR") == "−€1,234"
+    assert fmt.fmt_delta("revenue", None, "EUR") == "–"
+    assert fmt.delta_class("nps", 1.0) == "good"
+    assert fmt.delta_class("churn_rate", 1.0) == "bad"
+    assert fmt.delta_class("median_first_response_minutes", -3) == "good"
+    assert fmt.delta_class("nps", 0) == "flat"
 
 
 def test_money_and_metric_formats() -> None:
-    assert dash.fmt_money(1234.5, "EUR") == "€1,234"
-    assert dash.fmt_money(10, "SEK") == "10 SEK"
-    assert dash.fmt_metric("csat", 69.94, "EUR") == "69.9 %"
-    assert dash.fmt_metric("ces", 5.1234, "EUR") == "5.12"
-    assert dash.fmt_metric("nps", float("nan"), "EUR") == "–"
+    assert fmt.fmt_money(1234.5, "EUR") == "€1,234"
+    assert fmt.fmt_money(10, "SEK") == "10 SEK"
+    assert fmt.fmt_metric("csat", 69.94, "EUR") == "69.9 %"
+    assert fmt.fmt_metric("ces", 5.1234, "EUR") == "5.12"
+    assert fmt.fmt_metric("nps", float("nan"), "EUR") == "–"
 
 
 def test_verbatims_are_masked_again_before_they_are_mailed() -> None:
@@ -84,14 +88,14 @@ def test_verbatims_are_masked_again_before_they_are_mailed() -> None:
             "nps_score": [0, 1, 2],
         }
     )
-    data = dash.DashboardData(
+    data = ddata.DashboardData(
         currency="EUR",
         generated_at=datetime(2026, 11, 2),
         warehouse=Path("cx.duckdb"),
         frames={"kpi_monthly": kpi, "verbatims": verbatims},
         reporting_month=date(2026, 10, 1),
     )
-    html = dash._verbatims_section(data)
+    html = cx_lead._verbatims_section(data)
     for secret in ("123 456 78", "zoë", "exämple", "3704", "１２３４"):
         assert secret not in html
     assert "Call me on [phone] or write to [email]" in html
@@ -100,7 +104,7 @@ def test_verbatims_are_masked_again_before_they_are_mailed() -> None:
 
 
 def test_nps_category_follows_kpis_md() -> None:
-    assert [dash.nps_category(v) for v in (0, 6, 7, 8, 9, 10, None)] == [
+    assert [fmt.nps_category(v) for v in (0, 6, 7, 8, 9, 10, None)] == [
         "detractor",
         "detractor",
         "passive",
@@ -128,7 +132,7 @@ def test_top_line_compares_with_last_month_and_a_year_ago() -> None:
             ("2026-10-01", "company", "all", "nps", 25.5, 463, 19.0, 32.0),
         ]
     )
-    (card,) = dash.top_line(kpi, date(2026, 10, 1), ["nps"])
+    (card,) = ddata.top_line(kpi, date(2026, 10, 1), ["nps"])
     assert card.value == 25.5 and card.n == 463
     assert card.vs_previous == pytest.approx(1.5)
     assert card.vs_year_ago == pytest.approx(5.5)
@@ -144,12 +148,12 @@ def test_a_low_sample_top_line_card_says_so() -> None:
             ("2026-10-01", "company", "all", "csat", 70.0, 300, None, None),
         ]
     )
-    nps, csat = dash.top_line(kpi, date(2026, 10, 1), ["nps", "csat"])
+    nps, csat = ddata.top_line(kpi, date(2026, 10, 1), ["nps", "csat"])
     assert nps.is_low_sample is True
     assert csat.is_low_sample is False
     kpi = kpi.astype({"is_low_sample": object})
     kpi.loc[1, "is_low_sample"] = None  # a missing flag is not a low sample
-    (unknown,) = dash.top_line(kpi, date(2026, 10, 1), ["nps"])
+    (unknown,) = ddata.top_line(kpi, date(2026, 10, 1), ["nps"])
     assert unknown.is_low_sample is False
 
 
@@ -168,7 +172,7 @@ def test_the_low_sample_badge_shows_on_the_page(tmp_path: Path) -> None:
                    ci_high, is_low_sample)
             """
         )
-    text = dash.write_dashboard(settings_for(warehouse)).read_text(encoding="utf-8")
+    text = render.write_dashboard(settings_for(warehouse)).read_text(encoding="utf-8")
     assert "n = 12 <span class='low'>low sample</span>" in text
 
 
@@ -194,18 +198,18 @@ def test_three_things_are_sentences_from_the_data() -> None:
             "journey_name": ["Discover & buy"] * 3,
         }
     )
-    data = dash.DashboardData(
+    data = ddata.DashboardData(
         currency="EUR",
         generated_at=datetime(2026, 11, 2),
         warehouse=Path("cx.duckdb"),
         frames={"kpi_monthly": kpi, "dim_touchpoint": touchpoints},
         reporting_month=date(2026, 10, 1),
     )
-    actions = dash.three_things(data)
+    actions = dactions.three_things(data)
     assert [a.rank for a in actions] == [1, 4]
     assert "Pricing page" in actions[0].headline and "Discover & buy" in actions[0].headline
     assert "22 points below" in actions[0].detail  # 26 - 4: the five answers of TP-2 rank lower
-    assert dash.worst_touchpoints(data) == ["TP-1", "TP-2", "TP-3"]
+    assert ddata.worst_touchpoints(data) == ["TP-1", "TP-2", "TP-3"]
     assert "50 % slower" in actions[1].detail
 
 
@@ -214,7 +218,7 @@ def test_three_things_are_sentences_from_the_data() -> None:
 
 
 def test_no_warehouse_renders_every_tab_with_a_note(tmp_path: Path) -> None:
-    path = dash.write_dashboard(settings_for(tmp_path / "none" / "cx.duckdb"))
+    path = render.write_dashboard(settings_for(tmp_path / "none" / "cx.duckdb"))
     text = path.read_text(encoding="utf-8")
     assert path.name == "dashboard.html"
     for key in TABS:
@@ -256,7 +260,7 @@ def core_only_warehouse(tmp_path: Path) -> Path:
 
 
 def test_missing_insight_marts_say_not_available_yet(core_only_warehouse: Path) -> None:
-    text = dash.write_dashboard(settings_for(core_only_warehouse)).read_text(encoding="utf-8")
+    text = render.write_dashboard(settings_for(core_only_warehouse)).read_text(encoding="utf-8")
     for what in ("Key drivers", "Revenue at risk", "Value of a promoter", "Initiative impact"):
         assert f"{what}: not available yet." in text
     assert "marts.driver_importance" in text and "marts.initiative_impact" in text
@@ -300,9 +304,9 @@ def test_lineage_names_every_mart_the_dashboard_reads() -> None:
     )["exposures"]
     (exposure,) = [e for e in exposures if e["name"] == "cx_dashboard"]
     refs = {d.removeprefix("ref('").removesuffix("')") for d in exposure["depends_on"]}
-    assert refs == set(dash.MARTS_READ)
+    assert refs == set(ddata.MARTS_READ)
     deps = {key.path[-1] for key in dashboard.dependency_keys if key != DATA_QUALITY_KEY}
-    assert deps == set(dash.MARTS_READ)
+    assert deps == set(ddata.MARTS_READ)
 
 
 # ------------------------------------------------------------------------------------
@@ -501,14 +505,14 @@ def test_quality_tab_reject_rate_leaves_waiting_rows_out() -> None:
             "by_rule": ['{"enum:status": 2, "fx_rate_exists": 8}'],
         }
     )
-    data = dash.DashboardData(
+    data = ddata.DashboardData(
         currency="EUR",
         generated_at=datetime(2026, 11, 2),
         warehouse=Path("cx.duckdb"),
         frames={"gate_results": gate},
         max_reject_rate=0.05,
     )
-    html = dash._checks_section(data, dash.Figures(), "data_quality.html")
+    html = quality._checks_section(data, charts.Figures(), "data_quality.html")
     assert "<td>crm__invoices</td><td>100</td><td>90</td><td>2</td><td>8</td><td>2.00 %</td>" in (
         html
     )
@@ -550,7 +554,7 @@ def test_dashboard_is_one_self_contained_file(sample_settings: Settings) -> None
 
 
 def test_headline_numbers_are_the_marts_numbers(sample_settings: Settings) -> None:
-    data = dash.load_dashboard_data(sample_settings)
+    data = ddata.load_dashboard_data(sample_settings)
     assert data.reporting_month is not None
     with duckdb.connect(str(sample_settings.warehouse), read_only=True) as con:
         value, ci_low, ci_high = con.execute(
@@ -559,8 +563,8 @@ def test_headline_numbers_are_the_marts_numbers(sample_settings: Settings) -> No
             [data.reporting_month],
         ).fetchone()
     text = sample_settings.dashboard.read_text(encoding="utf-8")
-    assert f"<div class='value'>{dash.fmt_metric('nps', value, 'EUR')}</div>" in text
-    assert f"95 % interval {dash.fmt_number(ci_low, 1)} to {dash.fmt_number(ci_high, 1)}" in text
+    assert f"<div class='value'>{fmt.fmt_metric('nps', value, 'EUR')}</div>" in text
+    assert f"95 % interval {fmt.fmt_number(ci_low, 1)} to {fmt.fmt_number(ci_high, 1)}" in text
 
 
 def test_every_tab_shows_its_charts_in_chromium(sample_settings: Settings, chromium: str) -> None:
@@ -585,7 +589,7 @@ def test_every_tab_shows_its_charts_in_chromium(sample_settings: Settings, chrom
 
 
 def test_dashboard_without_marts_opens_without_errors(tmp_path: Path, chromium: str) -> None:
-    path = dash.write_dashboard(settings_for(tmp_path / "cx.duckdb"))
+    path = render.write_dashboard(settings_for(tmp_path / "cx.duckdb"))
     with chromium_page(path.as_uri()) as (page, log):
         for key in tab_keys(page):
             show_tab(page, key)

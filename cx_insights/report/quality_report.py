@@ -29,16 +29,8 @@ from cx_insights.contract import ENTITIES, WAITING_RULES, Entity, accepted_table
 from cx_insights.ingest.loader import newest_loaded_file
 from cx_insights.privacy import mask_pii
 from cx_insights.quality.results import gate_counts
+from cx_insights.report.html import asset, page
 from cx_insights.warehouse import connect, table_exists
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2933}
-h1{margin-bottom:.2rem} .muted{color:#6b7280}
-table{border-collapse:collapse;margin:.6rem 0 1.4rem 0;font-size:.9rem}
-th,td{border:1px solid #d1d5db;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f3f4f6} .ok{color:#047857;font-weight:600} .bad{color:#b91c1c;font-weight:600}
-.warn{color:#b45309;font-weight:600} code{background:#f3f4f6;padding:0 .2rem}
-"""
 
 
 def _e(value: object) -> str:
@@ -255,9 +247,7 @@ def _reconciles(item: dict) -> str:
 def render(data: dict, run_messages: list[str] | None = None) -> str:
     limit = data.get("max_reject_rate", 1.0)
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>cx-insights: data quality</title>",
-        f"<style>{CSS}</style></head><body>",
+        "",
         "<h1>Data quality</h1>",
         f"<p class='muted'>Generated {_e(data['generated_at'])}. Every landed row is either "
         "accepted or in <code>quarantine</code> with the rule it broke: landed = accepted + "
@@ -409,8 +399,8 @@ def render(data: dict, run_messages: list[str] | None = None) -> str:
         f"<script type='application/json' id='cx-quality-data'>"
         f"{_e(json.dumps(data, default=str))}</script>"
     )
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    parts.append("")
+    return page(title="cx-insights: data quality", css=asset("quality.css"), body="\n".join(parts))
 
 
 def write_quality_report(settings: Settings, run_messages: list[str] | None = None) -> Path:

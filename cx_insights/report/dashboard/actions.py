@@ -1,0 +1,255 @@
+"""Three things to act on, in words, and the money summaries the executive page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cx_insights.report.dashboard.data import (
+    LOW_SAMPLE,
+    DashboardData,
+    as_float,
+    framework_labels,
+    kpi_rows,
+    kpi_value,
+    label_of,
+    worst_touchpoint_rows,
+)
+from cx_insights.report.dashboard.formatting import (
+    add_months,
+    fmt_money,
+    fmt_number,
+    is_missing,
+    month_label,
+)
+
+# --------------------------------------------------------------------------------------
+# "Three things to act on": sentences from the data.
+
+
+@dataclass(frozen=True)
+class Action:
+    rank: int  # lower comes first
+    headline: str
+    detail: str
+
+
+def action_worst_touchpoint(data: DashboardData, labels: dict) -> Action | None:
+    kpi = data.frame("kpi_monthly")
+    month = data.reporting_month
+    rows = worst_touchpoint_rows(data)
+    if kpi is None or month is None or rows.empty:
+        return None
+    company = kpi_value(kpi, "nps", month)
+    worst = rows.iloc[0]
+    if company is None or float(worst["value"]) >= float(company["value"]):
+        return None
+    gap = float(company["value"]) - float(worst["value"])
+    tp = data.frame("dim_touchpoint")
+    journey = ""
+    if tp is not None:
+        match = tp[tp["touchpoint_id"] == worst["level_id"]]
+        if not match.empty:
+            journey = f" in the {match['journey_name'].iloc[0]} journey"
+    name = label_of(labels, "touchpoint", worst["level_id"])
+    interval = (
+        f", 95 % interval {fmt_number(worst['ci_low'], 0)} to {fmt_number(worst['ci_high'], 0)}"
+        if not is_missing(worst["ci_high"])
+        else ""
+    )
+    small = ", a small sample" if worst["n"] < LOW_SAMPLE else ""
+    return Action(
+        1,
+        f"Fix “{name}”{journey}.",
+        f"Its NPS was {fmt_number(worst['value'], 0)} in {month_label(month)} "
+        f"(n = {int(worst['n'])}{small}{interval}), {fmt_number(gap, 0)} points below the "
+        f"company's {fmt_number(company['value'], 0)}. What its customers say is on the CX "
+        "lead page.",
+    )
+
+
+def action_key_driver(data: DashboardData) -> Action | None:
+    """The company's most important driver in the mart's 'fix first' quadrant."""
+    drivers = data.frame("driver_importance")
+    if drivers is None:
+        return None
+    fix = drivers[
+        (drivers["level"] == "company")
+        & (drivers["quadrant"] == "fix first")
+        & drivers["relative_weight_share"].notna()
+    ]
+    if fix.empty:
+        return None
+    fix = fix.assign(_family=(fix["element_type"] != "driver").astype(int))
+    best = fix.sort_values(["_family", "relative_weight_share"], ascending=[True, False]).iloc[0]
+    family = drivers[
+        (drivers["level"] == "company") & (drivers["element_type"] == best["element_type"])
+    ]
+    what = "experience driver" if best["element_type"] == "driver" else "touchpoint"
+    return Action(
+        2,
+        f"Improve “{str(best['element_name'])[:1].upper()}{str(best['element_name'])[1:]}”.",
+        f"Among the {len(family)} {what}s it carries "
+        f"{fmt_number(best['relative_weight_share'], 0)} % of what explains customers' NPS "
+        f"answers, yet only {fmt_number(best['performance_top_2_box_pct'], 0)} % rate it "
+        f"well (the median is {fmt_number(family['performance_top_2_box_pct'].median(), 0)} %): "
+        "the “fix first” corner of the key-driver quadrant.",
+    )
+
+
+def action_revenue_at_risk(data: DashboardData) -> Action | None:
+    rar = revenue_at_risk_summary(data)
+    if rar is None or not rar["amount"]:
+        return None
+    reason = top_risk_reason(data)
+    because = (
+        f" For {fmt_number(reason[1])} of them the strongest reason is {reason[0]}."
+        if reason
+        else ""
+    )
+    return Action(
+        3,
+        f"Call the {fmt_number(rar['customers'])} customers in the high churn-risk band.",
+        f"They hold {fmt_money(rar['amount'], data.currency)} of monthly recurring revenue "
+        f"({fmt_number(rar['share'], 1)} % of all MRR).{because} The list, largest expected "
+        "loss first, is below.",
+    )
+
+
+def action_support(data: DashboardData) -> Action | None:
+    kpi = data.frame("kpi_monthly")
+    month = data.reporting_month
+    if kpi is None or month is None:
+        return None
+    now = kpi_value(kpi, "median_first_response_minutes", month)
+    prev = kpi_value(kpi, "median_first_response_minutes", add_months(month, -1))
+    if now is None or prev is None or is_missing(now["value"]) or not prev["value"]:
+        return None
+    change = (float(now["value"]) - float(prev["value"])) / float(prev["value"])
+    if change <= 0.1:
+        return None
+    return Action(
+        4,
+        "Bring first response times back down.",
+        f"The median first response rose to {fmt_number(now['value'], 0)} minutes in "
+        f"{month_label(month)}, {fmt_number(change * 100, 0)} % slower than the month before.",
+    )
+
+
+def action_cart(data: DashboardData, labels: dict) -> Action | None:
+    kpi = data.frame("kpi_monthly")
+    month = data.reporting_month
+    if kpi is None or month is None:
+        return None
+    rows = kpi_rows(kpi, "touchpoint", "cart_abandonment_rate", month)
+    rows = rows[rows["value"].notna() & (rows["n"] >= LOW_SAMPLE) & (rows["level_id"] != "unknown")]
+    company = kpi_value(kpi, "cart_abandonment_rate", month)
+    if rows.empty or company is None or is_missing(company["value"]):
+        return None
+    worst = rows.sort_values("value", ascending=False).iloc[0]
+    if float(worst["value"]) <= float(company["value"]):
+        return None
+    return Action(
+        5,
+        f"Look at carts left behind after “{label_of(labels, 'touchpoint', worst['level_id'])}”.",
+        f"{fmt_number(worst['value'], 0)} % of sessions landing there that add to the cart "
+        f"do not buy (n = {int(worst['n'])}), against {fmt_number(company['value'], 0)} % overall.",
+    )
+
+
+def action_churn(data: DashboardData) -> Action | None:
+    kpi = data.frame("kpi_monthly")
+    month = data.reporting_month
+    if kpi is None or month is None:
+        return None
+    now = kpi_value(kpi, "churn_rate", month)
+    year = kpi_value(kpi, "churn_rate", add_months(month, -12))
+    if now is None or year is None or is_missing(now["value"]) or is_missing(year["value"]):
+        return None
+    if float(now["value"]) <= float(year["value"]):
+        return None
+    return Action(
+        6,
+        "Customer churn is higher than a year ago.",
+        f"{fmt_number(now['value'], 2)} % of customers active at the start of "
+        f"{month_label(month)} left, against {fmt_number(year['value'], 2)} % a year earlier.",
+    )
+
+
+def three_things(data: DashboardData) -> list[Action]:
+    labels = framework_labels(data)
+    candidates = [
+        action_worst_touchpoint(data, labels),
+        action_key_driver(data),
+        action_revenue_at_risk(data),
+        action_support(data),
+        action_cart(data, labels),
+        action_churn(data),
+    ]
+    return sorted((a for a in candidates if a is not None), key=lambda a: a.rank)[:3]
+
+
+# --------------------------------------------------------------------------------------
+# Insight summaries (read as they are from the insight marts).
+
+
+def revenue_at_risk_summary(data: DashboardData) -> dict[str, Any] | None:
+    """The high band's row of marts.revenue_at_risk (kpis.md: revenue at risk)."""
+    bands = data.frame("revenue_at_risk")
+    if bands is None:
+        return None
+    high = bands[bands["risk_band"] == "high"]
+    if high.empty:
+        return {"amount": 0.0, "customers": 0, "share": 0.0, "as_of": bands["as_of_date"].max()}
+    row = high.iloc[0]
+    return {
+        "amount": as_float(row["mrr"]),
+        "customers": int(row["customers"]),
+        "share": as_float(row["share_of_mrr"]),
+        "as_of": row["as_of_date"],
+    }
+
+
+#: The kind of a reason text of marts.customers_at_risk, by the words it uses.
+REASON_KINDS = (
+    ("detractor", "a detractor NPS answer"),
+    ("no nps answer", "no NPS answer yet"),
+    ("survey ratings", "low survey ratings"),
+    ("unresolved", "unresolved tickets"),
+    ("rated bad", "tickets rated bad"),
+    ("slow ticket", "slow tickets"),
+    ("ticket", "many recent tickets"),
+    ("session", "falling use of the website and app"),
+    ("new customer", "being a new customer"),
+    ("mrr", "the size of the subscription"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    text = reason.lower()
+    for needle, kind in REASON_KINDS:
+        if needle in text:
+            return kind
+    return reason
+
+
+def top_risk_reason(data: DashboardData) -> tuple[str, int, int] | None:
+    """(kind, customers, high-risk customers): the strongest reason named most often."""
+    reasons = data.frame("high_risk_reasons")
+    if reasons is None:
+        return None
+    first = reasons["reasons"].astype(str).str.split(";").str[0].str.strip()
+    first = first[first != ""]
+    if first.empty:
+        return None
+    counts = first.map(reason_kind).value_counts()
+    return str(counts.index[0]), int(counts.iloc[0]), len(reasons)
+
+
+def promoter_value(data: DashboardData) -> float | None:
+    """marts.nps_financial_link: 12-month revenue of moving one detractor to promoter."""
+    link = data.frame("nps_financial_link")
+    if link is None:
+        return None
+    row = link[link["nps_category"] == "promoter"]
+    return None if row.empty else as_float(row["value_of_moving_one_detractor_here"].iloc[0])

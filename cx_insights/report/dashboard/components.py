@@ -1,0 +1,96 @@
+"""HTML building blocks shared by the pages: sections, cards, tables, notes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cx_insights.report.dashboard.data import DashboardData
+from cx_insights.report.dashboard.formatting import esc, month_label
+
+log = logging.getLogger(__name__)
+
+
+def not_available(what: str, why: str = "") -> str:
+    reason = f" {esc(why)}" if why else ""
+    return f"<div class='na'><strong>{esc(what)}: not available yet.</strong>{reason}</div>"
+
+
+def missing_note(data: DashboardData, *marts: str) -> str:
+    missing = [m for m in marts if m in data.missing_marts or not data.has(m)]
+    return (
+        f"Needs {', '.join(f'marts.{m}' for m in missing)}, which "
+        f"{'is' if len(missing) == 1 else 'are'} not built in this warehouse yet."
+        if missing
+        else "The table is empty for this period."
+    )
+
+
+def html_table(headers: list[str], rows: list[list[object]], raw: set[int] | None = None) -> str:
+    raw = raw or set()
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{v if i in raw else esc(v)}</td>" for i, v in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table class='grid'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --------------------------------------------------------------------------------------
+# Pages.
+
+
+@dataclass
+class Page:
+    key: str
+    title: str
+    question: str
+    body: list[str] = field(default_factory=list)
+
+
+def page_section(title: str, *parts: str, note: str = "") -> str:
+    note_html = f"<p class='note'>{note}</p>" if note else ""
+    return f"<section class='block'><h2>{esc(title)}</h2>{note_html}{''.join(parts)}</section>"
+
+
+def metric_card(label: str, value: str, note: str = "", klass: str = "", wide: bool = False) -> str:
+    return (
+        f"<div class='card{' wide' if wide else ''}'><div class='label'>{esc(label)}</div>"
+        f"<div class='value {klass}'>{esc(value)}</div>"
+        + (f"<div class='n'>{esc(note)}</div>" if note else "")
+        + "</div>"
+    )
+
+
+def card_row(*cards: str) -> str:
+    return f"<div class='cards'>{''.join(cards)}</div>"
+
+
+def guarded(title: str, build: Callable[[], str]) -> str:
+    """A section that fails to draw says so; the rest of the dashboard still renders."""
+    try:
+        return build()
+    except Exception as exc:
+        log.exception("dashboard: section %r failed", title)
+        return page_section(
+            title,
+            f"<div class='na section-error'><strong>{esc(title)} could not be drawn:</strong> "
+            f"{esc(type(exc).__name__)}: {esc(exc)}</div>",
+        )
+
+
+def month_note(data: DashboardData) -> str:
+    if data.reporting_month is None:
+        return ""
+    text = f"Reporting month: <strong>{month_label(data.reporting_month)}</strong>."
+    if data.latest_month and data.latest_month != data.reporting_month and data.data_until:
+        text += (
+            f" {month_label(data.latest_month)} is not complete yet (data up to "
+            f"{pd.Timestamp(data.data_until):%d %b %Y}), so the last complete month is shown."
+        )
+    return text

@@ -1,0 +1,426 @@
+"""What the dashboard reads: the marts (read-only, one short connection) and the reporting month."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cx_insights.config import Settings
+from cx_insights.report.dashboard.formatting import TOP_LINE, add_months, is_missing
+from cx_insights.warehouse import connect, table_exists
+
+log = logging.getLogger(__name__)
+
+#: The marts the dashboard reads: the Dagster asset depends on these and the
+#: dbt exposure declares them.
+CORE_MARTS = (
+    "kpi_monthly",
+    "dim_touchpoint",
+    "dim_journey",
+    "fct_survey_answers",
+    "fct_survey_responses",
+    "fct_tickets",
+    "fct_web_sessions",
+    "fct_invoices",
+)
+INSIGHT_MARTS = (
+    "driver_importance",
+    "nps_financial_link",
+    "customers_at_risk",
+    "revenue_at_risk",
+    "churn_model_backtest",
+    "initiative_impact",
+)
+MARTS_READ = CORE_MARTS + INSIGHT_MARTS
+
+LOW_SAMPLE = 30
+#: Verbatims shown per worst touchpoint, and how many touchpoints.
+VERBATIMS_PER_TOUCHPOINT = 6
+WORST_TOUCHPOINTS = 3
+
+
+# --------------------------------------------------------------------------------------
+# Reading the warehouse.
+
+
+@dataclass
+class DashboardData:
+    currency: str
+    generated_at: datetime
+    warehouse: Path
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    missing_marts: list[str] = field(default_factory=list)
+    reporting_month: date | None = None
+    latest_month: date | None = None
+    data_until: datetime | None = None
+    quality: dict[str, Any] = field(default_factory=dict)
+    freshness: list[tuple[str, Any, Any]] = field(default_factory=list)
+    max_reject_rate: float | None = None
+    read_error: str | None = None
+
+    def frame(self, name: str) -> pd.DataFrame | None:
+        frame = self.frames.get(name)
+        return frame if frame is not None and not frame.empty else None
+
+    def has(self, name: str) -> bool:
+        return self.frame(name) is not None
+
+
+def _query(con: Any, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+DATA_UNTIL_SQL = {
+    "fct_survey_responses": "select max(submitted_at) from marts.fct_survey_responses",
+    "fct_tickets": "select max(created_at) from marts.fct_tickets",
+    "fct_web_sessions": "select max(started_at) from marts.fct_web_sessions",
+    "fct_invoices": "select max(issued_at) from marts.fct_invoices",
+}
+
+TICKETS_BY_CHANNEL_SQL = """
+-- kpis.md: tickets_created and median_first_response_minutes count in the month of
+-- created_at, avg_resolution_hours in the month of solved_at.
+with tickets as (
+    select
+        coalesce(channel, 'unknown') as channel,
+        cast(date_trunc('month', created_at) as date) as created_month,
+        cast(date_trunc('month', solved_at) as date) as solved_month,
+        first_response_minutes,
+        resolution_hours,
+        satisfaction
+    from marts.fct_tickets
+),
+created as (
+    select created_month as month, channel, count(*) as tickets_created,
+        quantile_cont(first_response_minutes, 0.5) as median_first_response_minutes,
+        count(first_response_minutes) as responded_tickets
+    from tickets group by 1, 2
+),
+solved as (
+    select solved_month as month, channel, count(*) as solved_tickets,
+        avg(resolution_hours) as avg_resolution_hours,
+        sum(case when satisfaction = 'good' then 1 else 0 end) as rated_good,
+        sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) as rated
+    from tickets where solved_month is not null group by 1, 2
+)
+select
+    coalesce(created.month, solved.month) as month,
+    coalesce(created.channel, solved.channel) as channel,
+    coalesce(created.tickets_created, 0) as tickets_created,
+    created.median_first_response_minutes,
+    coalesce(created.responded_tickets, 0) as responded_tickets,
+    coalesce(solved.solved_tickets, 0) as solved_tickets,
+    solved.avg_resolution_hours,
+    coalesce(solved.rated_good, 0) as rated_good,
+    coalesce(solved.rated, 0) as rated,
+    case when solved.rated > 0 then 100.0 * solved.rated_good / solved.rated end
+        as satisfaction_good_share
+from created
+full outer join solved on created.month = solved.month and created.channel = solved.channel
+order by 1, 2
+"""
+
+TICKETS_SATISFACTION_BY_TOUCHPOINT_SQL = """
+select
+    coalesce(touchpoint_id, 'unknown') as touchpoint_id,
+    sum(case when satisfaction = 'good' then 1 else 0 end) as rated_good,
+    sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) as rated,
+    case when sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) > 0
+        then 100.0 * sum(case when satisfaction = 'good' then 1 else 0 end)
+            / sum(case when satisfaction in ('good', 'bad') then 1 else 0 end)
+    end as satisfaction_good_share
+from marts.fct_tickets
+where solved_at >= ? and solved_at < ?
+group by 1
+"""
+
+VERBATIMS_SQL = """
+select touchpoint_id, submitted_at, value_text, nps_score from (
+    select
+        answers.touchpoint_id,
+        answers.submitted_at,
+        answers.value_text,
+        responses.nps_score,
+        row_number() over (
+            partition by answers.touchpoint_id
+            order by responses.nps_score asc nulls last, answers.submitted_at desc
+        ) as rank_in_touchpoint
+    from marts.fct_survey_answers as answers
+    left join marts.fct_survey_responses as responses
+        on answers.response_id = responses.response_id
+    where answers.metric = 'verbatim'
+        and answers.value_text is not null
+        and answers.submitted_at >= ? and answers.submitted_at < ?
+        and answers.touchpoint_id in (select unnest(?))
+) as ranked
+where rank_in_touchpoint <= ?
+order by touchpoint_id, rank_in_touchpoint
+"""
+
+AT_RISK_TOP = 15
+
+
+def choose_reporting_month(
+    months: Iterable[date], data_until: datetime | None
+) -> tuple[date | None, date | None]:
+    """(reporting month, latest month): the latest month unless the data stops before its end.
+
+    A month whose data ends before its last day would compare a part month with
+    whole ones, so the month before it is reported (and the page says so).
+    """
+    ordered = sorted({pd.Timestamp(m).date() for m in months})
+    if not ordered:
+        return None, None
+    latest = ordered[-1]
+    if data_until is not None and len(ordered) > 1:
+        month_end = add_months(latest, 1)
+        if pd.Timestamp(data_until) < pd.Timestamp(month_end) - pd.Timedelta(days=1):
+            return ordered[-2], latest
+    return latest, latest
+
+
+def load_dashboard_data(settings: Settings) -> DashboardData:
+    data = DashboardData(
+        currency=settings.reporting_currency,
+        generated_at=datetime.now(UTC).replace(microsecond=0),
+        warehouse=settings.warehouse,
+        max_reject_rate=settings.max_reject_rate,
+    )
+    if not settings.warehouse.exists():
+        data.missing_marts = list(MARTS_READ)
+        data.read_error = f"no warehouse at {settings.warehouse}: run `cx-insights run` first"
+        return data
+    try:
+        _read_marts(settings, data)
+    except Exception as exc:  # a dashboard that cannot read says so on the page
+        log.exception("dashboard: reading the marts failed")
+        data.read_error = f"reading the warehouse failed: {exc}"
+    try:
+        from cx_insights.report.quality_report import collect
+
+        data.quality = collect(settings)
+    except Exception as exc:
+        log.warning("dashboard: data-quality summary unavailable: %s", exc)
+    return data
+
+
+def _read_marts(settings: Settings, data: DashboardData) -> None:
+    with connect(settings.warehouse, read_only=True) as con:
+        present = {name for name in MARTS_READ if table_exists(con, "marts", name)}
+        data.missing_marts = [name for name in MARTS_READ if name not in present]
+        for name in ("kpi_monthly", "dim_touchpoint", "dim_journey", *INSIGHT_MARTS):
+            if name in present and name != "customers_at_risk":
+                data.frames[name] = _query(con, f"select * from marts.{name}")
+        if "customers_at_risk" in present:
+            data.frames.update(_read_customers_at_risk(con))
+        untils = [
+            con.execute(sql).fetchone()[0]
+            for name, sql in DATA_UNTIL_SQL.items()
+            if name in present
+        ]
+        untils = [u for u in untils if u is not None]
+        data.data_until = max(untils) if untils else None
+        kpi = data.frame("kpi_monthly")
+        if kpi is not None:
+            months = kpi.loc[kpi["level"] == "company", "month"]
+            data.reporting_month, data.latest_month = choose_reporting_month(
+                months, data.data_until
+            )
+        if "fct_tickets" in present:
+            data.frames["tickets_by_channel"] = _query(con, TICKETS_BY_CHANNEL_SQL)
+            if data.reporting_month:
+                data.frames["ticket_satisfaction_by_touchpoint"] = _query(
+                    con,
+                    TICKETS_SATISFACTION_BY_TOUCHPOINT_SQL,
+                    [data.reporting_month, add_months(data.reporting_month, 1)],
+                )
+        worst = worst_touchpoints(data)
+        if worst and {"fct_survey_answers", "fct_survey_responses"} <= present:
+            start = add_months(data.reporting_month, -2)  # type: ignore[arg-type]
+            end = add_months(data.reporting_month, 1)  # type: ignore[arg-type]
+            data.frames["verbatims"] = _query(
+                con, VERBATIMS_SQL, [start, end, list(worst), VERBATIMS_PER_TOUCHPOINT]
+            )
+        try:
+            from cx_insights.report.status import freshness
+
+            data.freshness = freshness(con)
+        except Exception as exc:
+            log.warning("dashboard: freshness unavailable: %s", exc)
+        if table_exists(con, "raw", "_runs"):
+            data.frames["runs"] = _query(
+                con,
+                "select run_id, started_at, ended_at, status, files_loaded, failed_checks, "
+                "failed_steps from raw._runs order by started_at desc limit 10",
+            )
+        if table_exists(con, "raw", "_gate_results"):
+            data.frames["gate_results"] = _query(
+                con,
+                """
+                select entity, checked_at, rows_landed, rows_accepted, rows_quarantined,
+                    rows_current, by_rule
+                from (
+                    select *, row_number() over (
+                        partition by entity order by checked_at desc) as recency
+                    from raw._gate_results
+                ) as latest where recency = 1 order by entity
+                """,
+            )
+        newest = []
+        for name, sql in DATA_UNTIL_SQL.items():
+            if name in present:
+                newest.append((name, con.execute(sql).fetchone()[0]))
+        data.frames["newest_records"] = pd.DataFrame(newest, columns=["mart", "newest_record_at"])
+
+
+AT_RISK_SQL = """
+-- Who to call first: the high band, largest expected MRR loss first.
+select customer_id, segment, churn_risk_score, risk_band, mrr_at_risk, expected_mrr_loss,
+    latest_nps_category, reasons
+from marts.customers_at_risk
+order by case when risk_band = 'high' then 0 else 1 end, expected_mrr_loss desc nulls last,
+    churn_risk_score desc, customer_id
+limit ?
+"""
+
+HIGH_RISK_REASONS_SQL = """
+select reasons from marts.customers_at_risk where risk_band = 'high' and reasons is not null
+"""
+
+
+def _read_customers_at_risk(con: Any) -> dict[str, pd.DataFrame]:
+    """The top of the list, and the reasons of the high band (one row per customer)."""
+    return {
+        "customers_at_risk": _query(con, AT_RISK_SQL, [AT_RISK_TOP]),
+        "high_risk_reasons": _query(con, HIGH_RISK_REASONS_SQL),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Reading kpi_monthly (pure functions over the frame).
+
+
+def kpi_rows(
+    kpi: pd.DataFrame, level: str, metric: str | Iterable[str], month: date | None = None
+) -> pd.DataFrame:
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    rows = kpi[(kpi["level"] == level) & (kpi["metric"].isin(metrics))]
+    if month is not None:
+        rows = rows[pd.to_datetime(rows["month"]) == pd.Timestamp(month)]
+    return rows
+
+
+def kpi_value(
+    kpi: pd.DataFrame,
+    metric: str,
+    month: date | None,
+    level: str = "company",
+    level_id: str = "all",
+) -> pd.Series | None:
+    if month is None:
+        return None
+    rows = kpi_rows(kpi, level, metric, month)
+    rows = rows[rows["level_id"] == level_id]
+    return None if rows.empty else rows.iloc[0]
+
+
+@dataclass(frozen=True)
+class TopLineCard:
+    metric: str
+    value: float | None
+    previous: float | None
+    year_ago: float | None
+    n: int | None
+    ci_low: float | None
+    ci_high: float | None
+    is_low_sample: bool
+
+    @property
+    def vs_previous(self) -> float | None:
+        return None if self.value is None or self.previous is None else self.value - self.previous
+
+    @property
+    def vs_year_ago(self) -> float | None:
+        return None if self.value is None or self.year_ago is None else self.value - self.year_ago
+
+
+def as_float(value: object) -> float | None:
+    return None if is_missing(value) else float(value)  # type: ignore[arg-type]
+
+
+def top_line(
+    kpi: pd.DataFrame, month: date, metrics: Iterable[str] = TOP_LINE
+) -> list[TopLineCard]:
+    cards = []
+    for metric in metrics:
+        now = kpi_value(kpi, metric, month)
+        prev = kpi_value(kpi, metric, add_months(month, -1))
+        year = kpi_value(kpi, metric, add_months(month, -12))
+        if now is None and prev is None:
+            continue
+        cards.append(
+            TopLineCard(
+                metric=metric,
+                value=as_float(now["value"]) if now is not None else None,
+                previous=as_float(prev["value"]) if prev is not None else None,
+                year_ago=as_float(year["value"]) if year is not None else None,
+                n=int(now["n"]) if now is not None and not is_missing(now["n"]) else None,
+                ci_low=as_float(now["ci_low"]) if now is not None else None,
+                ci_high=as_float(now["ci_high"]) if now is not None else None,
+                # A numpy bool from the frame: `is True` would never hold.
+                is_low_sample=now is not None
+                and not is_missing(now["is_low_sample"])
+                and bool(now["is_low_sample"]),
+            )
+        )
+    return cards
+
+
+def framework_labels(data: DashboardData) -> dict[tuple[str, str], str]:
+    """(level, id) -> a readable name, from dim_touchpoint and dim_journey."""
+    labels: dict[tuple[str, str], str] = {("company", "all"): "Company"}
+    tp = data.frame("dim_touchpoint")
+    if tp is not None:
+        for row in tp.itertuples(index=False):
+            labels[("touchpoint", row.touchpoint_id)] = row.touchpoint_name or row.touchpoint_id
+            if not is_missing(row.job_id):
+                labels[("job", row.job_id)] = row.job_statement or row.job_id
+            if not is_missing(row.journey_id):
+                labels[("journey", row.journey_id)] = row.journey_name or row.journey_id
+    jn = data.frame("dim_journey")
+    if jn is not None:
+        for row in jn.itertuples(index=False):
+            labels[("journey", row.journey_id)] = row.journey_name or row.journey_id
+    for level in ("touchpoint", "job", "journey"):
+        labels.setdefault((level, "unknown"), "Unknown (no touchpoint)")
+    return labels
+
+
+def label_of(labels: dict[tuple[str, str], str], level: str, level_id: str) -> str:
+    return labels.get((level, level_id), level_id)
+
+
+def worst_touchpoint_rows(data: DashboardData) -> pd.DataFrame:
+    """Touchpoint NPS rows of the reporting month, worst first.
+
+    Ranked by the upper end of the 95 % interval (then the value): a touchpoint
+    is worst when even its best plausible NPS is low, so that five unhappy
+    answers do not outrank two hundred.
+    """
+    kpi = data.frame("kpi_monthly")
+    if kpi is None or data.reporting_month is None:
+        return pd.DataFrame()
+    rows = kpi_rows(kpi, "touchpoint", "nps", data.reporting_month)
+    rows = rows[(rows["level_id"] != "unknown") & rows["value"].notna()]
+    rank = rows["ci_high"].fillna(rows["value"])
+    return rows.assign(_rank=rank).sort_values(["_rank", "value"])
+
+
+def worst_touchpoints(data: DashboardData, k: int = WORST_TOUCHPOINTS) -> list[str]:
+    return list(worst_touchpoint_rows(data)["level_id"].head(k)) if data.has("kpi_monthly") else []

@@ -1,0 +1,1 @@
+"""One module per role page of the dashboard."""

@@ -1,0 +1,218 @@
+"""Executive: the top line against last month and a year ago, money at stake, and
+three things to act on."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cx_insights.report.dashboard.actions import (
+    promoter_value,
+    revenue_at_risk_summary,
+    three_things,
+)
+from cx_insights.report.dashboard.charts import (
+    Figures,
+    financial_link_figure,
+    nps_trend_figure,
+    risk_bands_figure,
+)
+from cx_insights.report.dashboard.components import (
+    Page,
+    card_row,
+    guarded,
+    html_table,
+    metric_card,
+    missing_note,
+    month_note,
+    not_available,
+    page_section,
+)
+from cx_insights.report.dashboard.data import DashboardData, top_line
+from cx_insights.report.dashboard.formatting import (
+    METRICS,
+    add_months,
+    delta_class,
+    esc,
+    fmt_delta,
+    fmt_metric,
+    fmt_money,
+    fmt_number,
+    is_missing,
+    month_label,
+)
+
+
+def executive_page(data: DashboardData, figs: Figures) -> Page:
+    page = Page(
+        "executive", "Executive", "How are we doing, what is it worth, and what do we do next?"
+    )
+    kpi = data.frame("kpi_monthly")
+    if kpi is None or data.reporting_month is None:
+        page.body.append(
+            page_section(
+                "Top line", not_available("Top-line KPIs", missing_note(data, "kpi_monthly"))
+            )
+        )
+    else:
+        page.body.append(guarded("Top line", lambda: _top_line_section(data)))
+    page.body.append(guarded("Three things to act on", lambda: _actions_section(data)))
+    page.body.append(guarded("Money", lambda: _money_section(data, figs)))
+    if kpi is not None and data.reporting_month is not None:
+        page.body.append(guarded("NPS trend", lambda: _nps_trend_section(data, figs)))
+    return page
+
+
+def _top_line_section(data: DashboardData) -> str:
+    kpi = data.frame("kpi_monthly")
+    month = data.reporting_month
+    assert kpi is not None and month is not None
+    cards = []
+    for card in top_line(kpi, month):
+        info = METRICS[card.metric]
+        extra = ""
+        if card.metric == "nps" and card.ci_low is not None:
+            extra = (
+                f"<div class='ci'>95 % interval {fmt_number(card.ci_low, 1)} to "
+                f"{fmt_number(card.ci_high, 1)}</div>"
+            )
+        n = (
+            f"n = {card.n:,}"
+            if card.n is not None and info.kind in ("score", "percent", "mean7")
+            else ""
+        )
+        if card.metric in ("tickets_created", "median_first_response_minutes", "conversion_rate"):
+            n = f"n = {card.n:,}" if card.n is not None else ""
+        low = "<span class='low'>low sample</span>" if card.is_low_sample else ""
+        cards.append(
+            "<div class='card'>"
+            f"<div class='label'>{esc(info.label)}</div>"
+            f"<div class='value'>{esc(fmt_metric(card.metric, card.value, data.currency))}</div>"
+            f"{extra}"
+            f"<div class='delta {delta_class(card.metric, card.vs_previous)}'>"
+            f"{esc(fmt_delta(card.metric, card.vs_previous, data.currency))} vs last month</div>"
+            f"<div class='delta {delta_class(card.metric, card.vs_year_ago)}'>"
+            f"{esc(fmt_delta(card.metric, card.vs_year_ago, data.currency))} vs a year ago</div>"
+            f"<div class='n'>{n} {low}</div>"
+            "</div>"
+        )
+    note = (
+        month_note(data) + f" Compared with {month_label(add_months(month, -1))} and "
+        f"{month_label(add_months(month, -12))}. Green is better, red is worse."
+    )
+    return page_section("Top line", f"<div class='cards'>{''.join(cards)}</div>", note=note)
+
+
+def _actions_section(data: DashboardData) -> str:
+    actions = three_things(data)
+    if not actions:
+        return page_section(
+            "Three things to act on",
+            not_available("Recommendations", "The marts hold too little data to rank actions."),
+        )
+    items = "".join(f"<li><strong>{esc(a.headline)}</strong> {esc(a.detail)}</li>" for a in actions)
+    return page_section(
+        "Three things to act on",
+        f"<ol class='actions'>{items}</ol>",
+        note="Written from this month's marts: the weakest touchpoint, the weakest important "
+        "driver, the revenue at risk (and, where those are missing, support, web and churn).",
+    )
+
+
+def _money_section(data: DashboardData, figs: Figures) -> str:
+    parts = []
+    cards = []
+    rar = revenue_at_risk_summary(data)
+    if rar is not None:
+        as_of = f" on {pd.Timestamp(rar['as_of']):%d %b %Y}" if not is_missing(rar["as_of"]) else ""
+        cards.append(
+            metric_card(
+                "Revenue at risk (MRR of the high-risk band)",
+                fmt_money(rar["amount"], data.currency),
+                f"{fmt_number(rar['customers'])} customers, {fmt_number(rar['share'], 1)} % of "
+                f"MRR{as_of}",
+                wide=True,
+            )
+        )
+    value = promoter_value(data)
+    if value is not None:
+        cards.append(
+            metric_card(
+                "Value of a promoter",
+                fmt_money(value, data.currency),
+                "12-month revenue won by turning one detractor into a promoter",
+                wide=True,
+            )
+        )
+    backtest = data.frame("churn_model_backtest")
+    if backtest is not None:
+        bt = backtest.iloc[-1]
+        cards.append(
+            metric_card(
+                "Risk score backtest (AUC)",
+                fmt_number(bt["auc"], 2),
+                f"scored {fmt_number(bt['n'])} customers on {pd.Timestamp(bt['as_of_date']):%b %Y}"
+                f"; {fmt_number(bt['churners'])} churned within "
+                f"{fmt_number(bt['test_horizon_months'])} months. 0.5 = chance, 1 = perfect",
+                wide=True,
+            )
+        )
+    if cards:
+        parts.append(card_row(*cards))
+    if rar is None:
+        why = missing_note(data, "revenue_at_risk", "customers_at_risk")
+        parts.append(not_available("Revenue at risk", why))
+    if value is None:
+        why = missing_note(data, "nps_financial_link")
+        parts.append(not_available("Value of a promoter", why))
+    bands = data.frame("revenue_at_risk")
+    if bands is not None:
+        fig = risk_bands_figure(bands, data.currency)
+        if fig is not None:
+            parts.append(figs.html(fig, 280))
+    link = data.frame("nps_financial_link")
+    if link is not None:
+        fig = financial_link_figure(link, data.currency)
+        if fig is not None:
+            parts.append(figs.html(fig, 420))
+    risky = data.frame("customers_at_risk")
+    if risky is not None:
+        parts.append(_at_risk_table(risky, data.currency))
+    return page_section("Money: revenue at risk and the value of a promoter", *parts)
+
+
+def _at_risk_table(risky: pd.DataFrame, currency: str) -> str:
+    rows = [
+        [
+            r.customer_id,
+            r.segment,
+            r.risk_band,
+            fmt_number(r.churn_risk_score, 2),
+            fmt_money(r.mrr_at_risk, currency),
+            fmt_money(r.expected_mrr_loss, currency),
+            str(r.latest_nps_category or "").replace("_", " "),
+            r.reasons,
+        ]
+        for r in risky.itertuples(index=False)
+    ]
+    headers = [
+        "customer",
+        "segment",
+        "band",
+        "churn risk",
+        "MRR",
+        "expected MRR loss",
+        "latest NPS",
+        "reasons (strongest first)",
+    ]
+    return (
+        f"<h3>Who to call first: the {len(risky)} customers with the largest expected loss</h3>"
+        + html_table(headers, rows)
+    )
+
+
+def _nps_trend_section(data: DashboardData, figs: Figures) -> str:
+    kpi = data.frame("kpi_monthly")
+    fig = nps_trend_figure(kpi, data.reporting_month)  # type: ignore[arg-type]
+    if fig is None:
+        return page_section("NPS trend", not_available("NPS trend", "No NPS answers yet."))
+    return page_section("NPS trend", figs.html(fig, 380))
