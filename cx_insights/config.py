@@ -308,3 +308,16 @@ def dagster_home(settings: Settings, env: dict[str, str] | None = None) -> Path:
     env = dict(os.environ if env is None else env)
     raw = (env.get("DAGSTER_HOME") or "").strip()
     return Path(raw).expanduser().resolve() if raw else settings.output_dir / "dagster_home"
+
+
+def dbt_var(name: str) -> object:
+    """A var of dbt_project.yml: a threshold defined there once, for the SQL and the Python."""
+    import yaml
+
+    with (DBT_PROJECT_DIR / "dbt_project.yml").open(encoding="utf-8") as f:
+        return yaml.safe_load(f)["vars"][name]
+
+
+#: A KPI or insight on fewer observations than this is flagged is_low_sample
+#: (dbt var `low_sample_n`).
+LOW_SAMPLE_N: int = int(dbt_var("low_sample_n"))  # type: ignore[call-overload]

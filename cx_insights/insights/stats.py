@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-#: A measure on fewer observations than this is flagged `is_low_sample` (kpis.md).
-LOW_SAMPLE_N = 30
+# A measure on fewer observations than LOW_SAMPLE_N (dbt var `low_sample_n`) is
+# flagged `is_low_sample` (kpis.md).
+from cx_insights.config import LOW_SAMPLE_N
+
 #: Fewest pairs a correlation is computed on; below it the correlation is null.
 MIN_PAIRS = 3
 

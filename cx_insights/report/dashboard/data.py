@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from cx_insights.config import Settings
+from cx_insights.config import LOW_SAMPLE_N, Settings
 from cx_insights.report.dashboard.formatting import TOP_LINE, add_months, is_missing
 from cx_insights.warehouse import connect, table_exists
 
@@ -39,7 +39,7 @@ INSIGHT_MARTS = (
 )
 MARTS_READ = CORE_MARTS + INSIGHT_MARTS
 
-LOW_SAMPLE = 30
+LOW_SAMPLE = LOW_SAMPLE_N
 #: Verbatims shown per worst touchpoint, and how many touchpoints.
 VERBATIMS_PER_TOUCHPOINT = 6
 WORST_TOUCHPOINTS = 3

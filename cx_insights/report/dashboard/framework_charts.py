@@ -122,7 +122,7 @@ def rollup_heatmap_figure(data: DashboardData) -> go.Figure | None:
     fig.add_trace(
         go.Heatmap(
             z=z_low,
-            name="n < 30",
+            name=f"n < {LOW_SAMPLE}",
             opacity=0.35,
             showscale=False,
             textfont={"color": "#475569", "size": 12},

@@ -66,7 +66,7 @@ final as (
             ) / (1 + {{ z }} * {{ z }} / customers) as {{ type_double() }}
         ) as observed_ci_high,
         cast(observed_churn_rate - mean_predicted_churn as {{ type_double() }}) as calibration_gap,
-        customers < 30 as is_low_sample
+        customers < {{ var('low_sample_n') }} as is_low_sample
     from deciles
 )
 

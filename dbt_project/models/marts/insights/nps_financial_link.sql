@@ -28,7 +28,7 @@ final as (
         cast(value_ci_high as {{ type_double() }}) as value_ci_high,
         cast(value_n as {{ dbt.type_bigint() }}) as value_n,
         cast(is_value_significant as {{ dbt.type_boolean() }}) as is_value_significant,
-        cast(value_n < 30 as {{ dbt.type_boolean() }}) as is_value_low_sample,
+        cast(value_n < {{ var('low_sample_n') }} as {{ dbt.type_boolean() }}) as is_value_low_sample,
         cast(value_segments as {{ dbt.type_string() }}) as value_segments,
         cast(current_customers as {{ dbt.type_bigint() }}) as current_customers,
         cast(current_mrr as {{ type_double() }}) as current_mrr,

@@ -78,7 +78,7 @@ final as (
         cast({{ percentage('bands.band_mrr', 'totals.total_mrr') }} as {{ type_double() }}) as share_of_mrr,
         cast({{ reporting_currency() }} as {{ dbt.type_string() }}) as currency,
         cast(bands.customers as {{ dbt.type_bigint() }}) as n,
-        bands.customers < 30 as is_low_sample
+        bands.customers < {{ var('low_sample_n') }} as is_low_sample
     from bands
     inner join totals
         on

@@ -59,7 +59,7 @@ final as (
         cast(sample_size as {{ dbt.type_bigint() }}) as n,
         cast(ci_low as {{ type_double() }}) as ci_low,
         cast(ci_high as {{ type_double() }}) as ci_high,
-        sample_size < 30 as is_low_sample
+        sample_size < {{ var('low_sample_n') }} as is_low_sample
     from all_metrics
 )
 
