@@ -24,12 +24,14 @@ def test_changed_entities_from_landing_state(landing):
 def test_sensor_triggers_once_per_new_file_and_only_downstream(landing, warehouse, monkeypatch):
     from orchestration.definitions import defs
     from orchestration.defs.ingest.sensors import landing_files_sensor
+    from orchestration.resources import CxSettingsResource
 
-    monkeypatch.setenv("CX_LANDING_DIR", str(landing.root))
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    # The settings come from the resource, not from the environment.
+    monkeypatch.delenv("CX_LANDING_DIR", raising=False)
+    cx = CxSettingsResource(landing_dir=str(landing.root), warehouse=str(warehouse))
     landing.write("tickets/tickets/a.csv", "ticket_id,created_at,status\nT1,2024-01-01,open\n")
     with dg.instance_for_test() as instance:
-        ctx = dg.build_sensor_context(instance=instance, definitions=defs)
+        ctx = dg.build_sensor_context(instance=instance, definitions=defs, resources={"cx": cx})
         result = landing_files_sensor(ctx)
         assert len(result.run_requests) == 1
         keys = {k.to_user_string() for k in result.run_requests[0].asset_selection}
@@ -37,7 +39,9 @@ def test_sensor_triggers_once_per_new_file_and_only_downstream(landing, warehous
         assert "raw/crm__customers" not in keys
         assert "marts/kpi_monthly" in keys
         # Same files: no new run.
-        ctx2 = dg.build_sensor_context(instance=instance, definitions=defs, cursor=result.cursor)
+        ctx2 = dg.build_sensor_context(
+            instance=instance, definitions=defs, cursor=result.cursor, resources={"cx": cx}
+        )
         again = landing_files_sensor(ctx2)
         assert not again.run_requests
 

@@ -5,11 +5,11 @@ import json
 
 import dagster as dg
 
-from cx_insights.config import load_settings
 from cx_insights.contract import ENTITIES
 from cx_insights.ingest.loader import landing_files
 from orchestration.defs.ingest.assets import raw_key
 from orchestration.defs.jobs import all_assets_job
+from orchestration.resources import CxSettingsResource
 
 
 def landing_state(landing_dir) -> dict[str, str]:
@@ -38,8 +38,11 @@ def changed_entities(previous: dict[str, str], current: dict[str, str]) -> list[
         "The cursor remembers what was seen, so a file triggers once."
     ),
 )
-def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    settings = load_settings()
+def landing_files_sensor(
+    context: dg.SensorEvaluationContext, cx: CxSettingsResource
+) -> dg.SensorResult:
+    # The settings of the definitions' resource, as every asset reads them.
+    settings = cx.settings()
     current = landing_state(settings.landing_dir)
     previous = json.loads(context.cursor) if context.cursor else {}
     changed = changed_entities(previous, current)
