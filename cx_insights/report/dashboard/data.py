@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 #: dbt exposure declares them.
 CORE_MARTS = (
     "kpi_monthly",
+    "kpi_tickets_by_channel",
     "dim_touchpoint",
     "dim_journey",
     "fct_survey_answers",
@@ -83,48 +84,7 @@ DATA_UNTIL_SQL = {
     "fct_invoices": "select max(issued_at) from marts.fct_invoices",
 }
 
-TICKETS_BY_CHANNEL_SQL = """
--- kpis.md: tickets_created and median_first_response_minutes count in the month of
--- created_at, avg_resolution_hours in the month of solved_at.
-with tickets as (
-    select
-        coalesce(channel, 'unknown') as channel,
-        cast(date_trunc('month', created_at) as date) as created_month,
-        cast(date_trunc('month', solved_at) as date) as solved_month,
-        first_response_minutes,
-        resolution_hours,
-        satisfaction
-    from marts.fct_tickets
-),
-created as (
-    select created_month as month, channel, count(*) as tickets_created,
-        quantile_cont(first_response_minutes, 0.5) as median_first_response_minutes,
-        count(first_response_minutes) as responded_tickets
-    from tickets group by 1, 2
-),
-solved as (
-    select solved_month as month, channel, count(*) as solved_tickets,
-        avg(resolution_hours) as avg_resolution_hours,
-        sum(case when satisfaction = 'good' then 1 else 0 end) as rated_good,
-        sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) as rated
-    from tickets where solved_month is not null group by 1, 2
-)
-select
-    coalesce(created.month, solved.month) as month,
-    coalesce(created.channel, solved.channel) as channel,
-    coalesce(created.tickets_created, 0) as tickets_created,
-    created.median_first_response_minutes,
-    coalesce(created.responded_tickets, 0) as responded_tickets,
-    coalesce(solved.solved_tickets, 0) as solved_tickets,
-    solved.avg_resolution_hours,
-    coalesce(solved.rated_good, 0) as rated_good,
-    coalesce(solved.rated, 0) as rated,
-    case when solved.rated > 0 then 100.0 * solved.rated_good / solved.rated end
-        as satisfaction_good_share
-from created
-full outer join solved on created.month = solved.month and created.channel = solved.channel
-order by 1, 2
-"""
+TICKETS_BY_CHANNEL_SQL = "select * from marts.kpi_tickets_by_channel order by 1, 2"
 
 TICKETS_SATISFACTION_BY_TOUCHPOINT_SQL = """
 select
@@ -232,14 +192,14 @@ def _read_marts(settings: Settings, data: DashboardData) -> None:
             data.reporting_month, data.latest_month = choose_reporting_month(
                 months, data.data_until
             )
-        if "fct_tickets" in present:
+        if "kpi_tickets_by_channel" in present:
             data.frames["tickets_by_channel"] = _query(con, TICKETS_BY_CHANNEL_SQL)
-            if data.reporting_month:
-                data.frames["ticket_satisfaction_by_touchpoint"] = _query(
-                    con,
-                    TICKETS_SATISFACTION_BY_TOUCHPOINT_SQL,
-                    [data.reporting_month, add_months(data.reporting_month, 1)],
-                )
+        if "fct_tickets" in present and data.reporting_month:
+            data.frames["ticket_satisfaction_by_touchpoint"] = _query(
+                con,
+                TICKETS_SATISFACTION_BY_TOUCHPOINT_SQL,
+                [data.reporting_month, add_months(data.reporting_month, 1)],
+            )
         worst = worst_touchpoints(data)
         if worst and {"fct_survey_answers", "fct_survey_responses"} <= present:
             start = add_months(data.reporting_month, -2)  # type: ignore[arg-type]

@@ -41,7 +41,7 @@ def _ticket_volume_section(data: DashboardData, figs: Figures) -> str:
     by_channel = data.frame("tickets_by_channel")
     if by_channel is None or data.reporting_month is None:
         return page_section(
-            "Ticket volume", not_available("Tickets", missing_note(data, "fct_tickets"))
+            "Ticket volume", not_available("Tickets", missing_note(data, "kpi_tickets_by_channel"))
         )
     frame = by_channel[pd.to_datetime(by_channel["month"]) <= pd.Timestamp(data.reporting_month)]
     fig = go.Figure()
@@ -85,8 +85,9 @@ def _ticket_volume_section(data: DashboardData, figs: Figures) -> str:
     return page_section(
         "Ticket volume",
         figs.html(fig, 420),
-        note="Tickets counted in the month they were created (marts.fct_tickets). CSAT after "
-        "tickets: the share of rated tickets rated “good”, in the month they were solved.",
+        note="Tickets counted in the month they were created (marts.kpi_tickets_by_channel). "
+        "CSAT after tickets: the share of rated tickets rated “good”, in the month they "
+        "were solved.",
     )
 
 
@@ -95,7 +96,8 @@ def _ticket_channel_section(data: DashboardData, figs: Figures) -> str:
     month = data.reporting_month
     if by_channel is None or month is None:
         return page_section(
-            "By channel", not_available("Tickets by channel", missing_note(data, "fct_tickets"))
+            "By channel",
+            not_available("Tickets by channel", missing_note(data, "kpi_tickets_by_channel")),
         )
     frame = by_channel[pd.to_datetime(by_channel["month"]) == pd.Timestamp(month)].copy()
     if frame.empty:
@@ -114,7 +116,7 @@ def _ticket_channel_section(data: DashboardData, figs: Figures) -> str:
             ("avg_resolution_hours", "Avg resolution (h)", 1),
             ("satisfaction_good_share", "Rated good (%)", 0),
         ],
-        f"Support by channel, {month_label(month)} (faded: fewer than 30 tickets)",
+        f"Support by channel, {month_label(month)} (faded: fewer than {LOW_SAMPLE} tickets)",
         "Ticket channel",
         low_sample_col="low",
     )
