@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from cx_insights.insights import drivers, financial, frames, initiatives, risk
+from cx_insights.insights import drivers, financial, frames, initiatives, reasons, risk
 from cx_insights.insights.stats import (
     auc,
     auc_interval,
@@ -821,7 +821,31 @@ def test_risk_bands_are_multiples_of_the_base_rate():
     ],
 )
 def test_reason_texts(reason, facts, expected):
-    assert risk.reason_text(reason, facts) == expected
+    assert reasons.reason_text(reason, facts) == expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "facts", "expected"),
+    [
+        ("detractor_answers_6m", {}, "detractor_answers"),
+        ("nps", {"latest_nps_category": "detractor"}, "nps_detractor"),
+        ("nps", {"latest_nps_category": "no_answer"}, "no_nps_answer"),
+        ("surveys", {"latest_nps_category": "detractor", "survey_rating": 0.35}, "nps_detractor"),
+        ("surveys", {"latest_nps_category": "passive", "survey_rating": 0.5}, "low_survey_ratings"),
+        ("surveys", {"latest_nps_category": "no_answer", "survey_rating": 0.5}, "no_nps_answer"),
+        (
+            "surveys",
+            {"latest_nps_category": "no_answer", "survey_rating": np.nan},
+            "no_survey_answers",
+        ),
+        ("surveys", {"latest_nps_category": "passive", "survey_rating": np.nan}, "nps_passive"),
+        ("survey_rating", {"survey_rating": np.nan}, "no_survey_answers"),
+        ("sessions", {}, "falling_sessions"),
+        ("scheduled_end", {}, "scheduled_end"),
+    ],
+)
+def test_reason_codes_name_what_the_text_says(reason, facts, expected):
+    assert reasons.reason_code(reason, facts) == expected
 
 
 def test_reasons_name_the_strongest_risk_raising_features_in_order():
@@ -1146,6 +1170,13 @@ def test_backtest_ranks_the_later_churners_first():
     high = scored[scored["risk_band"] == "high"]
     assert len(high) and (high["latest_nps_category"] == "detractor").mean() > 0.5
     assert high["reasons"].str.len().gt(0).all()
+    # One code per reason, in the same order; a detractor's first reason is coded so.
+    texts = scored["reasons"].map(lambda s: [r for r in s.split("; ") if r])
+    codes = scored["reason_codes"].map(lambda s: [c for c in s.split(";") if c])
+    assert (texts.map(len) == codes.map(len)).all()
+    pairs = zip(texts, codes, strict=True)
+    first = [c[0] for t, c in pairs if t and t[0].startswith("detractor (")]
+    assert first and set(first) == {"nps_detractor"}
 
 
 # --- reading relations ---------------------------------------------------------------

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from cx_insights.insights.reasons import reason_code, reason_text
 from cx_insights.insights.stats import LOW_SAMPLE_N, auc, auc_interval
 
 #: Months ahead the score predicts churn for (the label is_churned_within_3_months).
@@ -89,6 +90,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "risk_lift",
     "risk_band",
     "reasons",
+    "reason_codes",
     "model_n",
     "model_churners",
     "model_base_rate",
@@ -318,80 +320,30 @@ def risk_band(score: float, base_rate: float) -> str | None:
     return "low"
 
 
-# --- reasons -----------------------------------------------------------------------
-
-
-def _plural(n: float, word: str) -> str:
-    count = int(round(n))
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def _month_name(value: object) -> str:
-    return pd.Timestamp(value).strftime("%B %Y")
-
-
-def _sessions_text(last_month: float, last_3m: float, prev_3m: float) -> str:
-    if last_3m == 0 and prev_3m == 0:
-        return "no web sessions in the last 6 months"
-    if prev_3m > 0 and last_3m < prev_3m:
-        return f"sessions down {round(100 * (prev_3m - last_3m) / prev_3m)} %"
-    monthly = prev_3m / 3
-    if monthly > 0 and last_month < monthly:
-        return f"sessions down {round(100 * (monthly - last_month) / monthly)} % last month"
-    if last_3m == 0:
-        return "no web sessions in the last 3 months"
-    return "only " + _plural(last_3m, "web session") + " in the last 3 months"
-
-
-def reason_text(reason: str, facts: pd.Series | dict, coefficient: float = 1.0) -> str:
-    """One reason in words, from the facts of a snapshot (SNAPSHOT_COLUMNS)."""
-    f = facts
-    if reason == "surveys":
-        rating = f["survey_rating"]
-        average = "" if pd.isna(rating) else f"average rating {10 * rating:.1f} / 10"
-        if f["latest_nps_category"] == "detractor":
-            text = reason_text("nps", f)
-            return f"{text}, {average}" if average else text
-        if f["latest_nps_category"] == "no_answer":
-            return f"no NPS answer yet, {average}" if average else "no survey answers yet"
-        return f"low survey ratings ({average})" if average else reason_text("nps", f)
-    if reason == "nps":
-        category = f["latest_nps_category"]
-        if category == "no_answer":
-            return "no NPS answer yet"
-        score, month = f["latest_nps_score"], _month_name(f["latest_nps_month_start_date"])
-        return f"{category} (NPS {score:.0f}) in {month}"
-    if reason == "detractor_answers_6m":
-        return _plural(f[reason], "detractor answer") + " in the last 6 months"
-    if reason == "survey_rating":
-        if pd.isna(f["survey_rating"]):
-            return "no survey answers yet"
-        return f"low survey ratings (average {10 * f['survey_rating']:.1f} / 10)"
-    if reason == "unresolved_tickets":
-        return _plural(f[reason], "unresolved ticket")
-    if reason == "slow_tickets_3m":
-        return _plural(f[reason], "slow ticket") + " in the last 3 months"
-    if reason == "bad_rated_tickets_6m":
-        return _plural(f[reason], "ticket") + " rated bad in the last 6 months"
-    if reason == "sessions":
-        return _sessions_text(
-            f["sessions_last_month"], f["sessions_last_3m"], f["sessions_prev_3m"]
-        )
-    if reason == "is_new_customer":
-        return f"new customer ({int(f['tenure_days'])} days)"
-    if reason == "log_mrr":
-        size = "low" if coefficient < 0 else "high"
-        return f"{size} MRR ({f['mrr']:,.2f})"
-    if reason == "scheduled_end":
-        end = pd.Timestamp(f["scheduled_end_at"])
-        return f"cancellation scheduled for {end.day} {end:%B %Y}"
-    raise ValueError(f"no reason text for {reason!r}")
+# --- reasons (their words and codes: cx_insights.insights.reasons) -----------------
 
 
 def reasons(
     model: ChurnModel, x: np.ndarray, facts: pd.DataFrame, max_reasons: int = MAX_REASONS
 ) -> list[str]:
-    """Per row, the strongest reasons that raise its churn risk, in words, joined by '; '.
+    """Per row, the strongest reasons that raise its churn risk (chosen_reasons), in
+    words, joined by '; '."""
+    return _reason_texts(model, chosen_reasons(model, x, max_reasons), facts)
+
+
+def _reason_texts(model: ChurnModel, chosen: list[list[str]], facts: pd.DataFrame) -> list[str]:
+    coefficient = dict(zip(model.features, model.coef, strict=True))
+    records = facts.to_dict("records")
+    return [
+        "; ".join(reason_text(r, records[i], coefficient.get(r, 1.0)) for r in keys)
+        for i, keys in enumerate(chosen)
+    ]
+
+
+def chosen_reasons(
+    model: ChurnModel, x: np.ndarray, max_reasons: int = MAX_REASONS
+) -> list[list[str]]:
+    """Per row, the keys of the strongest reasons that raise its churn risk.
 
     A reason is a feature, or a group of REASON_GROUPS read together, that adds at
     least REASON_MIN_LOG_ODDS to the log-odds of churn compared with the average
@@ -417,16 +369,13 @@ def reasons(
         if present:
             contributions[reason] = contributions[present].sum(axis=1)
             contributions = contributions.drop(columns=present)
-    coefficient = dict(zip(model.features, model.coef, strict=True))
     names = np.array(contributions.columns)
     values = contributions.to_numpy()
     order = np.argsort(-values, axis=1, kind="stable")[:, :max_reasons]
-    records = facts.to_dict("records")
-    texts = []
-    for i, top in enumerate(order):
-        chosen = [names[j] for j in top if values[i, j] >= REASON_MIN_LOG_ODDS]
-        texts.append("; ".join(reason_text(r, records[i], coefficient.get(r, 1.0)) for r in chosen))
-    return texts
+    return [
+        [str(names[j]) for j in top if values[i, j] >= REASON_MIN_LOG_ODDS]
+        for i, top in enumerate(order)
+    ]
 
 
 # --- scoring and the backtest ------------------------------------------------------------
@@ -445,13 +394,26 @@ def score(model: ChurnModel, snapshots: pd.DataFrame) -> pd.DataFrame:
     out["churn_risk_score"] = model.predict(x) if len(out) else np.zeros(0)
     out["risk_lift"] = out["churn_risk_score"] / model.base_rate
     out["risk_band"] = [risk_band(s, model.base_rate) for s in out["churn_risk_score"]]
-    out["reasons"] = reasons(model, x, out) if model.is_fitted else ""
+    if model.is_fitted:
+        chosen = chosen_reasons(model, x)
+        records = out.to_dict("records")
+        out["reasons"] = _reason_texts(model, chosen, out)
+        out["reason_codes"] = [
+            ";".join(reason_code(r, records[i]) for r in keys) for i, keys in enumerate(chosen)
+        ]
+    else:
+        out["reasons"] = ""
+        out["reason_codes"] = ""
     scheduled = out["scheduled_end_at"].notna().to_numpy()
     if scheduled.any():
         out["risk_band"] = out["risk_band"].astype(object)
         out.loc[scheduled, "risk_band"] = SCHEDULED_TO_END
         out.loc[scheduled, "reasons"] = [
             "; ".join(t for t in (reason_text("scheduled_end", row), row["reasons"]) if t)
+            for _, row in out[scheduled].iterrows()
+        ]
+        out.loc[scheduled, "reason_codes"] = [
+            ";".join(c for c in ("scheduled_end", row["reason_codes"]) if c)
             for _, row in out[scheduled].iterrows()
         ]
     out["model_n"] = model.n

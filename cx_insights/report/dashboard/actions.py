@@ -210,39 +210,35 @@ def revenue_at_risk_summary(data: DashboardData) -> dict[str, Any] | None:
     }
 
 
-#: The kind of a reason text of marts.customers_at_risk, by the words it uses.
-REASON_KINDS = (
-    ("detractor", "a detractor NPS answer"),
-    ("no nps answer", "no NPS answer yet"),
-    ("survey ratings", "low survey ratings"),
-    ("unresolved", "unresolved tickets"),
-    ("rated bad", "tickets rated bad"),
-    ("slow ticket", "slow tickets"),
-    ("ticket", "many recent tickets"),
-    ("session", "falling use of the website and app"),
-    ("new customer", "being a new customer"),
-    ("mrr", "the size of the subscription"),
-)
-
-
-def reason_kind(reason: str) -> str:
-    text = reason.lower()
-    for needle, kind in REASON_KINDS:
-        if needle in text:
-            return kind
-    return reason
+#: What each reason code of marts.customers_at_risk is about, in words.
+REASON_KINDS = {
+    "nps_detractor": "a detractor NPS answer",
+    "detractor_answers": "a detractor NPS answer",
+    "nps_passive": "a passive NPS answer",
+    "nps_promoter": "a promoter NPS answer",
+    "no_nps_answer": "no NPS answer yet",
+    "no_survey_answers": "no survey answers yet",
+    "low_survey_ratings": "low survey ratings",
+    "unresolved_tickets": "unresolved tickets",
+    "bad_rated_tickets": "tickets rated bad",
+    "slow_tickets": "slow tickets",
+    "falling_sessions": "falling use of the website and app",
+    "new_customer": "being a new customer",
+    "mrr": "the size of the subscription",
+    "scheduled_end": "a scheduled cancellation",
+}
 
 
 def top_risk_reason(data: DashboardData) -> tuple[str, int, int] | None:
     """(kind, customers, high-risk customers): the strongest reason named most often."""
     reasons = data.frame("high_risk_reasons")
-    if reasons is None:
+    if reasons is None or "reason_codes" not in reasons.columns:
         return None
-    first = reasons["reasons"].astype(str).str.split(";").str[0].str.strip()
+    first = reasons["reason_codes"].astype(str).str.split(";").str[0].str.strip()
     first = first[first != ""]
     if first.empty:
         return None
-    counts = first.map(reason_kind).value_counts()
+    counts = first.map(lambda code: REASON_KINDS.get(code, code)).value_counts()
     return str(counts.index[0]), int(counts.iloc[0]), len(reasons)
 
 

@@ -250,7 +250,8 @@ limit ?
 """
 
 HIGH_RISK_REASONS_SQL = """
-select reasons from marts.customers_at_risk where risk_band = 'high' and reasons is not null
+select reason_codes from marts.customers_at_risk
+where risk_band = 'high' and reason_codes is not null
 """
 
 

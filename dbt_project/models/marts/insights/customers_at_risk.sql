@@ -27,6 +27,7 @@ final as (
         cast(churn_risks.risk_band as {{ dbt.type_string() }}) as risk_band,
         cast(churn_risks.risk_lift as {{ type_double() }}) as risk_lift,
         cast(churn_risks.reasons as {{ dbt.type_string() }}) as reasons,
+        cast(churn_risks.reason_codes as {{ dbt.type_string() }}) as reason_codes,
         cast(churn_risks.scheduled_end_at as {{ dbt.type_timestamp() }}) as scheduled_end_at,
         cast(churn_risks.mrr as {{ type_double() }}) as mrr_at_risk,
         cast(
