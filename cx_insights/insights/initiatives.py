@@ -28,11 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cx_insights.config import dbt_var
 from cx_insights.insights.stats import is_low_sample
 
 WINDOW_DAYS = 90
 #: The revenue effect counts the customers the scope reaches in this many days.
-REACH_DAYS = 365
+REACH_DAYS = int(dbt_var("initiative_reach_days"))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 -- One row per initiative: the customers its scope reaches, i.e. the distinct
 -- customers with a survey response, ticket or web session on its touchpoint
--- (or journey) from started_at for 365 days, or to the end of the data or of
--- the initiative if sooner. Also the bounds of the data (first and last
+-- (or journey) from started_at for var('initiative_reach_days') days (365), or
+-- to the end of the data or of the initiative if sooner. Also the bounds of the data (first and last
 -- response, ticket or session), which the impact windows are cut to.
+{% set reach_limit = dbt.dateadd('day', var('initiative_reach_days'), 'initiatives.started_at') %}
+
 with
 
 initiatives as (
@@ -73,11 +75,11 @@ reach_windows as (
         case
             when
                 initiatives.ended_at is not null
-                and initiatives.ended_at < {{ dbt.dateadd('day', 365, 'initiatives.started_at') }}
+                and initiatives.ended_at < {{ reach_limit }}
                 and initiatives.ended_at < data_bounds.data_end_at
                 then initiatives.ended_at
-            when {{ dbt.dateadd('day', 365, 'initiatives.started_at') }} < data_bounds.data_end_at
-                then {{ dbt.dateadd('day', 365, 'initiatives.started_at') }}
+            when {{ reach_limit }} < data_bounds.data_end_at
+                then {{ reach_limit }}
             else data_bounds.data_end_at
         end as reach_end_at
     from initiatives
