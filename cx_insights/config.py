@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -310,12 +311,17 @@ def dagster_home(settings: Settings, env: dict[str, str] | None = None) -> Path:
     return Path(raw).expanduser().resolve() if raw else settings.output_dir / "dagster_home"
 
 
-def dbt_var(name: str) -> object:
-    """A var of dbt_project.yml: a threshold defined there once, for the SQL and the Python."""
+@functools.cache
+def _dbt_vars() -> dict[str, object]:
     import yaml
 
     with (DBT_PROJECT_DIR / "dbt_project.yml").open(encoding="utf-8") as f:
-        return yaml.safe_load(f)["vars"][name]
+        return yaml.safe_load(f)["vars"]
+
+
+def dbt_var(name: str) -> object:
+    """A var of dbt_project.yml: a threshold defined there once, for the SQL and the Python."""
+    return _dbt_vars()[name]
 
 
 #: A KPI or insight on fewer observations than this is flagged is_low_sample

@@ -15,8 +15,9 @@ nps_did / 200 of the customers reached from detractor to promoter (moving one
 detractor to promoter lifts NPS by 200 / N points), each worth the financial
 link's 12-month value of moving one detractor to promoter. Customers reached
 are the distinct customers with a survey response, ticket or web session on
-the scope in the REACH_DAYS from `started_at` (fewer where the data or the
-initiative ends sooner; not extrapolated). No revenue effect (nor ROI) is
+the scope in the days of the dbt var `initiative_reach_days` (365) from
+`started_at` (fewer where the data or the initiative ends sooner; not
+extrapolated; int_initiative_reach_counted counts them). No revenue effect (nor ROI) is
 claimed when that value is not established: not positive, its interval
 including 0, or fewer than 30 customers behind it.
 """
@@ -28,12 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cx_insights.config import dbt_var
 from cx_insights.insights.stats import is_low_sample
 
 WINDOW_DAYS = 90
-#: The revenue effect counts the customers the scope reaches in this many days.
-REACH_DAYS = int(dbt_var("initiative_reach_days"))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

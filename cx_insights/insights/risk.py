@@ -328,12 +328,11 @@ def reasons(
 ) -> list[str]:
     """Per row, the strongest reasons that raise its churn risk (chosen_reasons), in
     words, joined by '; '."""
-    return _reason_texts(model, chosen_reasons(model, x, max_reasons), facts)
+    return _reason_texts(model, chosen_reasons(model, x, max_reasons), facts.to_dict("records"))
 
 
-def _reason_texts(model: ChurnModel, chosen: list[list[str]], facts: pd.DataFrame) -> list[str]:
+def _reason_texts(model: ChurnModel, chosen: list[list[str]], records: list[dict]) -> list[str]:
     coefficient = dict(zip(model.features, model.coef, strict=True))
-    records = facts.to_dict("records")
     return [
         "; ".join(reason_text(r, records[i], coefficient.get(r, 1.0)) for r in keys)
         for i, keys in enumerate(chosen)
@@ -397,7 +396,7 @@ def score(model: ChurnModel, snapshots: pd.DataFrame) -> pd.DataFrame:
     if model.is_fitted:
         chosen = chosen_reasons(model, x)
         records = out.to_dict("records")
-        out["reasons"] = _reason_texts(model, chosen, out)
+        out["reasons"] = _reason_texts(model, chosen, records)
         out["reason_codes"] = [
             ";".join(reason_code(r, records[i]) for r in keys) for i, keys in enumerate(chosen)
         ]

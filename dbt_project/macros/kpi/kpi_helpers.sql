@@ -76,3 +76,14 @@
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
+
+
+{#- Mean of an hours column over the group's rows, summed as exact decimal seconds
+    (microsecond precision): a float sum would depend on the order parallel threads
+    add in, and reruns must not change (kpis.md's avg_resolution_hours). -#}
+{% macro exact_mean_hours(hours_expression) -%}
+    cast(
+        sum(cast({{ hours_expression }} * 3600 as decimal(38, 6)))
+        as {{ type_double() }}
+    ) / count(*) / 3600
+{%- endmacro %}

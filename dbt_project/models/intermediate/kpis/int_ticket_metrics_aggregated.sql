@@ -70,12 +70,7 @@ solved_counts as (
         level,
         level_id,
         count(*) as solved_tickets,
-        -- Summed as exact decimal seconds (microsecond precision): a float sum would
-        -- depend on the order parallel threads add in, and reruns must not change.
-        cast(
-            sum(cast(resolution_hours * 3600 as decimal(38, 6)))
-            as {{ type_double() }}
-        ) / count(*) / 3600 as avg_resolution_hours
+        {{ exact_mean_hours('resolution_hours') }} as avg_resolution_hours
     from tickets_by_level
     where solved_month_start_date is not null
     group by

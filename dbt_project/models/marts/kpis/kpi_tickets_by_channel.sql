@@ -32,10 +32,7 @@ solved_counts as (
         solved_month as month_start_date,
         channel,
         count(*) as solved_tickets,
-        cast(
-            sum(cast(resolution_hours * 3600 as decimal(38, 6)))
-            as {{ type_double() }}
-        ) / count(*) / 3600 as avg_resolution_hours,
+        {{ exact_mean_hours('resolution_hours') }} as avg_resolution_hours,
         sum(case when satisfaction = 'good' then 1 else 0 end) as rated_good,
         sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) as rated
     from tickets
