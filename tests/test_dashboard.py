@@ -213,6 +213,34 @@ def test_three_things_are_sentences_from_the_data() -> None:
     assert "50 % slower" in actions[1].detail
 
 
+def test_revenue_at_risk_is_the_company_row_whatever_segment_comes_first() -> None:
+    # marts.revenue_at_risk has a row per segment and band and an 'all' row per
+    # band; a segment's row stored first must not stand for the company.
+    bands = pd.DataFrame(
+        {
+            "as_of_date": [date(2026, 11, 1)] * 4,
+            "segment": ["consumer", "all", "smb", "all"],
+            "risk_band": ["high", "high", "high", "low"],
+            "customers": [74, 79, 5, 1175],
+            "band_mrr": [1201.3, 2354.9, 1153.6, 299850.4],
+            "share_of_mrr": [4.93, 0.69, 2.07, 87.49],
+        }
+    )
+    data = ddata.DashboardData(
+        currency="EUR",
+        generated_at=datetime(2026, 11, 2),
+        warehouse=Path("cx.duckdb"),
+        frames={"revenue_at_risk": bands},
+        reporting_month=date(2026, 10, 1),
+    )
+    summary = dactions.revenue_at_risk_summary(data)
+    assert summary is not None
+    assert (summary["customers"], summary["amount"], summary["share"]) == (79, 2354.9, 0.69)
+    figure = charts.risk_bands_figure(dactions.company_risk_bands(data), "EUR")
+    assert figure is not None
+    assert list(figure.data[0].y) == ["High risk", "Low risk"]  # one bar per band
+
+
 # ------------------------------------------------------------------------------------
 # Missing marts.
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
     DashboardData,
@@ -193,17 +195,30 @@ def three_things(data: DashboardData) -> list[Action]:
 # Insight summaries (read as they are from the insight marts).
 
 
-def revenue_at_risk_summary(data: DashboardData) -> dict[str, Any] | None:
-    """The high band's row of marts.revenue_at_risk (kpis.md: revenue at risk)."""
+def company_risk_bands(data: DashboardData) -> pd.DataFrame | None:
+    """The company's rows of marts.revenue_at_risk (segment 'all'), one per band.
+
+    The mart also has a row per segment and band: reading "the high band" off
+    it without the segment would take whichever segment came first.
+    """
     bands = data.frame("revenue_at_risk")
+    if bands is None:
+        return None
+    return bands[bands["segment"] == "all"]
+
+
+def revenue_at_risk_summary(data: DashboardData) -> dict[str, Any] | None:
+    """The company's high band in marts.revenue_at_risk (kpis.md: revenue at risk)."""
+    bands = company_risk_bands(data)
     if bands is None:
         return None
     high = bands[bands["risk_band"] == "high"]
     if high.empty:
-        return {"amount": 0.0, "customers": 0, "share": 0.0, "as_of": bands["as_of_date"].max()}
+        as_of = bands["as_of_date"].max() if not bands.empty else None
+        return {"amount": 0.0, "customers": 0, "share": 0.0, "as_of": as_of}
     row = high.iloc[0]
     return {
-        "amount": as_float(row["mrr"]),
+        "amount": as_float(row["band_mrr"]),
         "customers": int(row["customers"]),
         "share": as_float(row["share_of_mrr"]),
         "as_of": row["as_of_date"],

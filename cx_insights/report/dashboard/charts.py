@@ -137,7 +137,7 @@ def financial_link_figure(link: pd.DataFrame, currency: str) -> go.Figure | None
 
 
 def risk_bands_figure(bands: pd.DataFrame, currency: str) -> go.Figure | None:
-    """marts.revenue_at_risk: customers and MRR per churn-risk band."""
+    """The company's rows of marts.revenue_at_risk: customers and MRR per churn-risk band."""
     if bands.empty:
         return None
     order = {"high": 0, "medium": 1, "low": 2}
@@ -146,13 +146,13 @@ def risk_bands_figure(bands: pd.DataFrame, currency: str) -> go.Figure | None:
     fig = go.Figure(
         go.Bar(
             y=[f"{str(b).capitalize()} risk" for b in bands["risk_band"]],
-            x=bands["mrr"],
+            x=bands["band_mrr"],
             orientation="h",
             marker_color=[colors.get(str(b), NEUTRAL) for b in bands["risk_band"]],
             text=[
                 f"{fmt_money(m, currency)} · {fmt_number(c)} customers · {fmt_number(sh, 1)} %"
                 for m, c, sh in zip(
-                    bands["mrr"], bands["customers"], bands["share_of_mrr"], strict=True
+                    bands["band_mrr"], bands["customers"], bands["share_of_mrr"], strict=True
                 )
             ],
             textposition="outside",
@@ -160,7 +160,7 @@ def risk_bands_figure(bands: pd.DataFrame, currency: str) -> go.Figure | None:
             hovertemplate="%{y}: %{x:,.0f} MRR<extra></extra>",
         )
     )
-    fig.update_xaxes(range=[0, float(bands["mrr"].max()) * 1.6])
+    fig.update_xaxes(range=[0, float(bands["band_mrr"].max()) * 1.6])
     fig.update_layout(
         title="Current MRR by churn-risk band (label: MRR · customers · share of MRR)",
         xaxis_title=f"MRR ({currency})",

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 CORE_MARTS = (
     "kpi_monthly",
     "kpi_tickets_by_channel",
+    "kpi_ticket_satisfaction",
+    "fct_verbatims",
     "dim_touchpoint",
     "dim_journey",
     "fct_survey_answers",
@@ -86,42 +88,25 @@ DATA_UNTIL_SQL = {
 
 TICKETS_BY_CHANNEL_SQL = "select * from marts.kpi_tickets_by_channel order by 1, 2"
 
-TICKETS_SATISFACTION_BY_TOUCHPOINT_SQL = """
-select
-    coalesce(touchpoint_id, 'unknown') as touchpoint_id,
-    sum(case when satisfaction = 'good' then 1 else 0 end) as rated_good,
-    sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) as rated,
-    case when sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) > 0
-        then 100.0 * sum(case when satisfaction = 'good' then 1 else 0 end)
-            / sum(case when satisfaction in ('good', 'bad') then 1 else 0 end)
-    end as satisfaction_good_share
-from marts.fct_tickets
-where solved_at >= ? and solved_at < ?
-group by 1
+TICKET_SATISFACTION_SQL = """
+select touchpoint_id, rated_good, rated, satisfaction_good_share
+from marts.kpi_ticket_satisfaction
+where month = ?
 """
 
+#: The first verbatims of each touchpoint in a window, in fct_verbatims' order.
 VERBATIMS_SQL = """
 select touchpoint_id, submitted_at, value_text, nps_score from (
-    select
-        answers.touchpoint_id,
-        answers.submitted_at,
-        answers.value_text,
-        responses.nps_score,
-        row_number() over (
-            partition by answers.touchpoint_id
-            order by responses.nps_score asc nulls last, answers.submitted_at desc
-        ) as rank_in_touchpoint
-    from marts.fct_survey_answers as answers
-    left join marts.fct_survey_responses as responses
-        on answers.response_id = responses.response_id
-    where answers.metric = 'verbatim'
-        and answers.value_text is not null
-        and answers.submitted_at >= ? and answers.submitted_at < ?
-        and answers.touchpoint_id in (select unnest(?))
+    select *, row_number() over (
+        partition by touchpoint_id order by verbatim_rank
+    ) as rank_in_window
+    from marts.fct_verbatims
+    where submitted_at >= ? and submitted_at < ? and touchpoint_id in (select unnest(?))
 ) as ranked
-where rank_in_touchpoint <= ?
-order by touchpoint_id, rank_in_touchpoint
+where rank_in_window <= ?
+order by touchpoint_id, rank_in_window
 """
+
 
 AT_RISK_TOP = 15
 
@@ -194,14 +179,12 @@ def _read_marts(settings: Settings, data: DashboardData) -> None:
             )
         if "kpi_tickets_by_channel" in present:
             data.frames["tickets_by_channel"] = _query(con, TICKETS_BY_CHANNEL_SQL)
-        if "fct_tickets" in present and data.reporting_month:
+        if "kpi_ticket_satisfaction" in present and data.reporting_month:
             data.frames["ticket_satisfaction_by_touchpoint"] = _query(
-                con,
-                TICKETS_SATISFACTION_BY_TOUCHPOINT_SQL,
-                [data.reporting_month, add_months(data.reporting_month, 1)],
+                con, TICKET_SATISFACTION_SQL, [data.reporting_month]
             )
         worst = worst_touchpoints(data)
-        if worst and {"fct_survey_answers", "fct_survey_responses"} <= present:
+        if worst and "fct_verbatims" in present:
             start = add_months(data.reporting_month, -2)  # type: ignore[arg-type]
             end = add_months(data.reporting_month, 1)  # type: ignore[arg-type]
             data.frames["verbatims"] = _query(

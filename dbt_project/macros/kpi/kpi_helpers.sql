@@ -87,3 +87,29 @@
         as {{ type_double() }}
     ) / count(*) / 3600
 {%- endmacro %}
+
+{#- The help desk's satisfaction of a group of tickets: rated_good and rated
+    (good or bad; offered, unoffered and missing ratings are not rated). -#}
+{% macro ticket_rating_counts(satisfaction_expression='satisfaction') -%}
+    sum(case when {{ satisfaction_expression }} = 'good' then 1 else 0 end) as rated_good,
+    sum(case when {{ satisfaction_expression }} in ('good', 'bad') then 1 else 0 end) as rated
+{%- endmacro %}
+
+{#- The share of rated tickets rated good, in percent (null when none was rated). -#}
+{% macro ticket_good_share(rated_good, rated) -%}
+    case when {{ rated }} > 0 then 100.0 * {{ rated_good }} / {{ rated }} end
+{%- endmacro %}
+
+{#- Where an answer falls on its question's scale, 0 (scale_min) to 1 (scale_max),
+    as a double: the rating the driver and churn models compare across scales. -#}
+{% macro answer_position(value_expression, scale_min, scale_max) -%}
+    (cast({{ value_expression }} as {{ type_double() }}) - {{ scale_min }})
+    / cast({{ scale_max }} - {{ scale_min }} as {{ type_double() }})
+{%- endmacro %}
+
+{#- A sum of answer positions (or any fraction of 0..1 magnitude) that does not
+    depend on the order threads add in: exact decimal, 18 places. A float sum
+    over many rows changed in its last bits between two runs on the same data. -#}
+{% macro exact_fraction_sum(expression) -%}
+    sum(cast({{ expression }} as decimal(38, 18)))
+{%- endmacro %}

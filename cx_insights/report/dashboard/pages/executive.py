@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cx_insights.report.dashboard.actions import (
+    company_risk_bands,
     promoter_value,
     revenue_at_risk_summary,
     three_things,
@@ -164,7 +165,7 @@ def _money_section(data: DashboardData, figs: Figures) -> str:
     if value is None:
         why = missing_note(data, "nps_financial_link")
         parts.append(not_available("Value of a promoter", why))
-    bands = data.frame("revenue_at_risk")
+    bands = company_risk_bands(data)
     if bands is not None:
         fig = risk_bands_figure(bands, data.currency)
         if fig is not None:

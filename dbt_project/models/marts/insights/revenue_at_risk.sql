@@ -72,7 +72,7 @@ final as (
         cast(bands.risk_band as {{ dbt.type_string() }}) as risk_band,
         cast(bands.customers as {{ dbt.type_bigint() }}) as customers,
         cast(bands.band_mrr as {{ type_double() }}) as band_mrr,
-        -- deprecated: the old name of band_mrr, until the dashboard reads band_mrr
+        -- deprecated: the old name of band_mrr, kept for BI readers until the next release
         cast(bands.band_mrr as {{ type_double() }}) as mrr,
         cast(bands.expected_mrr_loss as {{ type_double() }}) as expected_mrr_loss,
         cast({{ percentage('bands.band_mrr', 'totals.total_mrr') }} as {{ type_double() }}) as share_of_mrr,

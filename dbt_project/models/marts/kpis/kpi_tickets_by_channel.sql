@@ -33,8 +33,7 @@ solved_counts as (
         channel,
         count(*) as solved_tickets,
         {{ exact_mean_hours('resolution_hours') }} as avg_resolution_hours,
-        sum(case when satisfaction = 'good' then 1 else 0 end) as rated_good,
-        sum(case when satisfaction in ('good', 'bad') then 1 else 0 end) as rated
+        {{ ticket_rating_counts('satisfaction') }}
     from tickets
     where solved_month is not null
     group by solved_month, channel
@@ -54,7 +53,7 @@ final as (
         cast(coalesce(solved_counts.rated_good, 0) as bigint) as rated_good,
         cast(coalesce(solved_counts.rated, 0) as bigint) as rated,
         cast(
-            case when solved_counts.rated > 0 then 100.0 * solved_counts.rated_good / solved_counts.rated end
+            {{ ticket_good_share('solved_counts.rated_good', 'solved_counts.rated') }}
             as {{ type_double() }}
         ) as satisfaction_good_share
     from created_counts
