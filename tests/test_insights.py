@@ -444,76 +444,6 @@ def test_a_category_without_customers_gives_null_rates_not_errors():
 # --- initiative impact: metrics, DiD, ROI ---------------------------------------------------
 
 
-def test_metric_values_follow_kpis_md():
-    answers = pd.DataFrame(
-        {
-            "metric": ["nps"] * 5 + ["csat"] * 4 + ["ces"] * 2,
-            "value": [10, 9, 8, 6, 0, 5, 4, 3, 1, 7, 4],
-            "scale_min": [0] * 5 + [1] * 4 + [1, 1],
-            "scale_max": [10] * 5 + [5] * 4 + [7, 5],
-        }
-    )
-    assert initiatives.metric_value("nps", answers) == (0.0, 5)
-    assert initiatives.metric_value("csat", answers) == (50.0, 4)
-    # CES rescaled to 1..7: 7 on 1..7 -> 7, 4 on 1..5 -> 1 + 6 x 3/4 = 5.5
-    assert initiatives.metric_value("ces", answers) == (pytest.approx(6.25), 2)
-    tickets = pd.DataFrame(
-        {
-            "first_response_minutes": [1.0, 2.0, 3.0, 10.0],
-            "solved_at": [pd.Timestamp("2025-01-02"), None, None, pd.Timestamp("2025-01-03")],
-            "resolution_hours": [4.0, None, None, 8.0],
-        }
-    )
-    assert initiatives.metric_value("median_first_response_minutes", tickets) == (2.5, 4)
-    assert initiatives.metric_value("avg_resolution_hours", tickets) == (6.0, 2)
-    sessions = pd.DataFrame(
-        {
-            "has_purchase": [True, False, False, False],
-            "is_bounce": [False, True, False, False],
-            "has_add_to_cart": [True, True, True, False],
-        }
-    )
-    assert initiatives.metric_value("conversion_rate", sessions) == (25.0, 4)
-    assert initiatives.metric_value("cart_abandonment_rate", sessions) == (
-        pytest.approx(200 / 3),
-        3,
-    )
-    value, n = initiatives.metric_value("nps", answers.iloc[0:0])
-    assert np.isnan(value) and n == 0
-
-
-def test_standard_errors_of_the_metrics():
-    answers = pd.DataFrame(
-        {
-            "metric": ["nps"] * 5 + ["csat"] * 4,
-            "value": [10, 9, 8, 6, 0, 5, 4, 3, 1],
-            "scale_min": [0] * 5 + [1] * 4,
-            "scale_max": [10] * 5 + [5] * 4,
-        }
-    )
-    # NPS (kpis.md): p = d = 0.4, se = 100 sqrt((0.8 - 0) / 5)
-    nps = initiatives.metric_estimate("nps", answers)
-    assert (nps.value, nps.n) == (0.0, 5)
-    assert nps.se == pytest.approx(100 * np.sqrt(0.8 / 5))
-    csat = initiatives.metric_estimate("csat", answers)
-    assert csat.se == pytest.approx(100 * np.sqrt(0.5 * 0.5 / 4))
-    tickets = pd.DataFrame(
-        {
-            "first_response_minutes": np.arange(1.0, 101.0),
-            "solved_at": pd.Timestamp("2025-01-02"),
-            "resolution_hours": np.arange(1.0, 101.0),
-        }
-    )
-    mean = initiatives.metric_estimate("avg_resolution_hours", tickets)
-    assert mean.se == pytest.approx(np.arange(1.0, 101.0).std(ddof=1) / 10)
-    # median of 1..100: order statistics 50 -+ 9.8 -> ranks 40 and 60 -> (60 - 40) / 3.92
-    median = initiatives.metric_estimate("median_first_response_minutes", tickets)
-    assert median.value == 50.5
-    assert median.se == pytest.approx(20 / 3.92)
-    count = initiatives.metric_estimate("tickets_created", tickets)
-    assert (count.value, count.se) == (100.0, 10.0)
-
-
 def test_difference_in_differences_roi_and_detractors_moved():
     # scope 40 -> 80, control 60 -> 55: +40 against -5
     assert initiatives.difference_in_differences(40, 80, 60, 55) == 45
@@ -523,15 +453,6 @@ def test_difference_in_differences_roi_and_detractors_moved():
     assert np.isnan(initiatives.roi(50, None))
     # +10 NPS points among 400 customers = 20 detractors turned promoters
     assert initiatives.detractors_moved(10, 400) == 20
-
-
-def test_windows_are_equal_and_shortened_to_the_data_and_the_initiative():
-    start = pd.Timestamp("2025-03-01")
-    data = (pd.Timestamp("2024-01-01"), pd.Timestamp("2026-01-01"))
-    assert initiatives.window_days(start, None, *data) == 90
-    assert initiatives.window_days(start, None, pd.Timestamp("2025-01-01"), data[1]) == 59
-    assert initiatives.window_days(start, pd.Timestamp("2025-04-01"), *data) == 31
-    assert initiatives.window_days(start, None, data[0], pd.Timestamp("2025-02-01")) == 0
 
 
 def _initiative(**overrides) -> dict:
@@ -551,83 +472,61 @@ def _initiative(**overrides) -> dict:
         "target_metric": "csat",
         "target_value": 80.0,
         "customers_reached": 4,
+        "window_days": 90,
+        "before_start_at": pd.Timestamp("2025-01-01"),
+        "after_end_at": pd.Timestamp("2025-06-30"),
+        "control_journey_ids": "J2",
     }
     row.update(overrides)
     return row
 
 
-def test_control_journeys_leave_out_those_touched_while_the_windows_ran():
-    frame = pd.DataFrame(
-        [
-            _initiative(),
-            _initiative(initiative_id="I2", scope_journey_id="J2"),
-            _initiative(
-                initiative_id="I3",
-                scope_journey_id="J3",
-                started_at=pd.Timestamp("2024-01-01"),
-                ended_at=pd.Timestamp("2024-06-01"),
-            ),
-        ]
-    )
-    window = (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-07-01"))
-    assert initiatives.control_journeys("I1", "J1", *window, frame, ["J1", "J2", "J3", "J4"]) == [
-        "J3",
-        "J4",
-    ]
-    # nothing untouched left: every other journey
-    assert initiatives.control_journeys("I1", "J1", *window, frame, ["J1", "J2"]) == ["J2"]
+def _nps(promoters: int, detractors: int, n: int) -> initiatives.Estimate:
+    """NPS of n answers with its kpis.md standard error (as int_initiative_estimates)."""
+    p, d = promoters / n, detractors / n
+    return initiatives.Estimate(100 * (p - d), n, 100 * np.sqrt((p + d - (p - d) ** 2) / n))
 
 
-def _impact_facts() -> dict[str, pd.DataFrame]:
-    rows = []
-    before, after = pd.Timestamp("2025-03-15"), pd.Timestamp("2025-04-15")
+def _share(hits: int, n: int) -> initiatives.Estimate:
+    p = hits / n
+    return initiatives.Estimate(100 * p, n, 100 * np.sqrt(p * (1 - p) / n))
 
-    def answers(tp, journey, at, csat_values, nps_values):
-        for i, (c, n) in enumerate(zip(csat_values, nps_values, strict=True)):
-            customer = f"{tp}-{at:%m}-{i}"
-            rows.append((tp, journey, customer, at, "csat", c, 1, 5))
-            rows.append((tp, journey, customer, at, "nps", n, 0, 10))
 
+def _impact_estimates() -> initiatives.Estimates:
     # scope T1: csat 50 % -> 100 %, NPS 0 -> 50; control J2: csat 50 % -> 50 %, NPS 0 -> 0
-    answers("T1", "J1", before, [5, 5, 1, 1], [10, 10, 0, 0])
-    answers("T1", "J1", after, [5, 5, 5, 5], [10, 10, 8, 8])
-    answers("T2", "J2", before, [5, 1], [10, 0])
-    answers("T2", "J2", after, [4, 2], [9, 6])
-    columns = ["touchpoint_id", "journey_id", "customer_id", "submitted_at", "metric", "value"]
-    frame = pd.DataFrame(rows, columns=[*columns, "scale_min", "scale_max"])
-    empty_tickets = pd.DataFrame(
-        columns=[
-            "touchpoint_id",
-            "journey_id",
-            "customer_id",
-            "created_at",
-            "solved_at",
-            "first_response_minutes",
-            "resolution_hours",
-        ]
+    return {
+        ("I1", "csat", "scope", "before"): _share(2, 4),
+        ("I1", "csat", "scope", "after"): _share(4, 4),
+        ("I1", "csat", "control", "before"): _share(1, 2),
+        ("I1", "csat", "control", "after"): _share(1, 2),
+        ("I1", "nps", "scope", "before"): _nps(2, 2, 4),  # 10, 10, 0, 0
+        ("I1", "nps", "scope", "after"): _nps(2, 0, 4),  # 10, 10, 8, 8
+        ("I1", "nps", "control", "before"): _nps(1, 1, 2),  # 10, 0
+        ("I1", "nps", "control", "after"): _nps(1, 1, 2),  # 9, 6
+    }
+
+
+def test_estimates_are_read_from_their_sql_rows_with_nulls_as_nan():
+    rows = pd.DataFrame(
+        {
+            "initiative_id": ["I1", "I1"],
+            "metric": ["nps", "nps"],
+            "side": ["scope", "control"],
+            "period": ["before", "after"],
+            "n": [5, 0],
+            "metric_value": [0.0, None],
+            "standard_error": [40.0, None],
+        }
     )
-    empty_sessions = pd.DataFrame(
-        columns=[
-            "touchpoint_id",
-            "journey_id",
-            "customer_id",
-            "started_at",
-            "has_purchase",
-            "is_bounce",
-            "has_add_to_cart",
-        ]
-    )
-    return {"answers": frame, "tickets": empty_tickets, "sessions": empty_sessions}
+    got = initiatives.estimates_by_key(rows)
+    assert got[("I1", "nps", "scope", "before")] == initiatives.Estimate(0.0, 5, 40.0)
+    empty = got[("I1", "nps", "control", "after")]
+    assert empty.n == 0 and np.isnan(empty.value) and np.isnan(empty.se)
 
 
 def test_initiative_impact_end_to_end():
     result = initiatives.initiative_impact(
-        pd.DataFrame([_initiative()]),
-        _impact_facts(),
-        value_per_detractor_moved=100.0,
-        data_start=pd.Timestamp("2025-01-01"),
-        data_end=pd.Timestamp("2025-12-31"),
-        journeys=["J1", "J2"],
+        pd.DataFrame([_initiative()]), _impact_estimates(), value_per_detractor_moved=100.0
     ).iloc[0]
     assert result["window_days"] == 90
     assert result["control_journey_ids"] == "J2"
@@ -670,11 +569,8 @@ def test_initiative_impact_end_to_end():
 def _impact(value: float, reliable: bool = True) -> pd.Series:
     return initiatives.initiative_impact(
         pd.DataFrame([_initiative()]),
-        _impact_facts(),
+        _impact_estimates(),
         value_per_detractor_moved=value,
-        data_start=pd.Timestamp("2025-01-01"),
-        data_end=pd.Timestamp("2025-12-31"),
-        journeys=["J1", "J2"],
         is_value_reliable=reliable,
     ).iloc[0]
 
@@ -702,27 +598,22 @@ def test_no_revenue_effect_or_roi_on_a_value_that_is_not_established():
 
 
 def test_lower_is_better_metrics_count_a_fall_as_an_improvement():
-    facts = _impact_facts()
-    facts["tickets"] = pd.DataFrame(
-        {
-            "touchpoint_id": ["T1", "T1", "T2", "T2"],
-            "journey_id": ["J1", "J1", "J2", "J2"],
-            "customer_id": ["a", "b", "c", "d"],
-            "created_at": pd.to_datetime(["2025-03-01", "2025-04-10", "2025-03-01", "2025-04-10"]),
-            "solved_at": pd.NaT,
-            "first_response_minutes": [60.0, 20.0, 60.0, 50.0],
-            "resolution_hours": np.nan,
-        }
-    )
+    # one ticket per window and side: the median is its first response, no interval
+    def median(minutes: float) -> initiatives.Estimate:
+        return initiatives.Estimate(minutes, 1, float("nan"))
+
+    metric = "median_first_response_minutes"
+    estimates = {
+        **_impact_estimates(),
+        ("I1", metric, "scope", "before"): median(60.0),
+        ("I1", metric, "scope", "after"): median(20.0),
+        ("I1", metric, "control", "before"): median(60.0),
+        ("I1", metric, "control", "after"): median(50.0),
+    }
     result = initiatives.initiative_impact(
-        pd.DataFrame(
-            [_initiative(target_metric="median_first_response_minutes", target_value=30.0)]
-        ),
-        facts,
+        pd.DataFrame([_initiative(target_metric=metric, target_value=30.0)]),
+        estimates,
         value_per_detractor_moved=100.0,
-        data_start=pd.Timestamp("2025-01-01"),
-        data_end=pd.Timestamp("2025-12-31"),
-        journeys=["J1", "J2"],
     ).iloc[0]
     assert result["did"] == -30.0  # -40 on the scope, -10 on the control
     assert result["improvement"] == 30.0
@@ -1184,13 +1075,6 @@ def test_backtest_ranks_the_later_churners_first():
 
 def test_sql_helpers_for_the_python_models():
     assert frames.sql_date(pd.Timestamp("2026-05-01 13:00")) == "date '2026-05-01'"
-    assert frames.in_ranges(
-        ["created_at"], [(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01 12:30"))]
-    ) == (
-        "((created_at >= timestamp '2025-01-01 00:00:00.000000' "
-        "and created_at < timestamp '2025-02-01 12:30:00.000000'))"
-    )
-    assert frames.in_ranges(["a"], []) == "false"
     assert frames.customer_sample(100, 400_000) == "true"
     assert frames.customer_sample(2_000_000, 400_000) == "hash(customer_id) % 1000 < 200"
 

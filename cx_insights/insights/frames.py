@@ -50,18 +50,3 @@ def customer_sample(rows: int, max_rows: int, column: str = "customer_id") -> st
         return "true"
     per_mille = max(1, int(1000 * max_rows / rows))
     return f"hash({column}) % 1000 < {per_mille}"
-
-
-def sql_timestamp(value: object) -> str:
-    """A SQL timestamp literal (to the microsecond)."""
-    return f"timestamp '{pd.Timestamp(value):%Y-%m-%d %H:%M:%S.%f}'"
-
-
-def in_ranges(columns: Sequence[str], ranges: Sequence[tuple[object, object]]) -> str:
-    """A SQL condition: any of `columns` inside any [start, end) of `ranges`."""
-    parts = [
-        f"({c} >= {sql_timestamp(start)} and {c} < {sql_timestamp(end)})"
-        for c in columns
-        for start, end in ranges
-    ]
-    return "(" + " or ".join(parts) + ")" if parts else "false"

@@ -1,13 +1,16 @@
 """Initiative impact: before/after on the initiative's scope, net of untouched journeys.
 
-For each initiative the target metric is computed, as kpis.md defines it, on
-the initiative's touchpoint (or journey) in two equal windows: the
-WINDOW_DAYS before `started_at` and the WINDOW_DAYS from it, both shortened
-to what the data covers and to the initiative's end, whichever is shortest.
-The same metric on the *control* (every known journey other than the
-initiative's own that no initiative touched while either window ran) gives
-the change that would have happened anyway; the difference in differences is
-the initiative's effect.
+For each initiative the target metric is measured, as kpis.md defines it, on
+the initiative's touchpoint (or journey) in two equal windows before and from
+`started_at`, and on the *control* (the known journeys other than the
+initiative's own that no other initiative touched while the windows ran): the
+change on the control is what would have happened anyway, and the difference
+in differences is the initiative's effect. The metrics, their sample sizes and
+standard errors are computed in SQL, once: the windows in
+int_initiative_windows (dbt var `initiative_window_days`, 90, shortened to
+the data and the initiative), the control journeys in
+int_initiative_control_journeys and the estimates in int_initiative_estimates.
+This module combines them.
 
 The revenue effect goes through NPS, whatever the target metric: the NPS
 difference in differences on the initiative's scope, in points, moves
@@ -31,13 +34,11 @@ import pandas as pd
 
 from cx_insights.insights.stats import is_low_sample
 
-WINDOW_DAYS = 90
-
 
 @dataclass(frozen=True)
 class Metric:
-    family: str  # answers, tickets or sessions
-    time_column: str  # the instant that places a row in a window (kpis.md "counted in")
+    """How a target metric reads (int_initiative_estimates computes it)."""
+
     higher_is_better: bool
     label: str
     value_format: str
@@ -45,22 +46,18 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    "nps": Metric("answers", "submitted_at", True, "NPS", "{:.1f}", "points"),
-    "csat": Metric("answers", "submitted_at", True, "CSAT", "{:.1f} %", "points"),
-    "ces": Metric("answers", "submitted_at", True, "CES", "{:.2f}", "points"),
-    "tickets_created": Metric("tickets", "created_at", False, "tickets", "{:.0f}", "tickets"),
-    "avg_resolution_hours": Metric(
-        "tickets", "solved_at", False, "average resolution time", "{:.1f} h", "h"
-    ),
+    "nps": Metric(True, "NPS", "{:.1f}", "points"),
+    "csat": Metric(True, "CSAT", "{:.1f} %", "points"),
+    "ces": Metric(True, "CES", "{:.2f}", "points"),
+    "tickets_created": Metric(False, "tickets", "{:.0f}", "tickets"),
+    "avg_resolution_hours": Metric(False, "average resolution time", "{:.1f} h", "h"),
     "median_first_response_minutes": Metric(
-        "tickets", "created_at", False, "median first response time", "{:.0f} min", "min"
+        False, "median first response time", "{:.0f} min", "min"
     ),
-    "sessions": Metric("sessions", "started_at", True, "sessions", "{:.0f}", "sessions"),
-    "conversion_rate": Metric("sessions", "started_at", True, "conversion", "{:.1f} %", "points"),
-    "bounce_rate": Metric("sessions", "started_at", False, "bounce rate", "{:.1f} %", "points"),
-    "cart_abandonment_rate": Metric(
-        "sessions", "started_at", False, "cart abandonment", "{:.1f} %", "points"
-    ),
+    "sessions": Metric(True, "sessions", "{:.0f}", "sessions"),
+    "conversion_rate": Metric(True, "conversion", "{:.1f} %", "points"),
+    "bounce_rate": Metric(False, "bounce rate", "{:.1f} %", "points"),
+    "cart_abandonment_rate": Metric(False, "cart abandonment", "{:.1f} %", "points"),
 }
 
 
@@ -71,88 +68,6 @@ class Estimate:
     value: float
     n: int
     se: float
-
-
-def _sample(metric: str, rows: pd.DataFrame) -> tuple[str, np.ndarray]:
-    """The metric's kind and the per-unit values it is computed from."""
-    if metric in ("nps", "csat", "ces"):
-        rows = rows[(rows["metric"] == metric) & rows["value"].notna()]
-        v = rows["value"].astype(float)
-        if metric == "nps":
-            return "nps", v.to_numpy()
-        if metric == "csat":
-            return "proportion", (v >= rows["scale_max"] - 1).to_numpy(float)
-        span = (rows["scale_max"] - rows["scale_min"]).astype(float)
-        return "mean", (1 + 6 * (v - rows["scale_min"]) / span).to_numpy(float)
-    if metric in ("tickets_created", "sessions"):
-        return "count", np.ones(len(rows))
-    if metric == "avg_resolution_hours":
-        return "mean", rows.loc[rows["solved_at"].notna(), "resolution_hours"].to_numpy(float)
-    if metric == "median_first_response_minutes":
-        return "median", rows["first_response_minutes"].dropna().to_numpy(float)
-    if metric in ("conversion_rate", "bounce_rate"):
-        flag = "has_purchase" if metric == "conversion_rate" else "is_bounce"
-        return "proportion", rows[flag].astype(bool).to_numpy(float)
-    if metric == "cart_abandonment_rate":
-        carts = rows[rows["has_add_to_cart"].astype(bool)]
-        return "proportion", (~carts["has_purchase"].astype(bool)).to_numpy(float)
-    raise ValueError(f"metric {metric!r} cannot be measured on a touchpoint or journey")
-
-
-def metric_estimate(metric: str, rows: pd.DataFrame) -> Estimate:
-    """A kpis.md metric over the rows of its family, with n and a standard error.
-
-    answers: metric, value, scale_min, scale_max. tickets: solved_at,
-    first_response_minutes, resolution_hours. sessions: has_purchase, is_bounce,
-    has_add_to_cart. Standard errors: NPS as kpis.md gives it, 100 x
-    sqrt((p + d - (p - d)^2) / n); a percentage 100 x sqrt(p (1 - p) / n); a
-    mean s / sqrt(n); a count sqrt(count) (Poisson); a median from the
-    distribution-free 95 % interval of order statistics n/2 -+ 0.98 sqrt(n),
-    divided by 2 x 1.96. Value and error are NaN without data.
-    """
-    kind, x = _sample(metric, rows)
-    n = len(x)
-    if kind == "count":
-        return Estimate(float(n), n, float(np.sqrt(n)))
-    if n == 0:
-        return Estimate(float("nan"), 0, float("nan"))
-    if kind == "nps":
-        p, d = float((x >= 9).mean()), float((x <= 6).mean())
-        return Estimate(100 * (p - d), n, 100 * float(np.sqrt((p + d - (p - d) ** 2) / n)))
-    if kind == "proportion":
-        p = float(x.mean())
-        return Estimate(100 * p, n, 100 * float(np.sqrt(p * (1 - p) / n)))
-    if kind == "mean":
-        se = float(x.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        return Estimate(float(x.mean()), n, se)
-    ordered = np.sort(x)
-    half_width = 0.98 * np.sqrt(n)
-    lower = int(np.floor(n / 2 - half_width))
-    upper = int(np.ceil(n / 2 + half_width))
-    if n < 3 or lower < 1 or upper > n:
-        return Estimate(float(np.median(x)), n, float("nan"))
-    return Estimate(float(np.median(x)), n, float((ordered[upper - 1] - ordered[lower - 1]) / 3.92))
-
-
-def metric_value(metric: str, rows: pd.DataFrame) -> tuple[float, int]:
-    """(value, n) of a kpis.md metric over the rows of its family (see metric_estimate)."""
-    estimate = metric_estimate(metric, rows)
-    return estimate.value, estimate.n
-
-
-def window_days(
-    started_at: pd.Timestamp,
-    ended_at: pd.Timestamp | None,
-    data_start: pd.Timestamp,
-    data_end: pd.Timestamp,
-    days: int = WINDOW_DAYS,
-) -> int:
-    """Length of the two equal windows: `days`, or less where the data starts later,
-    the data ends sooner or the initiative ended sooner (0 = cannot be measured)."""
-    after_end = data_end if ended_at is None or pd.isna(ended_at) else min(data_end, ended_at)
-    available_before = (started_at - data_start) / pd.Timedelta(days=1)
-    available_after = (after_end - started_at) / pd.Timedelta(days=1)
-    return int(max(0, np.floor(min(days, available_before, available_after))))
 
 
 def difference_in_differences(
@@ -173,28 +88,6 @@ def detractors_moved(nps_did: float, customers_reached: int) -> float:
     """Detractors turned promoters that an NPS change of `nps_did` points implies among
     `customers_reached` customers (one such move lifts NPS by 200 / N points)."""
     return nps_did * customers_reached / 200
-
-
-def control_journeys(
-    initiative_id: str,
-    journey_id: str | None,
-    window_start: pd.Timestamp,
-    window_end: pd.Timestamp,
-    initiatives: pd.DataFrame,
-    journeys: list[str],
-) -> list[str]:
-    """Known journeys other than `journey_id` that no other initiative touched while
-    [window_start, window_end) ran; every other journey when none is left."""
-    others = [j for j in journeys if j != journey_id and j != "unknown"]
-    touched = set()
-    for row in initiatives.itertuples(index=False):
-        if row.initiative_id == initiative_id or pd.isna(row.scope_journey_id):
-            continue
-        ends = row.ended_at if not pd.isna(row.ended_at) else pd.Timestamp.max
-        if row.started_at < window_end and ends > window_start:
-            touched.add(row.scope_journey_id)
-    untouched = [j for j in others if j not in touched]
-    return untouched or others
 
 
 def you_said_we_did(row: dict | pd.Series) -> str:
@@ -244,38 +137,6 @@ def you_said_we_did(row: dict | pd.Series) -> str:
     return text
 
 
-def families_needed(target_metrics: list[str]) -> set[str]:
-    """The fact families the metrics of these initiatives are computed from."""
-    return {"answers"} | {METRICS[m].family for m in target_metrics if m in METRICS}
-
-
-def _in_window(rows: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp):
-    at = rows[column]
-    return rows[(at >= start) & (at < end)]
-
-
-def _scope(rows: pd.DataFrame, touchpoint_id: str | None, journey_ids: list[str]):
-    if touchpoint_id is not None:
-        return rows[rows["touchpoint_id"] == touchpoint_id]
-    return rows[rows["journey_id"].isin(journey_ids)]
-
-
-def _before_after(
-    facts: dict[str, pd.DataFrame],
-    metric: str,
-    touchpoint_id: str | None,
-    journey_ids: list[str],
-    windows: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp],
-) -> tuple[Estimate, Estimate]:
-    """`metric` on the scope in [before_start, started) and [started, after_end)."""
-    before_start, started, after_end = windows
-    m = METRICS[metric]
-    scoped = _scope(facts[m.family], touchpoint_id, journey_ids)
-    before = _in_window(scoped, m.time_column, before_start, started)
-    after = _in_window(scoped, m.time_column, started, after_end)
-    return metric_estimate(metric, before), metric_estimate(metric, after)
-
-
 _NONE = Estimate(float("nan"), 0, float("nan"))
 
 
@@ -309,19 +170,37 @@ class DiD:
         return min(self.before.n, self.after.n, self.control_before.n, self.control_after.n)
 
 
-def _did(
-    facts: dict[str, pd.DataFrame],
-    metric: str,
-    touchpoint_id: str | None,
-    scope_journey: str,
-    controls: list[str],
-    windows: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp],
-) -> DiD:
-    if metric not in METRICS or windows[0] >= windows[1]:
-        return DiD(_NONE, _NONE, _NONE, _NONE)
-    before, after = _before_after(facts, metric, touchpoint_id, [scope_journey], windows)
-    control_before, control_after = _before_after(facts, metric, None, controls, windows)
-    return DiD(before, after, control_before, control_after)
+#: (initiative_id, metric, side, period) -> its estimate; side 'scope' or 'control',
+#: period 'before' or 'after' (the rows of int_initiative_estimates).
+Estimates = dict[tuple[str, str, str, str], Estimate]
+
+
+def estimates_by_key(rows: pd.DataFrame) -> Estimates:
+    """int_initiative_estimates' rows (initiative_id, metric, side, period, n,
+    metric_value, standard_error) as a lookup; nulls become NaN."""
+    return {
+        (r.initiative_id, r.metric, r.side, r.period): Estimate(
+            float("nan") if pd.isna(r.metric_value) else float(r.metric_value),
+            int(r.n),
+            float("nan") if pd.isna(r.standard_error) else float(r.standard_error),
+        )
+        for r in rows.itertuples(index=False)
+    }
+
+
+def _did(estimates: Estimates, initiative_id: str, metric: str) -> DiD:
+    """The four estimates of `metric` for the initiative; none (n = 0, NaN) where the
+    metric cannot be measured on a scope or the windows are empty."""
+
+    def get(side: str, period: str) -> Estimate:
+        return estimates.get((initiative_id, metric, side, period), _NONE)
+
+    return DiD(
+        get("scope", "before"),
+        get("scope", "after"),
+        get("control", "before"),
+        get("control", "after"),
+    )
 
 
 def _is_significant(interval: tuple[float, float]) -> bool | None:
@@ -380,11 +259,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 def initiative_impact(
     initiatives: pd.DataFrame,
-    facts: dict[str, pd.DataFrame],
+    estimates: Estimates,
     value_per_detractor_moved: float,
-    data_start: pd.Timestamp,
-    data_end: pd.Timestamp,
-    journeys: list[str],
     is_value_reliable: bool = True,
 ) -> pd.DataFrame:
     """One row per initiative; see the module docstring.
@@ -392,12 +268,11 @@ def initiative_impact(
     initiatives: initiative_id, initiative_name, owner_name, touchpoint_id,
     journey_id, scope_journey_id (the journey of its touchpoint, or its
     journey), scope_name, started_at, ended_at, cost (reporting currency),
-    currency, target_metric, target_value, customers_reached (counted by the
-    SQL model int_initiative_reach_counted). facts: the frames of the
-    families the metrics need ('answers' always, for NPS; 'tickets' or
-    'sessions' for a target metric of theirs), with touchpoint_id, journey_id
-    and the columns metric_estimate() and METRICS' time columns need.
-    journeys: every known journey. is_value_reliable: whether the value per
+    currency, target_metric, target_value, customers_reached
+    (int_initiative_reach_counted), window_days, before_start_at, after_end_at
+    (int_initiative_windows) and control_journey_ids (the control journeys,
+    comma-separated). estimates: estimates_by_key() of
+    int_initiative_estimates. is_value_reliable: whether the value per
     detractor moved is significant and on enough customers
     (financial.ValueEstimate.is_reliable); without it, or with a value that is not
     positive, revenue effect and ROI are null.
@@ -409,25 +284,14 @@ def initiative_impact(
     )
     rows = []
     for ini in initiatives.to_dict("records"):
-        started = pd.Timestamp(ini["started_at"])
-        ended = None if pd.isna(ini["ended_at"]) else pd.Timestamp(ini["ended_at"])
-        days = window_days(started, ended, data_start, data_end)
-        span = pd.Timedelta(days=days)
-        before_start, after_end = started - span, started + span
-        tp = None if pd.isna(ini["touchpoint_id"]) else ini["touchpoint_id"]
-        scope_journey = ini["scope_journey_id"]
-        controls = control_journeys(
-            ini["initiative_id"], scope_journey, before_start, after_end, initiatives, journeys
-        )
-        windows = (before_start, started, after_end)
         target = ini["target_metric"]
-        effect = _did(facts, target, tp, scope_journey, controls, windows)
+        effect = _did(estimates, ini["initiative_id"], target)
         sign = 1 if target in METRICS and METRICS[target].higher_is_better else -1
         low, high = effect.ci
         after = effect.after.value
 
         # The revenue effect, through NPS on the same scope and windows.
-        nps = _did(facts, "nps", tp, scope_journey, controls, windows)
+        nps = _did(estimates, ini["initiative_id"], "nps")
         reached = 0 if pd.isna(ini["customers_reached"]) else int(ini["customers_reached"])
         nps_low, nps_high = nps.ci
         if value_is_usable:
@@ -440,10 +304,6 @@ def initiative_impact(
             revenue = revenue_low = revenue_high = float("nan")
         out = {
             **ini,
-            "window_days": days,
-            "before_start_at": before_start,
-            "after_end_at": after_end,
-            "control_journey_ids": ",".join(controls),
             "value_before": effect.before.value,
             "value_after": after,
             "change": after - effect.before.value,

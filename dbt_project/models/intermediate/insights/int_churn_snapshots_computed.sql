@@ -134,8 +134,7 @@ rated_answers as (
         answers.metric,
         answers.value_number,
         {{ month_start('answers.submitted_at') }} as month_start_date,
-        (cast(answers.value_number as {{ type_double() }}) - questions.scale_min)
-        / cast(questions.scale_max - questions.scale_min as {{ type_double() }}) as rating_position
+        {{ answer_position('answers.value_number', 'questions.scale_min', 'questions.scale_max') }} as rating_position
     from answers
     inner join questions
         on answers.question_id = questions.question_id
@@ -152,7 +151,7 @@ customer_answer_months as (
         month_start_date,
         sum(case when metric = 'nps' then 1 else 0 end) as nps_answers,
         sum(case when metric = 'nps' and value_number <= 6 then 1 else 0 end) as detractor_answers,
-        sum(rating_position) as rating_sum,
+        {{ exact_fraction_sum('rating_position') }} as rating_sum,
         count(*) as rating_count
     from rated_answers
     group by
@@ -347,7 +346,8 @@ final as (
         cast(coalesce(windowed.detractor_answers_6m, 0) as {{ dbt.type_bigint() }}) as detractor_answers_6m,
         case
             when windowed.survey_answers > 0
-                then windowed.rating_sum / cast(windowed.survey_answers as {{ type_double() }})
+                then cast(windowed.rating_sum as {{ type_double() }})
+                    / cast(windowed.survey_answers as {{ type_double() }})
         end as survey_rating,
         cast(coalesce(windowed.survey_answers, 0) as {{ dbt.type_bigint() }}) as survey_answers,
         cast(coalesce(windowed.tickets_3m, 0) as {{ dbt.type_bigint() }}) as tickets_3m,

@@ -26,8 +26,7 @@ element_answers as (
         questions.scale_min,
         questions.scale_max,
         cast(answers.value_number as {{ type_double() }}) as answer_value,
-        (cast(answers.value_number as {{ type_double() }}) - questions.scale_min)
-        / cast(questions.scale_max - questions.scale_min as {{ type_double() }}) as answer_position
+        {{ answer_position('answers.value_number', 'questions.scale_min', 'questions.scale_max') }} as answer_position
     from answers
     inner join questions
         on answers.question_id = questions.question_id
@@ -94,7 +93,7 @@ performances as (
         element_type,
         element_id,
         count(*) as answers,
-        sum(answer_position) as position_sum,
+        {{ exact_fraction_sum('answer_position') }} as position_sum,
         sum(case when answer_value >= scale_max - 1 then 1 else 0 end) as top_2_box_answers
     from scoped_answers
     group by
@@ -111,7 +110,7 @@ final as (
         performances.element_type,
         performances.element_id,
         performances.answers,
-        performances.position_sum,
+        cast(performances.position_sum as {{ type_double() }}) as position_sum,
         performances.top_2_box_answers,
         element_scales.scale_min,
         element_scales.scale_max

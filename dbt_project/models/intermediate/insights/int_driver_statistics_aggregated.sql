@@ -33,8 +33,7 @@ scored_answers as (
         answers.metric,
         questions.driver,
         cast(answers.value_number as {{ type_double() }}) as answer_value,
-        (cast(answers.value_number as {{ type_double() }}) - questions.scale_min)
-        / cast(questions.scale_max - questions.scale_min as {{ type_double() }}) as answer_position
+        {{ answer_position('answers.value_number', 'questions.scale_min', 'questions.scale_max') }} as answer_position
     from answers
     inner join questions
         on answers.question_id = questions.question_id
