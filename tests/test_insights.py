@@ -736,7 +736,29 @@ def test_reason_texts(reason, facts, expected):
     ],
 )
 def test_reason_codes_name_what_the_text_says(reason, facts, expected):
-    assert reasons.reason_code(reason, facts) == expected
+    snapshot = {
+        "latest_nps_category": "passive",
+        "latest_nps_score": 7.0,
+        "latest_nps_month_start_date": pd.Timestamp("2026-09-01"),
+        "survey_rating": 0.6,
+        "detractor_answers_6m": 2,
+        "unresolved_tickets": 1,
+        "slow_tickets_3m": 1,
+        "bad_rated_tickets_6m": 1,
+        "sessions_last_month": 0,
+        "sessions_last_3m": 2,
+        "sessions_prev_3m": 9,
+        "tenure_days": 40,
+        "mrr": 20.0,
+        "scheduled_end_at": pd.Timestamp("2026-12-01"),
+        **facts,
+    }
+    code, text = reasons.describe(reason, snapshot)
+    assert code == expected
+    assert (reasons.reason_code(reason, snapshot), reasons.reason_text(reason, snapshot)) == (
+        code,
+        text,
+    )
 
 
 def test_reasons_name_the_strongest_risk_raising_features_in_order():
