@@ -107,9 +107,63 @@
     / cast({{ scale_max }} - {{ scale_min }} as {{ type_double() }})
 {%- endmacro %}
 
-{#- A sum of answer positions (or any fraction of 0..1 magnitude) that does not
-    depend on the order threads add in: exact decimal, 18 places. A float sum
-    over many rows changed in its last bits between two runs on the same data. -#}
-{% macro exact_fraction_sum(expression) -%}
-    sum(cast({{ expression }} as decimal(38, 18)))
+{#- A sum of doubles that does not depend on the order threads add in: each term
+    rounded to 18 decimal places (so for magnitudes below 1e20), summed as an
+    exact decimal, returned as a double. A plain float sum over many rows changed
+    in its last bits between two runs on the same data (churn snapshots, revenue
+    at risk, the calibration table on a 100k-customer drop). as_double=false keeps
+    the exact decimal, for sums summed again (window sums over months). -#}
+{% macro exact_sum(expression, as_double=true) -%}
+    {%- if as_double -%}
+        cast(sum(cast({{ expression }} as decimal(38, 18))) as {{ type_double() }})
+    {%- else -%}
+        sum(cast({{ expression }} as decimal(38, 18)))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The last observed event of any source: the latest of dim_month's per-source
+    data ends (a query with one row, column data_end_at). -#}
+{% macro data_end_query() -%}
+    select max(data_end_at) as data_end_at
+    from (
+        select feedback_data_end_at as data_end_at from {{ ref('dim_month') }}
+        union all
+        select tickets_data_end_at as data_end_at from {{ ref('dim_month') }}
+        union all
+        select web_data_end_at as data_end_at from {{ ref('dim_month') }}
+        union all
+        select crm_data_end_at as data_end_at from {{ ref('dim_month') }}
+    ) as source_ends
+{%- endmacro %}
+
+{#- The month of the first NPS answer with a value and a customer (a query with
+    one row, column first_nps_month_start_date): before it, no customer-month
+    can know an NPS category. -#}
+{% macro first_nps_month_query() -%}
+    select min({{ month_start('submitted_at') }}) as first_nps_month_start_date
+    from {{ ref('fct_survey_answers') }}
+    where
+        metric = 'nps'
+        and value_number is not null
+        and customer_id is not null
+{%- endmacro %}
+
+{#- A customer-month's NPS category known at the month's start: the previous
+    month's latest_nps_category, no_answer without one. -#}
+{% macro nps_category_at_start() -%}
+    coalesce(
+        lag(latest_nps_category) over (partition by customer_id order by month_start_date),
+        'no_answer'
+    )
+{%- endmacro %}
+
+{#- Whether the financial link pools a customer-month: active at its start, after
+    the first month with an NPS answer, and wholly observed (ending at or before
+    the last observed event: a later churn may be a cancellation only scheduled). -#}
+{% macro is_pooled_nps_month(months, nps_bounds, data_end) -%}
+    {{ months }}.is_active_start
+    and {{ months }}.month_start_date > {{ nps_bounds }}.first_nps_month_start_date
+    and cast(
+        {{ dbt.dateadd('month', 1, months ~ '.month_start_date') }} as {{ dbt.type_timestamp() }}
+    ) <= {{ data_end }}.data_end_at
 {%- endmacro %}

@@ -35,10 +35,6 @@ tickets as (
     select * from {{ ref('fct_tickets') }}
 ),
 
-data_months as (
-    select * from {{ ref('dim_month') }}
-),
-
 subscriptions as (
     select * from {{ ref('stg_crm__subscriptions') }}
 ),
@@ -55,16 +51,7 @@ spine_bounds as (
 ),
 
 data_end as (
-    select max(data_end_at) as data_end_at
-    from (
-        select feedback_data_end_at as data_end_at from data_months
-        union all
-        select tickets_data_end_at as data_end_at from data_months
-        union all
-        select web_data_end_at as data_end_at from data_months
-        union all
-        select crm_data_end_at as data_end_at from data_months
-    ) as source_ends
+    {{ data_end_query() }}
 ),
 
 -- Each customer's subscriptions active at the end of the data: their MRR then,
@@ -151,7 +138,7 @@ customer_answer_months as (
         month_start_date,
         sum(case when metric = 'nps' then 1 else 0 end) as nps_answers,
         sum(case when metric = 'nps' and value_number <= 6 then 1 else 0 end) as detractor_answers,
-        {{ exact_fraction_sum('rating_position') }} as rating_sum,
+        {{ exact_sum('rating_position', as_double=false) }} as rating_sum,
         count(*) as rating_count
     from rated_answers
     group by

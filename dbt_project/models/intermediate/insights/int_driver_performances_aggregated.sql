@@ -93,7 +93,7 @@ performances as (
         element_type,
         element_id,
         count(*) as answers,
-        {{ exact_fraction_sum('answer_position') }} as position_sum,
+        {{ exact_sum('answer_position') }} as position_sum,
         sum(case when answer_value >= scale_max - 1 then 1 else 0 end) as top_2_box_answers
     from scoped_answers
     group by
@@ -110,7 +110,7 @@ final as (
         performances.element_type,
         performances.element_id,
         performances.answers,
-        cast(performances.position_sum as {{ type_double() }}) as position_sum,
+        performances.position_sum,
         performances.top_2_box_answers,
         element_scales.scale_min,
         element_scales.scale_max

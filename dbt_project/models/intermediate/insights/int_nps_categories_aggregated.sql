@@ -14,34 +14,12 @@ customer_months as (
     select * from {{ ref('fct_customer_months') }}
 ),
 
-answers as (
-    select * from {{ ref('fct_survey_answers') }}
-),
-
 nps_bounds as (
-    select min({{ month_start('submitted_at') }}) as first_nps_month_start_date
-    from answers
-    where
-        metric = 'nps'
-        and value_number is not null
-        and customer_id is not null
-),
-
-data_months as (
-    select * from {{ ref('dim_month') }}
+    {{ first_nps_month_query() }}
 ),
 
 data_end as (
-    select max(data_end_at) as data_end_at
-    from (
-        select feedback_data_end_at as data_end_at from data_months
-        union all
-        select tickets_data_end_at as data_end_at from data_months
-        union all
-        select web_data_end_at as data_end_at from data_months
-        union all
-        select crm_data_end_at as data_end_at from data_months
-    ) as source_ends
+    {{ data_end_query() }}
 ),
 
 spine_bounds as (
@@ -60,10 +38,7 @@ categorised_months as (
         mrr_end,
         revenue,
         latest_nps_category,
-        coalesce(
-            lag(latest_nps_category) over (partition by customer_id order by month_start_date),
-            'no_answer'
-        ) as nps_category_at_start
+        {{ nps_category_at_start() }} as nps_category_at_start
     from customer_months
 ),
 
@@ -85,11 +60,7 @@ pooled as (
     cross join nps_bounds
     cross join data_end
     where
-        categorised_months.is_active_start
-        and categorised_months.month_start_date > nps_bounds.first_nps_month_start_date
-        and cast(
-            {{ dbt.dateadd('month', 1, 'categorised_months.month_start_date') }} as {{ dbt.type_timestamp() }}
-        ) <= data_end.data_end_at
+        {{ is_pooled_nps_month('categorised_months', 'nps_bounds', 'data_end') }}
     group by categorised_months.nps_category_at_start
 ),
 

@@ -29,7 +29,7 @@ deciles as (
         sum(churned) as churners,
         min(churn_risk_score) as min_predicted_churn,
         max(churn_risk_score) as max_predicted_churn,
-        avg(churn_risk_score) as mean_predicted_churn,
+        {{ exact_sum('churn_risk_score') }} / count(*) as mean_predicted_churn,
         sum(churned) / cast(count(*) as {{ type_double() }}) as observed_churn_rate
     from scored
     group by

@@ -45,8 +45,8 @@ bands as (
         segment,
         risk_band,
         count(*) as customers,
-        sum(mrr_at_risk) as band_mrr,
-        sum(expected_mrr_loss) as expected_mrr_loss
+        {{ exact_sum('mrr_at_risk') }} as band_mrr,
+        {{ exact_sum('expected_mrr_loss') }} as expected_mrr_loss
     from by_level
     group by
         as_of_date,
@@ -58,7 +58,7 @@ totals as (
     select
         as_of_date,
         segment,
-        sum(band_mrr) as total_mrr
+        {{ exact_sum('band_mrr') }} as total_mrr
     from bands
     group by
         as_of_date,
