@@ -127,11 +127,11 @@ driver_pairs as (
         first_drivers.driver as element_a,
         second_drivers.driver as element_b,
         count(*) as n,
-        sum(first_drivers.driver_value) as sum_a,
-        sum(second_drivers.driver_value) as sum_b,
-        sum(first_drivers.driver_value * first_drivers.driver_value) as sum_aa,
-        sum(second_drivers.driver_value * second_drivers.driver_value) as sum_bb,
-        sum(first_drivers.driver_value * second_drivers.driver_value) as sum_ab
+        {{ exact_sum('first_drivers.driver_value') }} as sum_a,
+        {{ exact_sum('second_drivers.driver_value') }} as sum_b,
+        {{ exact_sum('first_drivers.driver_value * first_drivers.driver_value') }} as sum_aa,
+        {{ exact_sum('second_drivers.driver_value * second_drivers.driver_value') }} as sum_bb,
+        {{ exact_sum('first_drivers.driver_value * second_drivers.driver_value') }} as sum_ab
     from response_drivers as first_drivers
     inner join response_drivers as second_drivers
         on
@@ -154,11 +154,11 @@ driver_nps_pairs as (
         response_drivers.driver as element_a,
         '__nps__' as element_b,
         count(*) as n,
-        sum(response_drivers.driver_value) as sum_a,
-        sum(response_nps.nps_value) as sum_b,
-        sum(response_drivers.driver_value * response_drivers.driver_value) as sum_aa,
-        sum(response_nps.nps_value * response_nps.nps_value) as sum_bb,
-        sum(response_drivers.driver_value * response_nps.nps_value) as sum_ab
+        {{ exact_sum('response_drivers.driver_value') }} as sum_a,
+        {{ exact_sum('response_nps.nps_value') }} as sum_b,
+        {{ exact_sum('response_drivers.driver_value * response_drivers.driver_value') }} as sum_aa,
+        {{ exact_sum('response_nps.nps_value * response_nps.nps_value') }} as sum_bb,
+        {{ exact_sum('response_drivers.driver_value * response_nps.nps_value') }} as sum_ab
     from response_drivers
     inner join response_nps
         on
@@ -211,11 +211,11 @@ touchpoint_nps_pairs as (
         response_csat.touchpoint_id as element_a,
         '__nps__' as element_b,
         count(*) as n,
-        sum(response_csat.csat_value) as sum_a,
-        sum(response_nps.nps_value) as sum_b,
-        sum(response_csat.csat_value * response_csat.csat_value) as sum_aa,
-        sum(response_nps.nps_value * response_nps.nps_value) as sum_bb,
-        sum(response_csat.csat_value * response_nps.nps_value) as sum_ab
+        {{ exact_sum('response_csat.csat_value') }} as sum_a,
+        {{ exact_sum('response_nps.nps_value') }} as sum_b,
+        {{ exact_sum('response_csat.csat_value * response_csat.csat_value') }} as sum_aa,
+        {{ exact_sum('response_nps.nps_value * response_nps.nps_value') }} as sum_bb,
+        {{ exact_sum('response_csat.csat_value * response_nps.nps_value') }} as sum_ab
     from response_csat
     inner join response_nps
         on
