@@ -11,11 +11,13 @@ from orchestration.defs.transform.assets import stop_process
 def test_stop_process_interrupts_a_running_process_and_waits_for_it():
     # The child says when it runs: a SIGINT that lands while the interpreter is still
     # starting may be missed, and a loaded CI machine must not turn that into a kill.
-    # It also restores Python's SIGINT handler: a test run started in the background
-    # (`make test &`) inherits SIGINT ignored, and so would the child, which would
-    # then be killed after the timeout, as stop_process is meant to do.
+    # It also restores Python's SIGINT handler and unblocks SIGINT: a child inherits
+    # an ignored or blocked SIGINT from the test process (a run started in the
+    # background, a library that blocks it), and would then be killed after the
+    # timeout, as stop_process is meant to do, failing the test for its surroundings.
     code = (
         "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
         "print('ready', flush=True); time.sleep(60)"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
