@@ -251,7 +251,7 @@ aggregated as (
         / count(*) as promoter_share,
         cast(sum(case when unit_value <= 6 then 1 else 0 end) as {{ type_double() }})
         / count(*) as detractor_share,
-        cast(sum(cast(unit_value as decimal(38, 9))) as {{ type_double() }}) / count(*) as mean_value,
+        {{ exact_sum('unit_value') }} / count(*) as mean_value,
         stddev_samp(unit_value) as sd,
         {{ median('unit_value') }} as median_value,
         max(
