@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from cx_insights.connectors import stripe, zendesk
+from cx_insights.connectors import appstore, ga4, posthog, qualtrics, stripe, zendesk
 from cx_insights.connectors.settings import ConnectorSpec
 
-CONNECTORS: dict[str, ConnectorSpec] = {spec.name: spec for spec in (zendesk.SPEC, stripe.SPEC)}
+CONNECTORS: dict[str, ConnectorSpec] = {
+    spec.name: spec
+    for spec in (zendesk.SPEC, stripe.SPEC, qualtrics.SPEC, ga4.SPEC, posthog.SPEC, appstore.SPEC)
+}
 
 
 def configured(env: Mapping[str, str] | None = None) -> list[ConnectorSpec]:

@@ -114,7 +114,18 @@ def _root_message(exc: BaseException) -> str:
 
 def _cursors(state: Mapping[str, Any], name: str) -> dict[str, Any]:
     resources = state.get("sources", {}).get(name, {}).get("resources", {})
-    return {r: dict(s) for r, s in resources.items() if s}
+    return {r: _flat(s) for r, s in resources.items() if s}
+
+
+def _flat(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A resource's state, with a dlt `incremental` cursor shown as `<column>=<last value>`
+    (as dlt's filesystem source keeps it) instead of its nested bookkeeping."""
+    flat = {k: v for k, v in state.items() if k != "incremental"}
+    for column, inc in (state.get("incremental") or {}).items():
+        if isinstance(inc, Mapping):
+            last = inc.get("last_value")
+            flat[column] = last.isoformat() if hasattr(last, "isoformat") else last
+    return flat
 
 
 def _saved_cursors(folder: Path, name: str) -> dict[str, Any]:
