@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,9 @@ def pull_connector(
 ) -> PullResult:
     import dlt
 
-    # dlt warns about every contract column a batch leaves empty: noise here.
+    # dlt warns about every contract column a batch leaves empty: noise here. dlt sets
+    # its logger's level from its own config when a pipeline starts, so set both.
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
     logging.getLogger("dlt").setLevel(logging.ERROR)
     cfg = spec.settings(env)
     secrets = cfg.secrets()
