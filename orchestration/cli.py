@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cx_insights.config import SettingsError, load_settings
+from cx_insights.connectors.registry import CONNECTORS
 from orchestration.run import _quiet_colours, cmd_pull, cmd_run  # noqa: F401
 
 
@@ -151,7 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("pull", help="run the configured connectors (vendor APIs -> landing)")
-    p.add_argument("--source", nargs="+", help="only these connectors, e.g. zendesk stripe")
+    p.add_argument(
+        "--source",
+        nargs="+",
+        metavar="NAME",
+        help=f"only these connectors, of: {', '.join(CONNECTORS)}",
+    )
     p.add_argument("--full-refresh", action="store_true", help="forget cursors, pull all again")
     p.set_defaults(func=cmd_pull)
     p = sub.add_parser("status", help="the last runs and the freshness of each source")
