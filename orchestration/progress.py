@@ -32,6 +32,13 @@ def stage_of(step_key: str) -> str:
     return "other"
 
 
+def _isatty(out: IO[str]) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def _number(value: Any) -> float:
     inner = getattr(value, "value", value)
     return inner if isinstance(inner, int | float) and not isinstance(inner, bool) else 0
@@ -59,9 +66,15 @@ class ProgressPrinter:
         out: IO[str] | None,
         step_keys: list[str] | None = None,
         insight_keys: set[str] | frozenset[str] = frozenset(),
+        dbt_models: int = 0,
     ) -> None:
         self.out = out
         self.insight_keys = insight_keys
+        #: How many models the dbt step will build: a progress bar counts up to it on a
+        #: terminal (never into a file or a pipe: plain lines there).
+        self.dbt_models = dbt_models
+        self.bar = bool(dbt_models) and out is not None and _isatty(out)
+        self.bar_shown = False
         self.stages: dict[str, StageProgress] = {s: StageProgress() for s in STAGES}
         self.stages["other"] = StageProgress()
         self.planned = False
@@ -75,8 +88,23 @@ class ProgressPrinter:
 
     def _say(self, stage: str, text: str) -> None:
         if self.out is not None:
+            if self.bar_shown:  # the bar's line gives way to the stage line
+                self.out.write("\r\x1b[K")
+                self.bar_shown = False
             self.out.write(f"{time.strftime('%H:%M:%S')}  {stage:13} {text}\n")
             self.out.flush()
+
+    def _draw_bar(self) -> None:
+        done = self.stages["dbt models"].assets + self.stages["insights"].assets
+        total = max(self.dbt_models, done)
+        width = 30
+        filled = width * done // total
+        self.out.write(
+            f"\r{time.strftime('%H:%M:%S')}  {'dbt models':13} "
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} models"
+        )
+        self.out.flush()
+        self.bar_shown = True
 
     def __call__(self, entry: Any) -> None:
         event = getattr(entry, "dagster_event", None)
@@ -120,8 +148,12 @@ class ProgressPrinter:
                 insights.started = time.monotonic()
             insights.assets += 1
             insights.counts["seconds"] += _number(metadata.get("Execution Duration"))
+            if self.bar:
+                self._draw_bar()
             return
         stage.assets += 1
+        if name == "dbt models" and self.bar:
+            self._draw_bar()
         files = getattr(metadata.get("files"), "value", None)
         if isinstance(files, dict):
             stage.counts["files loaded"] += _number(files.get("loaded", 0))

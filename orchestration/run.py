@@ -140,7 +140,16 @@ def materialize(
         for k in graph.get_all_asset_keys()
         if graph.get(k).group_name == "insights"
     }
-    printer = ProgressPrinter(sys.stdout if progress else None, insight_keys=insight_keys)
+    selected = kwargs.get("asset_selection") or graph.get_all_asset_keys()
+    dbt_models = sum(
+        1
+        for k in selected
+        if graph.get(k).is_materializable
+        and graph.get(k).assets_def.node_def.name == "cx_dbt_models"
+    )
+    printer = ProgressPrinter(
+        sys.stdout if progress else None, insight_keys=insight_keys, dbt_models=dbt_models
+    )
     # dagster-dbt writes dbt's log lines to stdout: only with --verbose.
     quiet_stdout = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(_NullIO())
     started = time.monotonic()

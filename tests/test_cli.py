@@ -183,6 +183,38 @@ def test_progress_prints_one_line_per_stage_start_and_end():
     assert len(lines) == 6
 
 
+def test_a_terminal_gets_a_bar_for_the_dbt_models_and_a_file_plain_lines():
+    import io
+
+    from orchestration.progress import ProgressPrinter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def feed(out: io.StringIO) -> str:
+        printer = ProgressPrinter(
+            out, ["cx_dbt_models"], insight_keys={"marts/driver_importance"}, dbt_models=4
+        )
+        printer(_event("STEP_START", "cx_dbt_models"))
+        for key in ("staging/a", "marts/b", "marts/driver_importance"):
+            printer(_event("ASSET_MATERIALIZATION", "cx_dbt_models", key=key, metadata={}))
+        printer(_event("STEP_SUCCESS", "cx_dbt_models"))
+        return out.getvalue()
+
+    shown = feed(Terminal())
+    assert "[" + "#" * 7 + "." * 23 + "] 1/4 models" in shown
+    assert "] 3/4 models" in shown and "\r\x1b[K" in shown
+    assert shown.rstrip().splitlines()[-1].split("  ", 1)[1].startswith("insights")
+    plain = feed(io.StringIO())
+    assert "\r" not in plain and "\x1b" not in plain and "models]" not in plain
+    assert [line.split("  ", 1)[1].split()[0] for line in plain.splitlines()] == [
+        "dbt",
+        "dbt",
+        "insights",
+    ]
+
+
 # --- the Dagster instance ----------------------------------------------------
 
 
