@@ -18,13 +18,25 @@ from cx_insights.connectors.registry import CONNECTORS
 from orchestration.run import _quiet_colours, cmd_pull, cmd_run  # noqa: F401
 
 
+def _month(text: str):  # noqa: ANN202 - argparse type
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month as YYYY-MM") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     settings = load_settings()
     from cx_insights.report.dashboard import write_dashboard
+    from cx_insights.report.dashboard.data import ReportingMonthError
     from cx_insights.report.quality_report import write_quality_report
 
     write_quality_report(settings)
-    path = write_dashboard(settings)
+    try:
+        path = write_dashboard(settings, month=getattr(args, "month", None))
+    except ReportingMonthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"dashboard:           {path}")
     print(f"data-quality report: {settings.quality_report}")
     return 0
@@ -144,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("report", help="(re)build the dashboard and the data-quality report")
+    p.add_argument(
+        "--month",
+        type=_month,
+        help="the dashboard's reporting month, YYYY-MM (default: the last complete month)",
+    )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("export", help="every mart table, one file each, with manifest.json")
     p.add_argument("--out", required=True, help="folder to write into (created if missing)")

@@ -213,6 +213,99 @@ def test_three_things_are_sentences_from_the_data() -> None:
     assert "50 % slower" in actions[1].detail
 
 
+def test_the_reporting_month_is_the_last_complete_one_unless_asked() -> None:
+    months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
+    dim = pd.DataFrame({"month_start_date": months, "is_complete": [True, True, False]})
+    # The data reaches October's last minute, but nothing past it: October is partial.
+    until = datetime(2026, 10, 31, 23, 59)
+    assert ddata.reporting_month_from(months, dim, until) == (date(2026, 9, 1), date(2026, 10, 1))
+    assert ddata.reporting_month_from(months, dim, until, date(2026, 10, 1)) == (
+        date(2026, 10, 1),
+        date(2026, 10, 1),
+    )
+    with pytest.raises(ddata.ReportingMonthError, match="2026-08 to 2026-10"):
+        ddata.reporting_month_from(months, dim, until, date(2019, 1, 1))
+    # No month complete yet (a first drop): the data's end decides, as before.
+    none = dim.assign(is_complete=False)
+    assert ddata.reporting_month_from(months, none, until) == (date(2026, 10, 1), date(2026, 10, 1))
+
+
+def _driver_rows(*rows: tuple) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "level",
+            "element_type",
+            "element_name",
+            "quadrant",
+            "relative_weight_share",
+            "performance_top_2_box_pct",
+            "performance_n",
+        ],
+    )
+
+
+def test_only_significant_gaps_are_recommended_and_the_rest_say_what_they_need() -> None:
+    kpi = _kpi(
+        [
+            ("2026-10-01", "company", "all", "nps", 29.0, 536, 22.7, 34.8),
+            # The case: lowest, but n = 29 and its interval contains the company.
+            ("2026-10-01", "touchpoint", "TP-1", "nps", 3.0, 29, -24.0, 31.0),
+            ("2026-10-01", "touchpoint", "TP-2", "nps", 27.0, 90, 12.0, 42.0),
+        ]
+    )
+    drivers = _driver_rows(
+        # 46.3 % against a median of 46.4 %: no different.
+        ("company", "driver", "price", "fix first", 19.0, 46.3, 2000),
+        ("company", "driver", "speed", "keep", 25.0, 47.6, 2000),
+        ("company", "driver", "ease", "keep", 20.0, 46.4, 2000),
+        ("company", "driver", "courtesy", "keep", 18.0, 45.5, 2000),
+        ("company", "driver", "knowledge", "keep", 18.0, 46.9, 2000),
+    )
+    data = ddata.DashboardData(
+        currency="EUR",
+        generated_at=datetime(2026, 11, 2),
+        warehouse=Path("cx.duckdb"),
+        frames={"kpi_monthly": kpi, "driver_importance": drivers},
+        reporting_month=date(2026, 10, 1),
+    )
+    assert dactions.action_worst_touchpoint(data, {}) is None
+    assert dactions.action_key_driver(data) is None
+    gaps = dactions.evidence_gaps(data, {})
+    assert [g.subject for g in gaps] == ["“TP-1”", "“price”"]
+    # Half-width 27.5 at n = 29 against a gap of 26: 29 x (27.5 / 26)^2 = 32.4 -> 33, 4 more.
+    assert "About 4 more answers would tell" in gaps[0].text
+    assert "no different from the other drivers" in gaps[1].text
+    # A driver rated clearly worse than the others on enough answers is recommended.
+    clear = drivers.copy()
+    clear.loc[0, "performance_top_2_box_pct"] = 38.0
+    data.frames["driver_importance"] = clear
+    action = dactions.action_key_driver(data)
+    assert action is not None and "Price" in action.headline
+    assert "95 % interval 36 to 40 %" in action.detail and "not only this month" in action.detail
+
+
+def test_revenue_shows_the_open_invoices_beside_it() -> None:
+    from cx_insights.report.dashboard.pages import executive
+
+    invoices = pd.DataFrame(
+        {
+            "month": [date(2026, 10, 1), date(2026, 10, 1), date(2026, 9, 1)],
+            "invoice_status": ["paid", "open", "open"],
+            "invoices": [1048, 692, 46],
+            "amount_reporting": [211131.31, 133208.11, 12092.08],
+        }
+    )
+    data = ddata.DashboardData(
+        currency="EUR",
+        generated_at=datetime(2026, 11, 2),
+        warehouse=Path("cx.duckdb"),
+        frames={"invoices_by_status": invoices},
+    )
+    assert executive.open_invoices(data, date(2026, 10, 1)) == (692, 133208.11)
+    assert executive.open_invoices(data, date(2026, 8, 1)) == (0, 0.0)
+
+
 def test_revenue_at_risk_is_the_company_row_whatever_segment_comes_first() -> None:
     # marts.revenue_at_risk has a row per segment and band and an 'all' row per
     # band; a segment's row stored first must not stand for the company.
@@ -593,6 +686,27 @@ def test_headline_numbers_are_the_marts_numbers(sample_settings: Settings) -> No
     text = sample_settings.dashboard.read_text(encoding="utf-8")
     assert f"<div class='value'>{fmt.fmt_metric('nps', value, 'EUR')}</div>" in text
     assert f"95 % interval {fmt.fmt_number(ci_low, 1)} to {fmt.fmt_number(ci_high, 1)}" in text
+
+
+def test_the_sample_reports_its_last_complete_month_and_a_bridge_to_the_cent(
+    sample_settings: Settings,
+) -> None:
+    data = ddata.load_dashboard_data(sample_settings)
+    with duckdb.connect(str(sample_settings.warehouse), read_only=True) as con:
+        complete = con.execute(
+            "select max(month_start_date) from marts.dim_month where is_complete"
+        ).fetchone()[0]
+        partial = con.execute(
+            "select max(month_start_date) from marts.dim_month where not is_complete"
+        ).fetchone()[0]
+    assert data.reporting_month == complete and data.latest_month == partial
+    text = sample_settings.dashboard.read_text(encoding="utf-8")
+    assert f"{fmt.month_label(partial)} is a partial month" in text
+    assert "Where MRR came from and went" in text
+    assert "Start and end equal the top line&#x27;s MRR (kpi_monthly) to the cent." in text or (
+        "Start and end equal the top line's MRR (kpi_monthly) to the cent." in text
+    )
+    assert "still open (" in text
 
 
 def test_every_tab_shows_its_charts_in_chromium(sample_settings: Settings, chromium: str) -> None:

@@ -36,17 +36,60 @@ class Action:
     detail: str
 
 
-def action_worst_touchpoint(data: DashboardData, labels: dict) -> Action | None:
+@dataclass(frozen=True)
+class EvidenceGap:
+    """A candidate the data cannot support yet, and how much more it needs."""
+
+    subject: str
+    text: str
+
+
+Z95 = 1.96
+
+
+def answers_needed(n: int, ci_low: float, ci_high: float, gap: float) -> int:
+    """More answers until a gap of this size would be significant at 95 % (the interval's
+    half-width shrinks with 1/sqrt(n)), and at least until n reaches LOW_SAMPLE."""
+    import math
+
+    half = (float(ci_high) - float(ci_low)) / 2
+    if gap <= 0 or half <= 0:
+        return max(LOW_SAMPLE - n, 0)
+    needed = math.ceil(n * (half / gap) ** 2)
+    return max(needed, LOW_SAMPLE) - n
+
+
+def touchpoint_evidence(data: DashboardData) -> tuple[pd.Series | None, pd.Series | None, float]:
+    """(the weakest touchpoint significantly below the company, the weakest one that is
+    not (yet), the company's NPS). Significant: n >= LOW_SAMPLE and the touchpoint's 95 %
+    interval lies wholly below the company's NPS."""
     kpi = data.frame("kpi_monthly")
     month = data.reporting_month
     rows = worst_touchpoint_rows(data)
-    if kpi is None or month is None or rows.empty:
+    company = kpi_value(kpi, "nps", month) if kpi is not None and month else None
+    if rows.empty or company is None or is_missing(company["value"]):
+        return None, None, float("nan")
+    value = float(company["value"])
+    below = rows[rows["value"].astype(float) < value]
+    significant = below[
+        (below["n"] >= LOW_SAMPLE)
+        & below["ci_high"].notna()
+        & (below["ci_high"].astype(float) < value)
+    ]
+    best = significant.iloc[0] if not significant.empty else None
+    unsure = below[~below.index.isin(significant.index)]
+    weak = unsure.iloc[0] if not unsure.empty else None
+    if best is not None and weak is not None and float(weak["value"]) >= float(best["value"]):
+        weak = None
+    return best, weak, value
+
+
+def action_worst_touchpoint(data: DashboardData, labels: dict) -> Action | None:
+    worst, _, company = touchpoint_evidence(data)
+    month = data.reporting_month
+    if worst is None or month is None:
         return None
-    company = kpi_value(kpi, "nps", month)
-    worst = rows.iloc[0]
-    if company is None or float(worst["value"]) >= float(company["value"]):
-        return None
-    gap = float(company["value"]) - float(worst["value"])
+    gap = company - float(worst["value"])
     tp = data.frame("dim_touchpoint")
     journey = ""
     if tp is not None:
@@ -54,49 +97,122 @@ def action_worst_touchpoint(data: DashboardData, labels: dict) -> Action | None:
         if not match.empty:
             journey = f" in the {match['journey_name'].iloc[0]} journey"
     name = label_of(labels, "touchpoint", worst["level_id"])
-    interval = (
-        f", 95 % interval {fmt_number(worst['ci_low'], 0)} to {fmt_number(worst['ci_high'], 0)}"
-        if not is_missing(worst["ci_high"])
-        else ""
-    )
-    small = ", a small sample" if worst["n"] < LOW_SAMPLE else ""
     return Action(
         1,
         f"Fix “{name}”{journey}.",
         f"Its NPS was {fmt_number(worst['value'], 0)} in {month_label(month)} "
-        f"(n = {int(worst['n'])}{small}{interval}), {fmt_number(gap, 0)} points below the "
-        f"company's {fmt_number(company['value'], 0)}. What its customers say is on the CX "
-        "lead page.",
+        f"(n = {int(worst['n'])}, 95 % interval {fmt_number(worst['ci_low'], 0)} to "
+        f"{fmt_number(worst['ci_high'], 0)}), {fmt_number(gap, 0)} points below the "
+        f"company's {fmt_number(company, 0)}: the whole interval is below it. What its "
+        "customers say is on the CX lead page.",
     )
 
 
-def action_key_driver(data: DashboardData) -> Action | None:
-    """The company's most important driver in the mart's 'fix first' quadrant."""
+def _top2_interval(share_pct: float, n: float) -> tuple[float, float]:
+    """95 % interval of a top-2-box share in % (normal approximation)."""
+    import math
+
+    p = float(share_pct) / 100
+    half = Z95 * math.sqrt(max(p * (1 - p), 0.0) / float(n)) if n else float("inf")
+    return 100 * (p - half), 100 * (p + half)
+
+
+def driver_evidence(data: DashboardData) -> tuple[pd.Series | None, pd.Series | None, float, int]:
+    """(the most important company driver in the 'fix first' quadrant whose top-2-box is
+    significantly below its family's median, the first such driver that is not, the
+    median, the family's size)."""
     drivers = data.frame("driver_importance")
     if drivers is None:
-        return None
+        return None, None, float("nan"), 0
     fix = drivers[
         (drivers["level"] == "company")
         & (drivers["quadrant"] == "fix first")
         & drivers["relative_weight_share"].notna()
+        & drivers["performance_top_2_box_pct"].notna()
     ]
     if fix.empty:
-        return None
+        return None, None, float("nan"), 0
     fix = fix.assign(_family=(fix["element_type"] != "driver").astype(int))
-    best = fix.sort_values(["_family", "relative_weight_share"], ascending=[True, False]).iloc[0]
-    family = drivers[
-        (drivers["level"] == "company") & (drivers["element_type"] == best["element_type"])
-    ]
+    fix = fix.sort_values(["_family", "relative_weight_share"], ascending=[True, False])
+    chosen = weak = None
+    median, size = float("nan"), 0
+    for _, row in fix.iterrows():
+        family = drivers[
+            (drivers["level"] == "company") & (drivers["element_type"] == row["element_type"])
+        ]
+        med = float(family["performance_top_2_box_pct"].median())
+        n = row["performance_n"]
+        high = _top2_interval(row["performance_top_2_box_pct"], n)[1] if n else float("inf")
+        if not is_missing(n) and n >= LOW_SAMPLE and high < med:
+            chosen, median, size = row, med, len(family)
+            break
+        if weak is None:
+            weak, median, size = row, med, len(family)
+    return chosen, (weak if chosen is None else None), median, size
+
+
+def action_key_driver(data: DashboardData) -> Action | None:
+    """The company's most important driver in the 'fix first' quadrant, rated significantly
+    worse than its family's median."""
+    best, _, median, size = driver_evidence(data)
+    if best is None:
+        return None
     what = "experience driver" if best["element_type"] == "driver" else "touchpoint"
+    low, high = _top2_interval(best["performance_top_2_box_pct"], best["performance_n"])
     return Action(
         2,
         f"Improve “{str(best['element_name'])[:1].upper()}{str(best['element_name'])[1:]}”.",
-        f"Among the {len(family)} {what}s it carries "
+        f"Among the {size} {what}s it carries "
         f"{fmt_number(best['relative_weight_share'], 0)} % of what explains customers' NPS "
         f"answers, yet only {fmt_number(best['performance_top_2_box_pct'], 0)} % rate it "
-        f"well (the median is {fmt_number(family['performance_top_2_box_pct'].median(), 0)} %): "
-        "the “fix first” corner of the key-driver quadrant.",
+        f"well (95 % interval {fmt_number(low, 0)} to {fmt_number(high, 0)} %, n = "
+        f"{fmt_number(best['performance_n'])}; the median is {fmt_number(median, 0)} %), over "
+        "every survey answer so far, not only this month: the “fix first” corner of the "
+        "key-driver quadrant.",
     )
+
+
+def evidence_gaps(data: DashboardData, labels: dict) -> list[EvidenceGap]:
+    """What looked like an action but the data cannot support yet."""
+    gaps = []
+    _, weak, company = touchpoint_evidence(data)
+    if weak is not None:
+        name = label_of(labels, "touchpoint", weak["level_id"])
+        gap = company - float(weak["value"])
+        interval = (
+            f", 95 % interval {fmt_number(weak['ci_low'], 0)} to {fmt_number(weak['ci_high'], 0)}"
+            if not is_missing(weak["ci_high"])
+            else ""
+        )
+        more = (
+            answers_needed(int(weak["n"]), weak["ci_low"], weak["ci_high"], gap)
+            if not is_missing(weak["ci_high"])
+            else max(LOW_SAMPLE - int(weak["n"]), 0)
+        )
+        gaps.append(
+            EvidenceGap(
+                f"“{name}”",
+                f"NPS {fmt_number(weak['value'], 0)} (n = {int(weak['n'])}{interval}) against "
+                f"the company's {fmt_number(company, 0)}: not significantly lower yet. About "
+                f"{fmt_number(more)} more answers would tell, if the gap stays "
+                f"{fmt_number(gap, 0)} points.",
+            )
+        )
+    _, weak_driver, median, _ = driver_evidence(data)
+    if weak_driver is not None:
+        low, high = _top2_interval(
+            weak_driver["performance_top_2_box_pct"], weak_driver["performance_n"] or 0
+        )
+        gaps.append(
+            EvidenceGap(
+                f"“{weak_driver['element_name']}”",
+                f"rated well by {fmt_number(weak_driver['performance_top_2_box_pct'], 1)} % "
+                f"(95 % interval {fmt_number(low, 1)} to {fmt_number(high, 1)} %), against a "
+                f"median of {fmt_number(median, 1)} %: no different from the other drivers, "
+                "so not a priority on this evidence.",
+            )
+        )
+    return gaps
 
 
 def action_revenue_at_risk(data: DashboardData) -> Action | None:

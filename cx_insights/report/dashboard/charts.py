@@ -304,3 +304,56 @@ def initiatives_figure(impact: pd.DataFrame, currency: str) -> go.Figure | None:
         margin={"t": 100},
     )
     return fig
+
+
+#: The steps of an MRR bridge, in order: (column, label, sign).
+MRR_BRIDGE_STEPS = (
+    ("new_mrr", "New", 1),
+    ("expansion_mrr", "Expansion", 1),
+    ("contraction_mrr", "Contraction", -1),
+    ("churned_mrr", "Churned", -1),
+    ("reactivation_mrr", "Reactivation", 1),
+    ("fx_revaluation_mrr", "Currency revaluation", 1),
+)
+
+
+def mrr_bridge_figure(bridge: pd.Series, currency: str, month_name: str) -> go.Figure | None:
+    """The month's MRR bridge from marts.fct_mrr_movements: start, each movement, end."""
+    if bridge is None or is_missing(bridge.get("mrr_start")):
+        return None
+    start, end = float(bridge["mrr_start"]), float(bridge["mrr_end"])
+    labels, values, measures = [f"MRR at start of {month_name}"], [start], ["absolute"]
+    for column, label, sign in MRR_BRIDGE_STEPS:
+        value = 0.0 if is_missing(bridge.get(column)) else sign * float(bridge[column])
+        labels.append(label)
+        values.append(value)
+        measures.append("relative")
+    labels.append("MRR at end")
+    values.append(end)
+    measures.append("total")
+    text = [fmt_money(start, currency)]
+    text += [("+" if v >= 0 else "−") + fmt_money(abs(v), currency) for v in values[1:-1]]
+    text.append(fmt_money(end, currency))
+    fig = go.Figure(
+        go.Waterfall(
+            x=labels,
+            y=values,
+            measure=measures,
+            text=text,
+            textposition="outside",
+            cliponaxis=False,
+            increasing={"marker": {"color": GOOD}},
+            decreasing={"marker": {"color": BAD}},
+            totals={"marker": {"color": ACCENT}},
+            connector={"line": {"color": NEUTRAL, "width": 1}},
+            hovertemplate="%{x}: %{text}<extra></extra>",
+        )
+    )
+    low = min(start, end) * 0.9
+    fig.update_layout(
+        title=f"MRR bridge, {month_name}: from the start of the month to its end",
+        yaxis_title=f"MRR ({currency})",
+        yaxis={"range": [low, max(start, end) * 1.05]},
+        showlegend=False,
+    )
+    return fig

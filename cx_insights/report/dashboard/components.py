@@ -87,10 +87,24 @@ def guarded(title: str, build: Callable[[], str]) -> str:
 def month_note(data: DashboardData) -> str:
     if data.reporting_month is None:
         return ""
-    text = f"Reporting month: <strong>{month_label(data.reporting_month)}</strong>."
-    if data.latest_month and data.latest_month != data.reporting_month and data.data_until:
-        text += (
-            f" {month_label(data.latest_month)} is not complete yet (data up to "
-            f"{pd.Timestamp(data.data_until):%d %b %Y}), so the last complete month is shown."
-        )
+    month = data.reporting_month
+    text = f"Reporting month: <strong>{month_label(month)}</strong>"
+    if month in data.partial_months:
+        text += " <span class='low'>partial month</span>"
+    text += "."
+    if data.month_chosen and month in data.partial_months:
+        text += " Its data is not complete yet: its numbers will still change."
+    latest = data.latest_month
+    if latest and latest != month and not data.month_chosen:
+        if latest in data.partial_months:
+            text += (
+                f" {month_label(latest)} is a partial month (a source's data does not reach "
+                "past its end yet, or some of its rows wait in quarantine), so the last "
+                "complete month is shown."
+            )
+        elif data.data_until:
+            text += (
+                f" {month_label(latest)} is not complete yet (data up to "
+                f"{pd.Timestamp(data.data_until):%d %b %Y}), so the last complete month is shown."
+            )
     return text

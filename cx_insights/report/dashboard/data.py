@@ -31,6 +31,8 @@ CORE_MARTS = (
     "fct_tickets",
     "fct_web_sessions",
     "fct_invoices",
+    "dim_month",
+    "fct_mrr_movements",
 )
 INSIGHT_MARTS = (
     "driver_importance",
@@ -61,6 +63,10 @@ class DashboardData:
     missing_marts: list[str] = field(default_factory=list)
     reporting_month: date | None = None
     latest_month: date | None = None
+    #: Months dim_month does not call complete (the month or a source's data not over).
+    partial_months: set[date] = field(default_factory=set)
+    #: True when the reporting month was asked for (`cx-insights report --month`).
+    month_chosen: bool = False
     data_until: datetime | None = None
     quality: dict[str, Any] = field(default_factory=dict)
     freshness: list[tuple[str, Any, Any]] = field(default_factory=list)
@@ -110,6 +116,35 @@ order by touchpoint_id, rank_in_window
 
 AT_RISK_TOP = 15
 
+#: Invoices per month of issued_at and status: revenue counts the paid ones (kpis.md);
+#: the open ones beside it say why a recent month looks low.
+INVOICES_BY_STATUS_SQL = """
+select
+    cast(date_trunc('month', issued_at) as date) as month,
+    invoice_status,
+    count(*) as invoices,
+    sum(amount_reporting) as amount_reporting
+from marts.fct_invoices
+group by 1, 2
+order by 1, 2
+"""
+
+#: The company's MRR bridge of one month, from fct_mrr_movements (it reconciles with
+#: kpi_monthly's mrr_start and mrr_end to the cent: a singular test checks it).
+MRR_BRIDGE_SQL = """
+select
+    sum(mrr_start) as mrr_start,
+    sum(new_mrr) as new_mrr,
+    sum(expansion_mrr) as expansion_mrr,
+    sum(contraction_mrr) as contraction_mrr,
+    sum(churned_mrr) as churned_mrr,
+    sum(reactivation_mrr) as reactivation_mrr,
+    sum(fx_revaluation_mrr) as fx_revaluation_mrr,
+    sum(mrr_end) as mrr_end
+from marts.fct_mrr_movements
+where month_start_date = ?
+"""
+
 
 def choose_reporting_month(
     months: Iterable[date], data_until: datetime | None
@@ -130,19 +165,57 @@ def choose_reporting_month(
     return latest, latest
 
 
-def load_dashboard_data(settings: Settings) -> DashboardData:
+class ReportingMonthError(ValueError):
+    """`--month` names a month the marts have no KPI for."""
+
+
+def reporting_month_from(
+    kpi_months: Iterable[date],
+    dim_month: pd.DataFrame | None,
+    data_until: datetime | None,
+    asked: date | None = None,
+) -> tuple[date | None, date | None]:
+    """(reporting month, latest month): the month asked for, else the last month
+    dim_month calls complete (it has ended and every source's data reaches past it,
+    with nothing of it waiting in quarantine), else the heuristic on the data's end."""
+    ordered = sorted({pd.Timestamp(m).date() for m in kpi_months})
+    if not ordered:
+        return None, None
+    if asked is not None:
+        if asked not in ordered:
+            raise ReportingMonthError(
+                f"--month {asked:%Y-%m}: the marts have months {ordered[0]:%Y-%m} to "
+                f"{ordered[-1]:%Y-%m}"
+            )
+        return asked, ordered[-1]
+    if dim_month is not None and "is_complete" in dim_month.columns:
+        complete = {
+            pd.Timestamp(m).date()
+            for m, ok in zip(dim_month["month_start_date"], dim_month["is_complete"], strict=True)
+            if ok is True or ok == 1
+        }
+        candidates = [m for m in ordered if m in complete]
+        if candidates:
+            return candidates[-1], ordered[-1]
+    return choose_reporting_month(ordered, data_until)
+
+
+def load_dashboard_data(settings: Settings, month: date | None = None) -> DashboardData:
     data = DashboardData(
         currency=settings.reporting_currency,
         generated_at=datetime.now(UTC).replace(microsecond=0),
         warehouse=settings.warehouse,
         max_reject_rate=settings.max_reject_rate,
+        month_chosen=month is not None,
     )
     if not settings.warehouse.exists():
         data.missing_marts = list(MARTS_READ)
         data.read_error = f"no warehouse at {settings.warehouse}: run `cx-insights run` first"
         return data
     try:
-        _read_marts(settings, data)
+        _read_marts(settings, data, month)
+    except ReportingMonthError:
+        raise
     except Exception as exc:  # a dashboard that cannot read says so on the page
         log.exception("dashboard: reading the marts failed")
         data.read_error = f"reading the warehouse failed: {exc}"
@@ -155,7 +228,7 @@ def load_dashboard_data(settings: Settings) -> DashboardData:
     return data
 
 
-def _read_marts(settings: Settings, data: DashboardData) -> None:
+def _read_marts(settings: Settings, data: DashboardData, month: date | None = None) -> None:
     with connect(settings.warehouse, read_only=True) as con:
         present = {name for name in MARTS_READ if table_exists(con, "marts", name)}
         data.missing_marts = [name for name in MARTS_READ if name not in present]
@@ -171,12 +244,26 @@ def _read_marts(settings: Settings, data: DashboardData) -> None:
         ]
         untils = [u for u in untils if u is not None]
         data.data_until = max(untils) if untils else None
+        if "dim_month" in present:
+            data.frames["dim_month"] = _query(
+                con, "select * from marts.dim_month order by month_start_date"
+            )
+            dim = data.frames["dim_month"]
+            data.partial_months = {
+                pd.Timestamp(m).date()
+                for m, ok in zip(dim["month_start_date"], dim["is_complete"], strict=True)
+                if ok is not True and ok != 1
+            }
         kpi = data.frame("kpi_monthly")
         if kpi is not None:
             months = kpi.loc[kpi["level"] == "company", "month"]
-            data.reporting_month, data.latest_month = choose_reporting_month(
-                months, data.data_until
+            data.reporting_month, data.latest_month = reporting_month_from(
+                months, data.frame("dim_month"), data.data_until, month
             )
+        if "fct_invoices" in present:
+            data.frames["invoices_by_status"] = _query(con, INVOICES_BY_STATUS_SQL)
+        if "fct_mrr_movements" in present and data.reporting_month:
+            data.frames["mrr_bridge"] = _query(con, MRR_BRIDGE_SQL, [data.reporting_month])
         if "kpi_tickets_by_channel" in present:
             data.frames["tickets_by_channel"] = _query(con, TICKETS_BY_CHANNEL_SQL)
         if "kpi_ticket_satisfaction" in present and data.reporting_month:

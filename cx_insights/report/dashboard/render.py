@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from plotly.offline import get_plotlyjs
@@ -72,9 +73,10 @@ def render_dashboard(data: DashboardData, quality_href: str = "data_quality.html
     )
 
 
-def write_dashboard(settings: Settings) -> Path:
-    """Build `dashboard.html` beside the warehouse from the marts; returns its path."""
-    data = load_dashboard_data(settings)
+def write_dashboard(settings: Settings, month: date | None = None) -> Path:
+    """Build `dashboard.html` beside the warehouse from the marts; returns its path.
+    `month`: the reporting month (default: the last complete one)."""
+    data = load_dashboard_data(settings, month)
     href = (
         settings.quality_report.name
         if settings.quality_report.parent == settings.dashboard.parent

@@ -7,6 +7,7 @@ import pandas as pd
 
 from cx_insights.report.dashboard.actions import (
     company_risk_bands,
+    evidence_gaps,
     promoter_value,
     revenue_at_risk_summary,
     three_things,
@@ -14,6 +15,7 @@ from cx_insights.report.dashboard.actions import (
 from cx_insights.report.dashboard.charts import (
     Figures,
     financial_link_figure,
+    mrr_bridge_figure,
     nps_trend_figure,
     risk_bands_figure,
 )
@@ -28,7 +30,13 @@ from cx_insights.report.dashboard.components import (
     not_available,
     page_section,
 )
-from cx_insights.report.dashboard.data import DashboardData, top_line
+from cx_insights.report.dashboard.data import (
+    LOW_SAMPLE,
+    DashboardData,
+    framework_labels,
+    kpi_value,
+    top_line,
+)
 from cx_insights.report.dashboard.formatting import (
     METRICS,
     add_months,
@@ -58,6 +66,7 @@ def executive_page(data: DashboardData, figs: Figures) -> Page:
         page.body.append(guarded("Top line", lambda: _top_line_section(data)))
     page.body.append(guarded("Three things to act on", lambda: _actions_section(data)))
     page.body.append(guarded("Money", lambda: _money_section(data, figs)))
+    page.body.append(guarded("MRR bridge", lambda: _mrr_bridge_section(data, figs)))
     if kpi is not None and data.reporting_month is not None:
         page.body.append(guarded("NPS trend", lambda: _nps_trend_section(data, figs)))
     return page
@@ -76,6 +85,8 @@ def _top_line_section(data: DashboardData) -> str:
                 f"<div class='ci'>95 % interval {fmt_number(card.ci_low, 1)} to "
                 f"{fmt_number(card.ci_high, 1)}</div>"
             )
+        if card.metric == "revenue":
+            extra = _open_invoices_line(data, month)
         n = (
             f"n = {card.n:,}"
             if card.n is not None and info.kind in ("score", "percent", "mean7")
@@ -103,19 +114,54 @@ def _top_line_section(data: DashboardData) -> str:
     return page_section("Top line", f"<div class='cards'>{''.join(cards)}</div>", note=note)
 
 
+def open_invoices(data: DashboardData, month) -> tuple[int, float] | None:  # noqa: ANN001
+    """(invoices, amount) issued in the month and still open (not in revenue until paid)."""
+    frame = data.frame("invoices_by_status")
+    if frame is None:
+        return None
+    rows = frame[
+        (pd.to_datetime(frame["month"]) == pd.Timestamp(month))
+        & (frame["invoice_status"] == "open")
+    ]
+    if rows.empty:
+        return 0, 0.0
+    return int(rows["invoices"].sum()), float(rows["amount_reporting"].astype(float).sum())
+
+
+def _open_invoices_line(data: DashboardData, month) -> str:  # noqa: ANN001
+    found = open_invoices(data, month)
+    if found is None:
+        return ""
+    count, amount = found
+    return (
+        f"<div class='ci'>+ {esc(fmt_money(amount, data.currency))} still open "
+        f"({fmt_number(count)} invoices)</div>"
+    )
+
+
 def _actions_section(data: DashboardData) -> str:
     actions = three_things(data)
-    if not actions:
-        return page_section(
-            "Three things to act on",
-            not_available("Recommendations", "The marts hold too little data to rank actions."),
+    gaps = evidence_gaps(data, framework_labels(data))
+    parts = []
+    if actions:
+        items = "".join(
+            f"<li><strong>{esc(a.headline)}</strong> {esc(a.detail)}</li>" for a in actions
         )
-    items = "".join(f"<li><strong>{esc(a.headline)}</strong> {esc(a.detail)}</li>" for a in actions)
+        parts.append(f"<ol class='actions'>{items}</ol>")
+    else:
+        parts.append(
+            not_available("Recommendations", "The marts hold too little data to rank actions.")
+        )
+    if gaps:
+        items = "".join(f"<li><strong>{esc(g.subject)}</strong>: {esc(g.text)}</li>" for g in gaps)
+        parts.append(f"<h3>Not enough evidence yet</h3><ul class='evidence-gaps'>{items}</ul>")
     return page_section(
         "Three things to act on",
-        f"<ol class='actions'>{items}</ol>",
-        note="Written from this month's marts: the weakest touchpoint, the weakest important "
-        "driver, the revenue at risk (and, where those are missing, support, web and churn).",
+        *parts,
+        note="Written from the reporting month's marts: the weakest touchpoint and the weakest "
+        "important driver only when the difference is significant at 95 % on at least "
+        f"{LOW_SAMPLE} answers, the revenue at risk (and, where those are missing, support, "
+        "web and churn).",
     )
 
 
@@ -179,6 +225,39 @@ def _money_section(data: DashboardData, figs: Figures) -> str:
     if risky is not None:
         parts.append(_at_risk_table(risky, data.currency))
     return page_section("Money: revenue at risk and the value of a promoter", *parts)
+
+
+def _mrr_bridge_section(data: DashboardData, figs: Figures) -> str:
+    title = "Where MRR came from and went"
+    bridge = data.frame("mrr_bridge")
+    month = data.reporting_month
+    if bridge is None or month is None or is_missing(bridge["mrr_start"].iloc[0]):
+        why = missing_note(data, "fct_mrr_movements")
+        return page_section(title, not_available("MRR bridge", why))
+    row = bridge.iloc[0]
+    fig = mrr_bridge_figure(row, data.currency, month_label(month))
+    kpi = data.frame("kpi_monthly")
+    check = ""
+    if kpi is not None:
+        start = kpi_value(kpi, "mrr_start", month)
+        end = kpi_value(kpi, "mrr_end", month)
+        if start is not None and end is not None:
+            same = (
+                abs(float(start["value"]) - float(row["mrr_start"])) < 0.005
+                and abs(float(end["value"]) - float(row["mrr_end"])) < 0.005
+            )
+            check = (
+                " Start and end equal the top line's MRR (kpi_monthly) to the cent."
+                if same
+                else " <strong>Start or end differs from kpi_monthly: see the data-quality "
+                "tab.</strong>"
+            )
+    note = (
+        "Customer by customer (marts.fct_mrr_movements): new, expansion and contraction at "
+        "constant exchange rates, churned, reactivated, and the change of non-reporting "
+        "currencies' rates between the two instants." + check
+    )
+    return page_section(title, figs.html(fig, 400) if fig is not None else "", note=note)
 
 
 def _at_risk_table(risky: pd.DataFrame, currency: str) -> str:
