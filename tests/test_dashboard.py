@@ -707,6 +707,9 @@ def test_the_sample_reports_its_last_complete_month_and_a_bridge_to_the_cent(
         "Start and end equal the top line's MRR (kpi_monthly) to the cent." in text
     )
     assert "still open (" in text
+    # What customers write: topics with their NPS impact on the CX lead page.
+    assert "What detractors talk about" in text and "<td>lower NPS</td>" in text
+    assert "Sentiment of the comments that could be scored:" in text
 
 
 def test_every_tab_shows_its_charts_in_chromium(sample_settings: Settings, chromium: str) -> None:

@@ -33,6 +33,7 @@ CORE_MARTS = (
     "fct_invoices",
     "dim_month",
     "fct_mrr_movements",
+    "fct_verbatim_topics",
 )
 INSIGHT_MARTS = (
     "driver_importance",
@@ -41,6 +42,7 @@ INSIGHT_MARTS = (
     "revenue_at_risk",
     "churn_model_backtest",
     "initiative_impact",
+    "verbatim_topic_impact",
 )
 MARTS_READ = CORE_MARTS + INSIGHT_MARTS
 
@@ -127,6 +129,20 @@ select
 from marts.fct_invoices
 group by 1, 2
 order by 1, 2
+"""
+
+#: Sentiment of every verbatim (once each, whatever its topics).
+VERBATIM_SENTIMENT_SQL = """
+select
+    sentiment_label,
+    count(*) as verbatims,
+    case
+        when sentiment_label is not null
+            then 100.0 * count(*) / sum(count(*)) filter (where sentiment_label is not null) over ()
+    end as share
+from (select distinct response_id, question_id, sentiment_label from marts.fct_verbatim_topics)
+group by sentiment_label
+order by sentiment_label nulls last
 """
 
 #: The company's MRR bridge of one month, from fct_mrr_movements (it reconciles with
@@ -260,6 +276,8 @@ def _read_marts(settings: Settings, data: DashboardData, month: date | None = No
             data.reporting_month, data.latest_month = reporting_month_from(
                 months, data.frame("dim_month"), data.data_until, month
             )
+        if "fct_verbatim_topics" in present:
+            data.frames["verbatim_sentiment"] = _query(con, VERBATIM_SENTIMENT_SQL)
         if "fct_invoices" in present:
             data.frames["invoices_by_status"] = _query(con, INVOICES_BY_STATUS_SQL)
         if "fct_mrr_movements" in present and data.reporting_month:

@@ -6,6 +6,17 @@
     end
 {%- endmacro %}
 
+{#- kpis.md's standard error of an NPS from its promoter and detractor shares (0..1)
+    and its answers: se = 100 x sqrt((p + d - (p - d)^2) / n). -#}
+{% macro nps_standard_error(promoter_share, detractor_share, n) -%}
+    100 * sqrt(
+        (
+            {{ promoter_share }} + {{ detractor_share }}
+            - ({{ promoter_share }} - {{ detractor_share }}) * ({{ promoter_share }} - {{ detractor_share }})
+        ) / {{ n }}
+    )
+{%- endmacro %}
+
 {#- The roll-up levels of kpi_monthly for survey, ticket and web metrics. -#}
 {% macro kpi_levels() -%}
     select 'company' as level

@@ -9,6 +9,7 @@ from cx_insights.report.dashboard.charts import Figures
 from cx_insights.report.dashboard.components import (
     Page,
     guarded,
+    html_table,
     missing_note,
     month_note,
     not_available,
@@ -35,6 +36,7 @@ def cx_lead_page(data: DashboardData, figs: Figures) -> Page:
     page.body.append(guarded("Roll-up", lambda: _rollup_section(data, figs)))
     page.body.append(guarded("Key drivers", lambda: _drivers_section(data, figs)))
     page.body.append(guarded("Verbatims", lambda: _verbatims_section(data)))
+    page.body.append(guarded("Topics", lambda: _topics_section(data)))
     return page
 
 
@@ -119,4 +121,70 @@ def _verbatims_section(data: DashboardData) -> str:
         "their 95 % interval so that a handful of answers does not outrank a large sample. "
         "Comments from the last three months, lowest scores first; the number is the customer's "
         "NPS answer (0-10). E-mail addresses and phone numbers are masked.",
+    )
+
+
+def _topics_section(data: DashboardData) -> str:
+    title = "What detractors talk about"
+    topics = data.frame("verbatim_topic_impact")
+    if topics is None:
+        why = missing_note(data, "verbatim_topic_impact")
+        if "verbatim_topic_impact" not in data.missing_marts:
+            why = (
+                "Too few written comments in English for topics yet (the model needs at "
+                "least 50): none is shown rather than topics the data cannot support."
+            )
+        return page_section(title, not_available("Verbatim topics", why))
+    topics = topics.sort_values(
+        ["share_of_detractor_verbatims", "topic_id"], ascending=[False, True]
+    )
+    rows = []
+    for t in topics.itertuples(index=False):
+        if t.is_low_sample:
+            verdict = "too few answers to tell"
+        elif t.is_significant:
+            verdict = "lower NPS" if t.nps_difference < 0 else "higher NPS"
+        else:
+            verdict = "no significant difference"
+        rows.append(
+            [
+                t.topic_label,
+                f"{fmt_number(t.share_of_detractor_verbatims, 0)} %",
+                f"{fmt_number(t.share_of_promoter_verbatims, 0)} %",
+                f"{fmt_number(t.nps_with, 0)} vs {fmt_number(t.nps_without, 0)}",
+                f"{fmt_number(t.nps_difference, 0)} ({fmt_number(t.nps_difference_ci_low, 0)} "
+                f"to {fmt_number(t.nps_difference_ci_high, 0)})",
+                fmt_number(t.n_with),
+                verdict,
+            ]
+        )
+    headers = [
+        "topic (its heaviest words)",
+        "of detractors' comments",
+        "of promoters' comments",
+        "NPS with vs without",
+        "difference (95 % interval)",
+        "n",
+        "verdict",
+    ]
+    sentiment = data.frame("verbatim_sentiment")
+    mood = ""
+    if sentiment is not None:
+        parts = [
+            f"{fmt_number(r.share, 0)} % {r.sentiment_label}"
+            for r in sentiment.itertuples(index=False)
+            if r.sentiment_label is not None and not is_missing(r.share)
+        ]
+        scored = sentiment["verbatims"].sum()
+        mood = (
+            f" Sentiment of the comments that could be scored: {', '.join(parts)}." if parts else ""
+        )
+        mood += f" {fmt_number(scored)} comments in all."
+    return page_section(
+        title,
+        html_table(headers, rows),
+        note="Topics found in every written comment so far (marts.verbatim_topic_impact: TF-IDF "
+        "and NMF over the English comments, named by their heaviest words). A topic matters "
+        "when detractors mention it more than promoters and the NPS of those who mention it "
+        "is significantly lower (the interval excludes 0)." + mood,
     )

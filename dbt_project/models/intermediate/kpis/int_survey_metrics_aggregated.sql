@@ -27,12 +27,7 @@ nps_intervals as (
     -- se = 100 x sqrt((p + d - (p - d)^2) / n); the interval is nps +- 1.96 x se.
     select
         *,
-        100 * sqrt(
-            (
-                promoter_share + detractor_share
-                - (promoter_share - detractor_share) * (promoter_share - detractor_share)
-            ) / nps_answers
-        ) as nps_standard_error
+        {{ nps_standard_error('promoter_share', 'detractor_share', 'nps_answers') }} as nps_standard_error
     from nps_shares
 ),
 
