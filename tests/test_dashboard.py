@@ -285,6 +285,25 @@ def test_only_significant_gaps_are_recommended_and_the_rest_say_what_they_need()
     assert "95 % interval 36 to 40 %" in action.detail and "not only this month" in action.detail
 
 
+def test_expected_loss_sums_every_band_of_the_company_rows() -> None:
+    from cx_insights.report.dashboard.pages import executive
+
+    bands = pd.DataFrame(
+        {
+            "segment": ["all", "all", "all", "enterprise"],
+            "risk_band": ["low", "medium", "high", "low"],
+            "expected_mrr_loss": [10000.0, 5000.0, 800.0, 9999.0],
+        }
+    )
+    data = ddata.DashboardData(
+        currency="EUR",
+        generated_at=datetime(2026, 11, 2),
+        warehouse=Path("cx.duckdb"),
+        frames={"revenue_at_risk": bands},
+    )
+    assert executive.expected_loss_summary(data) == (15800.0, 800.0)
+
+
 def test_revenue_shows_the_open_invoices_beside_it() -> None:
     from cx_insights.report.dashboard.pages import executive
 
@@ -710,6 +729,9 @@ def test_the_sample_reports_its_last_complete_month_and_a_bridge_to_the_cent(
     # What customers write: topics with their NPS impact on the CX lead page.
     assert "What detractors talk about" in text and "<td>lower NPS</td>" in text
     assert "Sentiment of the comments that could be scored:" in text
+    # Risk named for what it is: the high band's MRR and the expected loss over everyone.
+    assert "MRR of the high-risk band" in text and "Expected MRR loss (all customers)" in text
+    assert "95 % interval 0." in text  # the backtest's AUC with its interval
 
 
 def test_every_tab_shows_its_charts_in_chromium(sample_settings: Settings, chromium: str) -> None:

@@ -165,6 +165,75 @@ def _actions_section(data: DashboardData) -> str:
     )
 
 
+def expected_loss_summary(data: DashboardData) -> tuple[float, float] | None:
+    """(expected monthly MRR loss over all customers, over the high band): the sum of
+    churn probability x MRR in marts.revenue_at_risk's company rows."""
+    bands = company_risk_bands(data)
+    if bands is None or "expected_mrr_loss" not in bands.columns:
+        return None
+    loss = bands["expected_mrr_loss"].astype(float)
+    return float(loss.sum()), float(loss[bands["risk_band"] == "high"].sum())
+
+
+def _true(value: object) -> bool:
+    """A boolean from a mart (numpy, pandas or Python; null is false)."""
+    return not is_missing(value) and bool(value)
+
+
+def _value_card(data: DashboardData) -> str | None:
+    link = data.frame("nps_financial_link")
+    value = promoter_value(data)
+    if link is None or value is None:
+        return None
+    row = link[link["nps_category"] == "promoter"].iloc[0]
+    low, high = row.get("value_ci_low"), row.get("value_ci_high")
+    interval = (
+        f"95 % interval {fmt_money(low, data.currency)} to {fmt_money(high, data.currency)}"
+        if not is_missing(low) and not is_missing(high)
+        else "no interval"
+    )
+    verdict = (
+        "significant"
+        if _true(row.get("is_value_significant"))
+        else "not significant: no initiative claims revenue from it"
+    )
+    return metric_card(
+        "Value of a promoter",
+        fmt_money(value, data.currency),
+        f"12-month revenue won by turning one detractor into a promoter, within segment "
+        f"({interval}; {verdict})",
+        wide=True,
+    )
+
+
+def _backtest_card(data: DashboardData) -> str | None:
+    backtest = data.frame("churn_model_backtest")
+    if backtest is None:
+        return None
+    bt = backtest.iloc[-1]
+    interval = ""
+    if not is_missing(bt.get("auc_ci_low")) and not is_missing(bt.get("auc_ci_high")):
+        interval = f" (95 % interval {fmt_number(bt['auc_ci_low'], 2)} to "
+        interval += f"{fmt_number(bt['auc_ci_high'], 2)})"
+    baseline = ""
+    if not is_missing(bt.get("baseline_auc")):
+        baseline = f"; the simple rule scores {fmt_number(bt['baseline_auc'], 2)}"
+    reliable = (
+        ""
+        if _true(bt.get("is_model_reliable"))
+        else " Its interval includes 0.5 (chance): read the list with care."
+    )
+    return metric_card(
+        "Risk score backtest (AUC)",
+        fmt_number(bt["auc"], 2),
+        f"{interval.strip()} scored {fmt_number(bt['n'])} customers on "
+        f"{pd.Timestamp(bt['as_of_date']):%b %Y}; {fmt_number(bt['churners'])} churned within "
+        f"{fmt_number(bt['test_horizon_months'])} months{baseline}. 0.5 = chance, 1 = "
+        f"perfect.{reliable}",
+        wide=True,
+    )
+
+
 def _money_section(data: DashboardData, figs: Figures) -> str:
     parts = []
     cards = []
@@ -173,42 +242,36 @@ def _money_section(data: DashboardData, figs: Figures) -> str:
         as_of = f" on {pd.Timestamp(rar['as_of']):%d %b %Y}" if not is_missing(rar["as_of"]) else ""
         cards.append(
             metric_card(
-                "Revenue at risk (MRR of the high-risk band)",
+                "MRR of the high-risk band",
                 fmt_money(rar["amount"], data.currency),
                 f"{fmt_number(rar['customers'])} customers, {fmt_number(rar['share'], 1)} % of "
                 f"MRR{as_of}",
                 wide=True,
             )
         )
-    value = promoter_value(data)
-    if value is not None:
+    loss = expected_loss_summary(data)
+    if loss is not None:
         cards.append(
             metric_card(
-                "Value of a promoter",
-                fmt_money(value, data.currency),
-                "12-month revenue won by turning one detractor into a promoter",
+                "Expected MRR loss (all customers)",
+                fmt_money(loss[0], data.currency),
+                f"churn probability x MRR, summed over every active customer, per month; "
+                f"{fmt_money(loss[1], data.currency)} of it in the high-risk band",
                 wide=True,
             )
         )
-    backtest = data.frame("churn_model_backtest")
-    if backtest is not None:
-        bt = backtest.iloc[-1]
-        cards.append(
-            metric_card(
-                "Risk score backtest (AUC)",
-                fmt_number(bt["auc"], 2),
-                f"scored {fmt_number(bt['n'])} customers on {pd.Timestamp(bt['as_of_date']):%b %Y}"
-                f"; {fmt_number(bt['churners'])} churned within "
-                f"{fmt_number(bt['test_horizon_months'])} months. 0.5 = chance, 1 = perfect",
-                wide=True,
-            )
-        )
+    value_card = _value_card(data)
+    if value_card is not None:
+        cards.append(value_card)
+    backtest_card = _backtest_card(data)
+    if backtest_card is not None:
+        cards.append(backtest_card)
     if cards:
         parts.append(card_row(*cards))
     if rar is None:
         why = missing_note(data, "revenue_at_risk", "customers_at_risk")
         parts.append(not_available("Revenue at risk", why))
-    if value is None:
+    if value_card is None:
         why = missing_note(data, "nps_financial_link")
         parts.append(not_available("Value of a promoter", why))
     bands = company_risk_bands(data)
@@ -221,6 +284,12 @@ def _money_section(data: DashboardData, figs: Figures) -> str:
         fig = financial_link_figure(link, data.currency)
         if fig is not None:
             parts.append(figs.html(fig, 420))
+            parts.append(
+                "<p class='note'>Averages over every customer in a category mix segments: "
+                "detractors can show a higher MRR than promoters when more of them are large "
+                "(enterprise) customers. The value of a promoter above is therefore computed "
+                "within each segment and weighted by where the detractors are.</p>"
+            )
     risky = data.frame("customers_at_risk")
     if risky is not None:
         parts.append(_at_risk_table(risky, data.currency))
