@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cx_insights.report.dashboard.data import DashboardData
+from cx_insights.report.dashboard.data import LOW_SAMPLE, DashboardData
 from cx_insights.report.dashboard.formatting import esc, month_label
 
 log = logging.getLogger(__name__)
@@ -108,3 +108,19 @@ def month_note(data: DashboardData) -> str:
                 f"{pd.Timestamp(data.data_until):%d %b %Y}), so the last complete month is shown."
             )
     return text
+
+
+def takeaways_section(data: DashboardData, write: Callable[[DashboardData], list[str]]) -> str:
+    """The page's takeaways in words, for its reporting month."""
+    sentences = write(data)
+    if not sentences:
+        return page_section(
+            "Takeaways", not_available("Takeaways", "The marts hold no data for this page yet.")
+        )
+    items = "".join(f"<li>{esc(s)}</li>" for s in sentences)
+    return page_section(
+        "Takeaways",
+        f"<ul class='actions'>{items}</ul>",
+        note=month_note(data) + " A channel or touchpoint is called better or worse only when "
+        f"the difference is significant at 95 % on at least {LOW_SAMPLE} observations.",
+    )

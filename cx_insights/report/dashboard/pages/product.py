@@ -15,6 +15,7 @@ from cx_insights.report.dashboard.components import (
     month_note,
     not_available,
     page_section,
+    takeaways_section,
 )
 from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
@@ -24,12 +25,14 @@ from cx_insights.report.dashboard.data import (
     label_of,
 )
 from cx_insights.report.dashboard.formatting import PALETTE, fmt_number, month_label, shorten
+from cx_insights.report.dashboard.takeaways import product_takeaways
 
 
 def product_page(data: DashboardData, figs: Figures) -> Page:
     page = Page(
         "product", "Product / digital", "Which landing pages convert, and where do visitors drop?"
     )
+    page.body.append(guarded("Takeaways", lambda: takeaways_section(data, product_takeaways)))
     page.body.append(guarded("Web trend", lambda: _web_trend_section(data, figs)))
     page.body.append(guarded("By landing touchpoint", lambda: _web_touchpoint_section(data, figs)))
     return page

@@ -16,6 +16,7 @@ from cx_insights.report.dashboard.components import (
     month_note,
     not_available,
     page_section,
+    takeaways_section,
 )
 from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
@@ -25,12 +26,14 @@ from cx_insights.report.dashboard.data import (
     label_of,
 )
 from cx_insights.report.dashboard.formatting import PALETTE, fmt_number, month_label, shorten
+from cx_insights.report.dashboard.takeaways import support_takeaways
 
 
 def support_page(data: DashboardData, figs: Figures) -> Page:
     page = Page(
         "support", "Support lead", "How fast and how well do we help, by channel and touchpoint?"
     )
+    page.body.append(guarded("Takeaways", lambda: takeaways_section(data, support_takeaways)))
     page.body.append(guarded("Ticket volume", lambda: _ticket_volume_section(data, figs)))
     page.body.append(guarded("By channel", lambda: _ticket_channel_section(data, figs)))
     page.body.append(guarded("By touchpoint", lambda: _ticket_touchpoint_section(data, figs)))

@@ -1,0 +1,190 @@
+"""Written takeaways of the Support and Product pages: sentences from the marts.
+
+A channel or touchpoint is called better or worse than the company only when
+its share's 95 % interval (Wilson) excludes the company's share and it has at
+least LOW_SAMPLE observations; otherwise the sentence says no difference can be
+told yet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from cx_insights.report.dashboard.data import (
+    LOW_SAMPLE,
+    DashboardData,
+    framework_labels,
+    kpi_rows,
+    kpi_value,
+    label_of,
+)
+from cx_insights.report.dashboard.formatting import add_months, fmt_number, is_missing, month_label
+
+Z95 = 1.96
+
+
+def wilson(successes: float, n: float) -> tuple[float, float]:
+    """95 % Wilson interval of a share, in %."""
+    if not n:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return 100 * (centre - half), 100 * (centre + half)
+
+
+def differs(successes: float, n: float, company_pct: float) -> int:
+    """-1 / +1 when the share is significantly below / above the company's (n >= LOW_SAMPLE),
+    0 when no difference can be told."""
+    if n < LOW_SAMPLE:
+        return 0
+    low, high = wilson(successes, n)
+    if high < company_pct:
+        return -1
+    if low > company_pct:
+        return 1
+    return 0
+
+
+def _change(now: float, before: float | None, unit: str, decimals: int = 0) -> str:
+    if before is None or is_missing(before):
+        return ""
+    diff = now - before
+    sign = "+" if diff >= 0 else "−"
+    return f" ({sign}{fmt_number(abs(diff), decimals)}{unit} on the month before)"
+
+
+def support_takeaways(data: DashboardData) -> list[str]:
+    by_channel = data.frame("tickets_by_channel")
+    month = data.reporting_month
+    if by_channel is None or month is None:
+        return []
+    months = pd.to_datetime(by_channel["month"])
+    now = by_channel[months == pd.Timestamp(month)]
+    before = by_channel[months == pd.Timestamp(add_months(month, -1))]
+    if now.empty:
+        return [f"No tickets were created in {month_label(month)}."]
+    out = []
+    total = int(now["tickets_created"].sum())
+    top = now.sort_values(["tickets_created", "channel"], ascending=[False, True]).iloc[0]
+    out.append(
+        f"{fmt_number(total)} tickets were created in {month_label(month)}"
+        f"{_change(total, before['tickets_created'].sum() if not before.empty else None, '')}"
+        f"; {fmt_number(100 * top['tickets_created'] / total, 0)} % came by {top['channel']}."
+    )
+    kpi = data.frame("kpi_monthly")
+    if kpi is not None:
+        median = kpi_value(kpi, "median_first_response_minutes", month)
+        prev = kpi_value(kpi, "median_first_response_minutes", add_months(month, -1))
+        if median is not None and not is_missing(median["value"]):
+            enough = now[now["responded_tickets"] >= LOW_SAMPLE]
+            slow = ""
+            if len(enough) >= 2:
+                slowest = enough.sort_values("median_first_response_minutes").iloc[-1]
+                fastest = enough.sort_values("median_first_response_minutes").iloc[0]
+                slow = (
+                    f" Of the channels with at least {LOW_SAMPLE} tickets, {slowest['channel']} "
+                    f"answers slowest ({fmt_number(slowest['median_first_response_minutes'], 0)} "
+                    f"min) and {fastest['channel']} fastest "
+                    f"({fmt_number(fastest['median_first_response_minutes'], 0)} min)."
+                )
+            before_value = prev["value"] if prev is not None else None
+            out.append(
+                f"The median first response was {fmt_number(median['value'], 0)} minutes"
+                f"{_change(float(median['value']), before_value, ' min')}." + slow
+            )
+    rated, good = float(now["rated"].sum()), float(now["rated_good"].sum())
+    if rated:
+        company = 100 * good / rated
+        worse = [
+            r.channel
+            for r in now.itertuples(index=False)
+            if differs(r.rated_good, r.rated, company) < 0
+        ]
+        verdict = (
+            f" {', '.join(map(str, worse))} rated significantly worse than that."
+            if worse
+            else " No channel differs significantly from that yet"
+            + (
+                f" (a channel needs at least {LOW_SAMPLE} rated tickets and a clear gap)."
+                if len(now) > 1
+                else "."
+            )
+        )
+        out.append(
+            f"{fmt_number(company, 0)} % of the {fmt_number(rated)} rated tickets solved in "
+            f"{month_label(month)} were rated good." + verdict
+        )
+    return out
+
+
+def product_takeaways(data: DashboardData) -> list[str]:
+    kpi = data.frame("kpi_monthly")
+    month = data.reporting_month
+    if kpi is None or month is None:
+        return []
+    sessions = kpi_value(kpi, "sessions", month)
+    if sessions is None or is_missing(sessions["value"]) or not sessions["value"]:
+        return [f"No web sessions in {month_label(month)}."]
+    out = []
+    before = kpi_value(kpi, "sessions", add_months(month, -1))
+    conversion = kpi_value(kpi, "conversion_rate", month)
+    conv_before = kpi_value(kpi, "conversion_rate", add_months(month, -1))
+    text = (
+        f"{fmt_number(sessions['value'])} web sessions in {month_label(month)}"
+        f"{_change(float(sessions['value']), before['value'] if before is not None else None, '')}"
+    )
+    if conversion is not None and not is_missing(conversion["value"]):
+        text += f"; {fmt_number(conversion['value'], 2)} % of them bought" + _change(
+            float(conversion["value"]),
+            conv_before["value"] if conv_before is not None else None,
+            " pts",
+            2,
+        )
+    out.append(text + ".")
+    labels = framework_labels(data)
+    for metric, good_when, label, worse_text, better_text in (
+        ("conversion_rate", 1, "conversion", "convert less often", "convert more often"),
+        (
+            "cart_abandonment_rate",
+            -1,
+            "cart abandonment",
+            "leave their carts behind more often",
+            "leave their carts behind less often",
+        ),
+    ):
+        company = kpi_value(kpi, metric, month)
+        if company is None or is_missing(company["value"]):
+            continue
+        overall = fmt_number(company["value"], 1)
+        rows = kpi_rows(kpi, "touchpoint", metric, month)
+        rows = rows[rows["level_id"] != "unknown"]
+        better, worse = [], []
+        for r in rows.itertuples(index=False):
+            sign = differs(r.numerator, r.denominator, float(company["value"]))
+            name = (
+                f"“{label_of(labels, 'touchpoint', r.level_id)}” "
+                f"({fmt_number(r.value, 1)} %, n = {int(r.n)})"
+            )
+            if sign == good_when:
+                better.append(name)
+            elif sign == -good_when:
+                worse.append(name)
+        if worse:
+            out.append(
+                f"Sessions landing on {', '.join(worse)} {worse_text}, significantly "
+                f"(against {overall} % overall)."
+            )
+        if better:
+            out.append(
+                f"Sessions landing on {', '.join(better)} {better_text}, significantly "
+                f"(against {overall} % overall)."
+            )
+        if not worse and not better:
+            out.append(
+                f"No landing touchpoint's {label} differs significantly from the {overall} % "
+                f"overall yet (a touchpoint needs at least {LOW_SAMPLE} sessions and a clear gap)."
+            )
+    return out
