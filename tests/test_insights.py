@@ -1130,3 +1130,33 @@ def test_driver_importance_without_answers_keeps_the_column_types():
     assert types["n"] == "BIGINT"
     assert types["relative_weight"] == "DOUBLE"
     assert types["is_low_sample"] == "BOOLEAN"
+
+
+def test_correlation_interval_is_fishers_z():
+    from cx_insights.insights.stats import correlation_interval
+
+    low, high = correlation_interval(0.5, 103)
+    assert low == pytest.approx(0.3394, abs=1e-4) and high == pytest.approx(0.6323, abs=1e-4)
+    assert all(np.isnan(v) for v in correlation_interval(0.5, 3))
+
+
+def test_relative_weight_intervals_hold_the_estimate_narrow_with_n_and_repeat():
+    from cx_insights.insights.stats import relative_weight_share_intervals, relative_weights
+
+    # Outcome first: drivers correlating 0.5, 0.3 and 0.05 with NPS, 0.2 with each other.
+    full = np.array(
+        [
+            [1.0, 0.5, 0.3, 0.05],
+            [0.5, 1.0, 0.2, 0.2],
+            [0.3, 0.2, 1.0, 0.2],
+            [0.05, 0.2, 0.2, 1.0],
+        ]
+    )
+    shares = relative_weights(full[1:, 1:], full[0, 1:]).shares
+    low, high = relative_weight_share_intervals(full, 400)
+    assert (low <= shares).all() and (shares <= high).all()
+    low_big, high_big = relative_weight_share_intervals(full, 40_000)
+    assert ((high_big - low_big) < (high - low)).all()
+    again = relative_weight_share_intervals(full, 400)
+    assert np.array_equal(low, again[0]) and np.array_equal(high, again[1])
+    assert np.isnan(relative_weight_share_intervals(full, 4)[0]).all()

@@ -34,9 +34,11 @@ import pandas as pd
 
 from cx_insights.insights.stats import (
     MIN_PAIRS,
+    correlation_interval,
     is_low_sample,
     median_split_high,
     nearest_correlation,
+    relative_weight_share_intervals,
     relative_weights,
 )
 
@@ -87,8 +89,13 @@ OUTPUT_COLUMNS = (
     "pairing",
     "n",
     "pearson_r",
+    "pearson_r_ci_low",
+    "pearson_r_ci_high",
     "relative_weight",
     "relative_weight_share",
+    "relative_weight_share_ci_low",
+    "relative_weight_share_ci_high",
+    "is_significant",
     "importance_rank",
     "model_r_squared",
     "model_n",
@@ -112,8 +119,13 @@ OUTPUT_DTYPES = {
     "pairing": "string",
     "n": "Int64",
     "pearson_r": "float64",
+    "pearson_r_ci_low": "float64",
+    "pearson_r_ci_high": "float64",
     "relative_weight": "float64",
     "relative_weight_share": "float64",
+    "relative_weight_share_ci_low": "float64",
+    "relative_weight_share_ci_high": "float64",
+    "is_significant": "boolean",
     "importance_rank": "float64",
     "model_r_squared": "float64",
     "model_n": "Int64",
@@ -186,17 +198,31 @@ def _weights_rows(
     weights: dict[int, tuple[float, float]],
     r_squared: float,
     model_n: int,
+    intervals: dict[int, tuple[float, float]] | None = None,
 ) -> list[dict]:
     rows = []
     for i, name in enumerate(names):
         raw, share = weights.get(i, (float("nan"), float("nan")))
+        share_low, share_high = (intervals or {}).get(i, (float("nan"), float("nan")))
+        r_low, r_high = correlation_interval(r[i], int(n[i]))
         rows.append(
             {
                 "element_id": name,
                 "n": int(n[i]),
                 "pearson_r": r[i],
+                "pearson_r_ci_low": r_low,
+                "pearson_r_ci_high": r_high,
                 "relative_weight": raw,
                 "relative_weight_share": share,
+                "relative_weight_share_ci_low": share_low,
+                "relative_weight_share_ci_high": share_high,
+                # Its link with NPS can be told from none: the correlation's interval
+                # excludes 0, on at least LOW_SAMPLE_N responses.
+                "is_significant": bool(
+                    not is_low_sample(int(n[i]))
+                    and not np.isnan(r_low)
+                    and (r_low > 0 or r_high < 0)
+                ),
                 "model_r_squared": r_squared if i in weights else float("nan"),
                 "model_n": model_n if i in weights else 0,
             }
@@ -239,7 +265,13 @@ def _driver_family(pairs: pd.DataFrame) -> list[dict]:
         r_squared = result.r_squared
         for ui, raw, share in zip(usable, result.raw, result.shares, strict=True):
             weights[ui] = (float(raw), float(share))
-    return _weights_rows(names, n, r, weights, r_squared, model_n)
+        low, high = relative_weight_share_intervals(full, model_n)
+        intervals = {
+            ui: (float(lo), float(hi)) for ui, lo, hi in zip(usable, low, high, strict=True)
+        }
+    else:
+        intervals = {}
+    return _weights_rows(names, n, r, weights, r_squared, model_n, intervals)
 
 
 def _touchpoint_family(pairs: pd.DataFrame) -> list[dict]:
@@ -270,7 +302,15 @@ def _touchpoint_family(pairs: pd.DataFrame) -> list[dict]:
         r_squared = result.r_squared
         for ui, raw, share in zip(usable, result.raw, result.shares, strict=True):
             weights[ui] = (float(raw), float(share))
-    return _weights_rows(names, n, r, weights, r_squared, int(total_n))
+        full = np.eye(len(usable) + 1)
+        full[0, 1:] = full[1:, 0] = r_all
+        low, high = relative_weight_share_intervals(nearest_correlation(full), int(total_n))
+        intervals = {
+            ui: (float(lo), float(hi)) for ui, lo, hi in zip(usable, low, high, strict=True)
+        }
+    else:
+        intervals = {}
+    return _weights_rows(names, n, r, weights, r_squared, int(total_n), intervals)
 
 
 def _performance(row: pd.Series) -> dict[str, float | int]:

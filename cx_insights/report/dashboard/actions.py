@@ -130,6 +130,9 @@ def driver_evidence(data: DashboardData) -> tuple[pd.Series | None, pd.Series | 
         & drivers["relative_weight_share"].notna()
         & drivers["performance_top_2_box_pct"].notna()
     ]
+    if "is_significant" in fix.columns:
+        # An element whose link with NPS cannot be told from none is not a priority.
+        fix = fix[fix["is_significant"].fillna(False).astype(bool)]
     if fix.empty:
         return None, None, float("nan"), 0
     fix = fix.assign(_family=(fix["element_type"] != "driver").astype(int))

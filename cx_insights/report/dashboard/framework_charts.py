@@ -203,17 +203,48 @@ def driver_quadrant_figure(drivers: pd.DataFrame) -> go.Figure | None:
         perf = part["performance_top_2_box_pct"].astype(float)
         low = part["is_low_sample"].fillna(False).astype(bool).tolist()
         quadrants = part["quadrant"].fillna("").astype(str).tolist()
+        has_ci = "relative_weight_share_ci_low" in part.columns
+        significant = (
+            part["is_significant"].fillna(False).astype(bool).tolist()
+            if "is_significant" in part.columns
+            else [True] * len(part)
+        )
+        ci_text = [
+            (
+                f" (95 % interval {fmt_number(r.relative_weight_share_ci_low, 1)} to "
+                f"{fmt_number(r.relative_weight_share_ci_high, 1)})"
+                if has_ci and not is_missing(r.relative_weight_share_ci_low)
+                else ""
+            )
+            + (
+                ""
+                if sig
+                else "<br><b>not significant</b>: its link with NPS cannot be told from none"
+            )
+            for r, sig in zip(part.itertuples(index=False), significant, strict=True)
+        ]
         hover = [
             f"<b>{esc(r.element_name)}</b> ({esc(r.quadrant)})<br>"
             f"importance {fmt_number(r.relative_weight_share, 1)} % of the explained NPS "
-            f"(rank {fmt_number(r.importance_rank)})<br>"
+            f"(rank {fmt_number(r.importance_rank)}){ci}<br>"
             f"Pearson r with NPS {fmt_number(r.pearson_r, 2)}, n = {fmt_number(r.n)}"
             f"{' (low sample)' if lo else ''}<br>"
             f"performance {fmt_number(r.performance_top_2_box_pct, 1)} % top-2-box, mean "
             f"{fmt_number(r.performance_mean, 2)} on {fmt_number(r.performance_scale_min)}-"
             f"{fmt_number(r.performance_scale_max)}"
-            for r, lo in zip(part.itertuples(index=False), low, strict=True)
+            for r, lo, ci in zip(part.itertuples(index=False), low, ci_text, strict=True)
         ]
+        error_x = None
+        if has_ci:
+            error_x = {
+                "type": "data",
+                "symmetric": False,
+                "array": (part["relative_weight_share_ci_high"].astype(float) - imp).tolist(),
+                "arrayminus": (imp - part["relative_weight_share_ci_low"].astype(float)).tolist(),
+                "color": "#cbd5e1",
+                "thickness": 1.5,
+                "width": 0,
+            }
         fig.add_trace(
             go.Scatter(
                 x=imp,
@@ -225,8 +256,10 @@ def driver_quadrant_figure(drivers: pd.DataFrame) -> go.Figure | None:
                 ],
                 textposition=label_positions(imp.tolist()),
                 textfont={"size": 12, "color": "#1e293b"},
+                error_x=error_x,
                 marker={
                     "size": 14,
+                    "symbol": ["circle" if sig else "circle-open" for sig in significant],
                     "color": [QUADRANT_COLORS.get(q, NEUTRAL) for q in quadrants],
                     "opacity": [0.45 if lo else 1.0 for lo in low],
                     "line": {"color": "white", "width": 1},

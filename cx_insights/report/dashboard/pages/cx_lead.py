@@ -77,7 +77,21 @@ def _drivers_section(data: DashboardData, figs: Figures) -> str:
         "in explaining the NPS answer (shares sum to 100 % within a scope and family). "
         "Performance: the share rating it in the top two boxes. Bottom-right elements matter "
         "and do badly: fix those first. The menu at the top right switches between the company "
-        "and each journey, and between experience drivers and touchpoint satisfaction.",
+        "and each journey, and between experience drivers and touchpoint satisfaction. The "
+        "grey bar is the importance's 95 % interval (a bootstrap of the correlations); an "
+        "open circle is not significant (its correlation with NPS cannot be told from 0), "
+        "whatever its share. Over every survey answer so far." + _r_squared_note(drivers),
+    )
+
+
+def _r_squared_note(drivers: pd.DataFrame) -> str:
+    company = drivers[(drivers["level"] == "company") & (drivers["element_type"] == "driver")]
+    r2 = company["model_r_squared"].dropna()
+    if r2.empty:
+        return ""
+    return (
+        f" The company's drivers together explain {fmt_number(100 * float(r2.iloc[0]), 0)} % "
+        "of the variance of the NPS answer (R²)."
     )
 
 

@@ -36,8 +36,17 @@ final as (
         cast(driver_importances.pairing as {{ dbt.type_string() }}) as pairing,
         cast(driver_importances.n as {{ dbt.type_bigint() }}) as n,
         cast(driver_importances.pearson_r as {{ type_double() }}) as pearson_r,
+        cast(driver_importances.pearson_r_ci_low as {{ type_double() }}) as pearson_r_ci_low,
+        cast(driver_importances.pearson_r_ci_high as {{ type_double() }}) as pearson_r_ci_high,
         cast(driver_importances.relative_weight as {{ type_double() }}) as relative_weight,
         cast(driver_importances.relative_weight_share as {{ type_double() }}) as relative_weight_share,
+        cast(
+            driver_importances.relative_weight_share_ci_low as {{ type_double() }}
+        ) as relative_weight_share_ci_low,
+        cast(
+            driver_importances.relative_weight_share_ci_high as {{ type_double() }}
+        ) as relative_weight_share_ci_high,
+        cast(driver_importances.is_significant as {{ dbt.type_boolean() }}) as is_significant,
         cast(driver_importances.importance_rank as {{ dbt.type_bigint() }}) as importance_rank,
         cast(driver_importances.model_r_squared as {{ type_double() }}) as model_r_squared,
         cast(driver_importances.model_n as {{ dbt.type_bigint() }}) as model_n,
