@@ -100,6 +100,10 @@ def test_too_few_verbatims_support_no_topic_and_nothing_is_lost():
     out = verbatims.analyse(frame)
     assert len(out) == 20 and out["topic_id"].isna().all()
     assert out["language"].eq("en").all()
+    # Typed although all null, so the warehouse stores text and double, not INTEGER.
+    assert str(out["topic_id"].dtype) == "string" and out["topic_weight"].dtype == "float64"
+    empty = verbatims.analyse(frame.head(0))
+    assert empty.empty and str(empty["topic_label"].dtype) == "string"
 
 
 def test_the_same_verbatims_give_the_same_rows_in_any_order():

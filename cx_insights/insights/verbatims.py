@@ -46,17 +46,21 @@ MIN_TOPIC_SHARE = 0.3
 MIN_TOPIC_COSINE = 0.2
 VADER_POSITIVE = 0.05
 
-OUTPUT_COLUMNS = (
-    "response_id",
-    "question_id",
-    "language",
-    "sentiment",
-    "sentiment_label",
-    "sentiment_method",
-    "topic_id",
-    "topic_label",
-    "topic_weight",
-)
+#: Columns and dtypes of the result. Typed even when a column is all null (no topic
+#: on a small drop): an untyped all-null column would reach the warehouse as INTEGER
+#: and break the mart's contract.
+OUTPUT_DTYPES = {
+    "response_id": "string",
+    "question_id": "string",
+    "language": "string",
+    "sentiment": "float64",
+    "sentiment_label": "string",
+    "sentiment_method": "string",
+    "topic_id": "string",
+    "topic_label": "string",
+    "topic_weight": "float64",
+}
+OUTPUT_COLUMNS = tuple(OUTPUT_DTYPES)
 
 
 @lru_cache(maxsize=1)
@@ -176,7 +180,7 @@ def analyse(verbatims: pd.DataFrame) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     texts = frame["value_text"].fillna("").astype(str).tolist()
     if not texts:
-        return pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+        return pd.DataFrame(columns=list(OUTPUT_COLUMNS)).astype(OUTPUT_DTYPES)
     frame["language"] = detect_languages(texts)
     scored = [sentiment(t, lang) for t, lang in zip(texts, frame["language"], strict=True)]
     frame["sentiment"] = [s[0] for s in scored]
@@ -220,4 +224,4 @@ def analyse(verbatims: pd.DataFrame) -> pd.DataFrame:
                     "topic_weight": weight,
                 }
             )
-    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS)).astype(OUTPUT_DTYPES)
