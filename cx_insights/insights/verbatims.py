@@ -16,7 +16,8 @@ deterministic.
   A verbatim belongs to each topic that holds at least MIN_TOPIC_SHARE of its
   weight and whose term vector is close to its own (cosine >= MIN_TOPIC_COSINE);
   a verbatim no topic describes has none (it is kept, with a null topic). A topic
-  is labelled by its three heaviest terms and numbered by size.
+  is labelled by its three heaviest terms and numbered by size. Above FIT_DOCUMENTS
+  verbatims the model is fitted on an evenly spaced sample and applied to all.
 
 Weights and scores are rounded to 6 decimals, so a rebuild gives the same rows
 whatever order BLAS adds in.
@@ -39,6 +40,9 @@ MIN_DOCUMENTS = 50
 MIN_DF = 5
 MAX_TOPICS = 15
 DOCUMENTS_PER_TOPIC = 25
+#: The topic model is fitted on at most this many verbatims (every k-th in key order,
+#: so the same drop gives the same sample) and applied to all of them.
+FIT_DOCUMENTS = 50_000
 MIN_TOPIC_SHARE = 0.3
 #: A verbatim belongs to a topic only if its TF-IDF vector points the topic's way
 #: (cosine with the topic's term vector at least this): NMF also gives weight to
@@ -139,7 +143,12 @@ def find_topics(texts: Sequence[str], topics: int | None = None) -> Topics | Non
     if k < 2:
         return None
     model = NMF(n_components=k, init="nndsvda", max_iter=500, random_state=0)
-    doc_topic = model.fit_transform(matrix)
+    step = -(-matrix.shape[0] // FIT_DOCUMENTS)  # ceil: 1 up to FIT_DOCUMENTS verbatims
+    if step == 1:
+        doc_topic = model.fit_transform(matrix)
+    else:
+        model.fit(matrix[::step])
+        doc_topic = model.transform(matrix)
     terms = np.asarray(vectorizer.get_feature_names_out())
     totals = doc_topic.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -181,8 +190,17 @@ def analyse(verbatims: pd.DataFrame) -> pd.DataFrame:
     texts = frame["value_text"].fillna("").astype(str).tolist()
     if not texts:
         return pd.DataFrame(columns=list(OUTPUT_COLUMNS)).astype(OUTPUT_DTYPES)
-    frame["language"] = detect_languages(texts)
-    scored = [sentiment(t, lang) for t, lang in zip(texts, frame["language"], strict=True)]
+    # Each distinct text once (surveys repeat short answers: "ok", "great service").
+    distinct = sorted(set(texts))
+    language_of = dict(zip(distinct, detect_languages(distinct), strict=True))
+    frame["language"] = [language_of[t] for t in texts]
+    scores: dict[tuple[str, str], tuple] = {}
+    scored = []
+    for text, lang in zip(texts, frame["language"], strict=True):
+        key = (text, lang)
+        if key not in scores:
+            scores[key] = sentiment(text, lang)
+        scored.append(scores[key])
     frame["sentiment"] = [s[0] for s in scored]
     frame["sentiment_label"] = [s[1] for s in scored]
     frame["sentiment_method"] = [s[2] for s in scored]
