@@ -6,9 +6,11 @@
 -- response) and each known journey (the responses on its touchpoints).
 --
 -- element_type 'driver': every pair of drivers, and every driver with the NPS
--- answer (element_b '__nps__'); driver values are positions 0..1 on their
--- question's scale. The row (element_a '__any__', element_b '__nps__') counts
--- the responses with an NPS answer and at least one driver answer (n only).
+-- answer (element_b '__nps__'), both over the responses with an NPS answer (so
+-- the correlation matrix rests on one set of responses); driver values are
+-- positions 0..1 on their question's scale. The row (element_a '__any__',
+-- element_b '__nps__') counts the responses with an NPS answer and at least one
+-- driver answer (n only).
 -- element_type 'touchpoint': each touchpoint's csat position with the NPS
 -- answer of the same response (element_b '__nps__').
 with
@@ -119,6 +121,18 @@ response_csat as (
         touchpoint_id
 ),
 
+nps_response_drivers as (
+    -- The driver answers of responses with an NPS answer in scope: driver-to-driver
+    -- correlations use the same responses as driver-to-NPS ones.
+    select response_drivers.*
+    from response_drivers
+    inner join response_nps
+        on
+            response_drivers.level = response_nps.level
+            and response_drivers.level_id = response_nps.level_id
+            and response_drivers.response_id = response_nps.response_id
+),
+
 driver_pairs as (
     select
         first_drivers.level,
@@ -132,8 +146,8 @@ driver_pairs as (
         {{ exact_sum('first_drivers.driver_value * first_drivers.driver_value') }} as sum_aa,
         {{ exact_sum('second_drivers.driver_value * second_drivers.driver_value') }} as sum_bb,
         {{ exact_sum('first_drivers.driver_value * second_drivers.driver_value') }} as sum_ab
-    from response_drivers as first_drivers
-    inner join response_drivers as second_drivers
+    from nps_response_drivers as first_drivers
+    inner join nps_response_drivers as second_drivers
         on
             first_drivers.level = second_drivers.level
             and first_drivers.level_id = second_drivers.level_id
