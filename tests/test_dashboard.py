@@ -282,7 +282,17 @@ def test_only_significant_gaps_are_recommended_and_the_rest_say_what_they_need()
     data.frames["driver_importance"] = clear
     action = dactions.action_key_driver(data)
     assert action is not None and "Price" in action.headline
-    assert "95 % interval 36 to 40 %" in action.detail and "not only this month" in action.detail
+    assert (
+        "95 % interval 36 to 40 %" in action.detail and "over every answer so far" in action.detail
+    )
+    # With windows, the action reads the last 12 complete months and says so.
+    windowed = pd.concat(
+        [clear.assign(window_name="all"), drivers.assign(window_name="last_12_months")]
+    )
+    data.frames["driver_importance"] = windowed
+    assert dactions.action_key_driver(data) is None  # 46.3 % over the last 12 months
+    rows, words = ddata.driver_window(windowed)
+    assert words == "the last 12 complete months" and set(rows["window_name"]) == {"last_12_months"}
 
 
 def test_expected_loss_sums_every_band_of_the_company_rows() -> None:

@@ -42,6 +42,10 @@ from cx_insights.insights.stats import (
     relative_weights,
 )
 
+#: The windows of int_driver_windows, in the order they are listed.
+WINDOW_ALL = "all"
+WINDOWS = (WINDOW_ALL, "last_12_months", "last_3_months")
+
 #: element_b of the pairs with the NPS answer; element_a of the driver model's size row.
 NPS = "__nps__"
 ANY = "__any__"
@@ -51,6 +55,7 @@ ANY = "__any__"
 PAIR_COLUMNS = (
     "level",
     "level_id",
+    "window_name",
     "element_type",
     "element_a",
     "element_b",
@@ -65,6 +70,7 @@ PAIR_COLUMNS = (
 PERFORMANCE_COLUMNS = (
     "level",
     "level_id",
+    "window_name",
     "element_type",
     "element_id",
     "answers",
@@ -84,6 +90,7 @@ QUADRANTS = {
 OUTPUT_COLUMNS = (
     "level",
     "level_id",
+    "window_name",
     "element_type",
     "element_id",
     "pairing",
@@ -114,6 +121,7 @@ OUTPUT_COLUMNS = (
 OUTPUT_DTYPES = {
     "level": "string",
     "level_id": "string",
+    "window_name": "string",
     "element_type": "string",
     "element_id": "string",
     "pairing": "string",
@@ -326,28 +334,41 @@ def _performance(row: pd.Series) -> dict[str, float | int]:
 
 
 def driver_importance(pairs: pd.DataFrame, performances: pd.DataFrame) -> pd.DataFrame:
-    """One row per (level, level_id, element_type, element_id); see the module docstring.
+    """One row per (level, level_id, window_name, element_type, element_id); see the
+    module docstring. Each window (int_driver_windows: every answer so far, the last 12
+    and 3 complete months) is a scope of its own.
 
-    pairs: PAIR_COLUMNS; performances: PERFORMANCE_COLUMNS.
+    pairs: PAIR_COLUMNS; performances: PERFORMANCE_COLUMNS (without window_name: 'all').
     """
-    keys = ["level", "level_id", "element_type"]
+    pairs = pairs if "window_name" in pairs.columns else pairs.assign(window_name=WINDOW_ALL)
+    if "window_name" not in performances.columns:
+        performances = performances.assign(window_name=WINDOW_ALL)
+    keys = ["level", "level_id", "window_name", "element_type"]
     perf = {
-        (row["level"], row["level_id"], row["element_type"], row["element_id"]): _performance(row)
+        (
+            row["level"],
+            row["level_id"],
+            row["window_name"],
+            row["element_type"],
+            row["element_id"],
+        ): _performance(row)
         for _, row in performances.iterrows()
         if row["answers"] > 0
     }
     scopes = set(map(tuple, pairs[keys].drop_duplicates().to_numpy().tolist()))
-    scopes |= {key[:3] for key in perf}
+    scopes |= {key[:4] for key in perf}
     rows: list[dict] = []
-    for level, level_id, element_type in sorted(scopes):
+    for level, level_id, window, element_type in sorted(scopes):
         scope = pairs[
             (pairs["level"] == level)
             & (pairs["level_id"] == level_id)
+            & (pairs["window_name"] == window)
             & (pairs["element_type"] == element_type)
         ]
         family = _driver_family if element_type == "driver" else _touchpoint_family
         found = {row["element_id"]: row for row in family(scope)}
-        elements = set(found) | {k[3] for k in perf if k[:3] == (level, level_id, element_type)}
+        here = (level, level_id, window, element_type)
+        elements = set(found) | {k[4] for k in perf if k[:4] == here}
         for element_id in sorted(elements):
             row = (
                 found.get(element_id)
@@ -362,16 +383,20 @@ def driver_importance(pairs: pd.DataFrame, performances: pd.DataFrame) -> pd.Dat
                 ),
                 float("nan"),
             )
-            row.update(perf.get((level, level_id, element_type, element_id), missing))
+            row.update(perf.get((*here, element_id), missing))
             row.setdefault("performance_n", 0)
             row.update(
-                level=level, level_id=level_id, element_type=element_type, pairing="response"
+                level=level,
+                level_id=level_id,
+                window_name=window,
+                element_type=element_type,
+                pairing="response",
             )
             rows.append(row)
     result = pd.DataFrame(rows, columns=[c for c in OUTPUT_COLUMNS if c not in ("quadrant",)])
     if result.empty:
         return empty_output()
-    group = result.groupby(["level", "level_id", "element_type"], sort=False)
+    group = result.groupby(["level", "level_id", "window_name", "element_type"], sort=False)
     result["importance_rank"] = group["relative_weight_share"].rank(ascending=False, method="min")
     result["quadrant"] = None
     for _, idx in group.groups.items():
@@ -381,9 +406,16 @@ def driver_importance(pairs: pd.DataFrame, performances: pd.DataFrame) -> pd.Dat
         )
     result["is_low_sample"] = result["n"].map(is_low_sample)
     order = {"company": 0, "journey": 1}
+    windows = {name: i for i, name in enumerate(WINDOWS)}
     result = result.sort_values(
-        ["level", "level_id", "element_type", "importance_rank", "element_id"],
-        key=lambda s: s.map(order) if s.name == "level" else s,
+        ["level", "level_id", "window_name", "element_type", "importance_rank", "element_id"],
+        key=lambda s: (
+            s.map(order)
+            if s.name == "level"
+            else s.map(windows).fillna(len(windows))
+            if s.name == "window_name"
+            else s
+        ),
         na_position="last",
     )
     return result[list(OUTPUT_COLUMNS)].reset_index(drop=True)

@@ -11,6 +11,7 @@ from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
     DashboardData,
     as_float,
+    driver_window,
     framework_labels,
     kpi_rows,
     kpi_value,
@@ -124,6 +125,7 @@ def driver_evidence(data: DashboardData) -> tuple[pd.Series | None, pd.Series | 
     drivers = data.frame("driver_importance")
     if drivers is None:
         return None, None, float("nan"), 0
+    drivers, _ = driver_window(drivers)
     fix = drivers[
         (drivers["level"] == "company")
         & (drivers["quadrant"] == "fix first")
@@ -170,7 +172,7 @@ def action_key_driver(data: DashboardData) -> Action | None:
         f"answers, yet only {fmt_number(best['performance_top_2_box_pct'], 0)} % rate it "
         f"well (95 % interval {fmt_number(low, 0)} to {fmt_number(high, 0)} %, n = "
         f"{fmt_number(best['performance_n'])}; the median is {fmt_number(median, 0)} %), over "
-        "every survey answer so far, not only this month: the “fix first” corner of the "
+        f"{driver_window(data.frame('driver_importance'))[1]}: the “fix first” corner of the "
         "key-driver quadrant.",
     )
 

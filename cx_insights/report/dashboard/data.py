@@ -473,3 +473,25 @@ def worst_touchpoint_rows(data: DashboardData) -> pd.DataFrame:
 
 def worst_touchpoints(data: DashboardData, k: int = WORST_TOUCHPOINTS) -> list[str]:
     return list(worst_touchpoint_rows(data)["level_id"].head(k)) if data.has("kpi_monthly") else []
+
+
+#: driver_importance's windows, as the pages name them.
+DRIVER_WINDOWS = {
+    "all": "every answer so far",
+    "last_12_months": "the last 12 complete months",
+    "last_3_months": "the last 3 complete months",
+}
+
+
+def driver_window(
+    drivers: pd.DataFrame, preferred: tuple[str, ...] = ("last_12_months", "all")
+) -> tuple[pd.DataFrame, str]:
+    """The rows of the first preferred window driver_importance has, and its words (a mart
+    without windows is one window: every answer)."""
+    if "window_name" not in drivers.columns:
+        return drivers, DRIVER_WINDOWS["all"]
+    for window in preferred:
+        rows = drivers[drivers["window_name"] == window]
+        if not rows.empty:
+            return rows, DRIVER_WINDOWS[window]
+    return drivers.iloc[0:0], DRIVER_WINDOWS["all"]

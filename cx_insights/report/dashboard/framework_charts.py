@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from cx_insights.report.dashboard.data import LOW_SAMPLE, DashboardData
+from cx_insights.report.dashboard.data import DRIVER_WINDOWS, LOW_SAMPLE, DashboardData
 from cx_insights.report.dashboard.formatting import (
     ACCENT,
     BAD,
@@ -158,16 +158,22 @@ def driver_groups(drivers: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     so each family gets its own quadrant.
     """
     frame = drivers.dropna(subset=["relative_weight_share", "performance_top_2_box_pct"])
+    if "window_name" not in frame.columns:
+        frame = frame.assign(window_name="all")
+    windows = {name: i for i, name in enumerate(DRIVER_WINDOWS)}
     frame = frame.assign(
+        _window=frame["window_name"].map(windows).fillna(len(windows)),
         _company=(frame["level"] != "company").astype(int),
         _family=(frame["element_type"] != "driver").astype(int),
-    ).sort_values(["_company", "level_name", "_family"], kind="stable")
+    ).sort_values(["_window", "_company", "level_name", "_family"], kind="stable")
     groups = []
-    for (_c, scope, _f, family), part in frame.groupby(
-        ["_company", "level_name", "_family", "element_type"], sort=False
+    for (_w, window, _c, scope, _f, family), part in frame.groupby(
+        ["_window", "window_name", "_company", "level_name", "_family", "element_type"],
+        sort=False,
     ):
         what = "experience drivers" if family == "driver" else "touchpoint satisfaction"
-        groups.append((f"{scope}: {what}", part))
+        when = DRIVER_WINDOWS.get(window, window)
+        groups.append((f"{scope}: {what}, {when}", part))
     return groups
 
 

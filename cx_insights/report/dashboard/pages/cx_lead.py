@@ -18,6 +18,7 @@ from cx_insights.report.dashboard.components import (
 from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
     DashboardData,
+    driver_window,
     framework_labels,
     kpi_value,
     label_of,
@@ -80,11 +81,13 @@ def _drivers_section(data: DashboardData, figs: Figures) -> str:
         "and each journey, and between experience drivers and touchpoint satisfaction. The "
         "grey bar is the importance's 95 % interval (a bootstrap of the correlations); an "
         "open circle is not significant (its correlation with NPS cannot be told from 0), "
-        "whatever its share. Over every survey answer so far." + _r_squared_note(drivers),
+        "whatever its share. The menu also offers the last 12 and the last 3 complete months "
+        "beside every answer so far." + _r_squared_note(drivers),
     )
 
 
 def _r_squared_note(drivers: pd.DataFrame) -> str:
+    drivers, _ = driver_window(drivers, ("all",))
     company = drivers[(drivers["level"] == "company") & (drivers["element_type"] == "driver")]
     r2 = company["model_r_squared"].dropna()
     if r2.empty:

@@ -1,6 +1,6 @@
--- How each element performs, per level: one row per (level, level_id,
--- element_type, element_id) over every answer to it in scope (driver answers
--- for a driver, csat answers on the touchpoint for a touchpoint): answers, the
+-- How each element performs, per level and window (int_driver_windows): one row
+-- per (level, level_id, window_name, element_type, element_id) over every answer
+-- to it in scope (driver answers for a driver, csat answers on the touchpoint for a touchpoint): answers, the
 -- sum of their positions 0..1 on their question's scale, the answers in the
 -- top-2 box of their own scale (value >= scale_max - 1), and the element's
 -- most common scale (ties: the lowest scale_min, then scale_max).
@@ -18,9 +18,14 @@ touchpoints as (
     select * from {{ ref('dim_touchpoint') }}
 ),
 
+windows as (
+    select * from {{ ref('int_driver_windows') }}
+),
+
 element_answers as (
     select
         touchpoints.journey_id,
+        answers.submitted_at,
         case when answers.metric = 'driver' then 'driver' else 'touchpoint' end as element_type,
         case when answers.metric = 'driver' then questions.driver else answers.touchpoint_id end as element_id,
         questions.scale_min,
@@ -51,6 +56,7 @@ scoped_answers as (
     select
         levels.level,
         case when levels.level = 'company' then 'all' else element_answers.journey_id end as level_id,
+        windows.window_name,
         element_answers.element_type,
         element_answers.element_id,
         element_answers.scale_min,
@@ -59,6 +65,13 @@ scoped_answers as (
         element_answers.answer_position
     from element_answers
     cross join levels
+    inner join windows
+        on
+            windows.window_name = 'all'
+            or (
+                element_answers.submitted_at >= cast(windows.window_start_date as {{ dbt.type_timestamp() }})
+                and element_answers.submitted_at < cast(windows.window_end_date as {{ dbt.type_timestamp() }})
+            )
     where
         levels.level = 'company'
         or (element_answers.journey_id is not null and element_answers.journey_id <> 'unknown')
@@ -68,18 +81,20 @@ element_scales as (
     select
         level,
         level_id,
+        window_name,
         element_type,
         element_id,
         scale_min,
         scale_max,
         row_number() over (
-            partition by level, level_id, element_type, element_id
+            partition by level, level_id, window_name, element_type, element_id
             order by count(*) desc, scale_min asc, scale_max asc
         ) as scale_rank
     from scoped_answers
     group by
         level,
         level_id,
+        window_name,
         element_type,
         element_id,
         scale_min,
@@ -90,6 +105,7 @@ performances as (
     select
         level,
         level_id,
+        window_name,
         element_type,
         element_id,
         count(*) as answers,
@@ -99,6 +115,7 @@ performances as (
     group by
         level,
         level_id,
+        window_name,
         element_type,
         element_id
 ),
@@ -107,6 +124,7 @@ final as (
     select
         performances.level,
         performances.level_id,
+        performances.window_name,
         performances.element_type,
         performances.element_id,
         performances.answers,
@@ -119,6 +137,7 @@ final as (
         on
             performances.level = element_scales.level
             and performances.level_id = element_scales.level_id
+            and performances.window_name = element_scales.window_name
             and performances.element_type = element_scales.element_type
             and performances.element_id = element_scales.element_id
     where element_scales.scale_rank = 1

@@ -1,6 +1,7 @@
 -- The sums driver importance is computed from, so that no answer has to leave
 -- the database. One row per (level, level_id, element_type, element_a,
--- element_b) with, over the survey responses holding both, the count n and
+-- element_b, window_name: int_driver_windows) with, over the survey responses
+-- of the window holding both, the count n and
 -- sum_a, sum_b, sum_aa, sum_bb, sum_ab of the two values (a Pearson
 -- correlation follows from these). Levels: the company (level_id 'all', every
 -- response) and each known journey (the responses on its touchpoints).
@@ -27,9 +28,14 @@ touchpoints as (
     select * from {{ ref('dim_touchpoint') }}
 ),
 
+windows as (
+    select * from {{ ref('int_driver_windows') }}
+),
+
 scored_answers as (
     select
         answers.response_id,
+        answers.submitted_at,
         answers.touchpoint_id,
         touchpoints.journey_id,
         answers.metric,
@@ -57,6 +63,7 @@ scoped_answers as (
     select
         levels.level,
         case when levels.level = 'company' then 'all' else scored_answers.journey_id end as level_id,
+        windows.window_name,
         scored_answers.response_id,
         scored_answers.touchpoint_id,
         scored_answers.metric,
@@ -65,6 +72,13 @@ scoped_answers as (
         scored_answers.answer_position
     from scored_answers
     cross join levels
+    inner join windows
+        on
+            windows.window_name = 'all'
+            or (
+                scored_answers.submitted_at >= cast(windows.window_start_date as {{ dbt.type_timestamp() }})
+                and scored_answers.submitted_at < cast(windows.window_end_date as {{ dbt.type_timestamp() }})
+            )
     where
         levels.level = 'company'
         or (scored_answers.journey_id is not null and scored_answers.journey_id <> 'unknown')
@@ -74,6 +88,7 @@ response_nps as (
     select
         level,
         level_id,
+        window_name,
         response_id,
         avg(answer_value) as nps_value
     from scoped_answers
@@ -81,6 +96,7 @@ response_nps as (
     group by
         level,
         level_id,
+        window_name,
         response_id
 ),
 
@@ -88,6 +104,7 @@ response_drivers as (
     select
         level,
         level_id,
+        window_name,
         response_id,
         driver,
         avg(answer_position) as driver_value
@@ -98,6 +115,7 @@ response_drivers as (
     group by
         level,
         level_id,
+        window_name,
         response_id,
         driver
 ),
@@ -106,6 +124,7 @@ response_csat as (
     select
         level,
         level_id,
+        window_name,
         response_id,
         touchpoint_id,
         avg(answer_position) as csat_value
@@ -117,6 +136,7 @@ response_csat as (
     group by
         level,
         level_id,
+        window_name,
         response_id,
         touchpoint_id
 ),
@@ -130,6 +150,7 @@ nps_response_drivers as (
         on
             response_drivers.level = response_nps.level
             and response_drivers.level_id = response_nps.level_id
+            and response_drivers.window_name = response_nps.window_name
             and response_drivers.response_id = response_nps.response_id
 ),
 
@@ -137,6 +158,7 @@ driver_pairs as (
     select
         first_drivers.level,
         first_drivers.level_id,
+        first_drivers.window_name,
         'driver' as element_type,
         first_drivers.driver as element_a,
         second_drivers.driver as element_b,
@@ -151,11 +173,13 @@ driver_pairs as (
         on
             first_drivers.level = second_drivers.level
             and first_drivers.level_id = second_drivers.level_id
+            and first_drivers.window_name = second_drivers.window_name
             and first_drivers.response_id = second_drivers.response_id
             and first_drivers.driver < second_drivers.driver
     group by
         first_drivers.level,
         first_drivers.level_id,
+        first_drivers.window_name,
         first_drivers.driver,
         second_drivers.driver
 ),
@@ -164,6 +188,7 @@ driver_nps_pairs as (
     select
         response_drivers.level,
         response_drivers.level_id,
+        response_drivers.window_name,
         'driver' as element_type,
         response_drivers.driver as element_a,
         '__nps__' as element_b,
@@ -178,10 +203,12 @@ driver_nps_pairs as (
         on
             response_drivers.level = response_nps.level
             and response_drivers.level_id = response_nps.level_id
+            and response_drivers.window_name = response_nps.window_name
             and response_drivers.response_id = response_nps.response_id
     group by
         response_drivers.level,
         response_drivers.level_id,
+        response_drivers.window_name,
         response_drivers.driver
 ),
 
@@ -189,6 +216,7 @@ rated_responses as (
     select distinct
         level,
         level_id,
+        window_name,
         response_id
     from response_drivers
 ),
@@ -197,6 +225,7 @@ driver_model_sizes as (
     select
         response_nps.level,
         response_nps.level_id,
+        response_nps.window_name,
         'driver' as element_type,
         '__any__' as element_a,
         '__nps__' as element_b,
@@ -211,16 +240,19 @@ driver_model_sizes as (
         on
             response_nps.level = rated_responses.level
             and response_nps.level_id = rated_responses.level_id
+            and response_nps.window_name = rated_responses.window_name
             and response_nps.response_id = rated_responses.response_id
     group by
         response_nps.level,
-        response_nps.level_id
+        response_nps.level_id,
+        response_nps.window_name
 ),
 
 touchpoint_nps_pairs as (
     select
         response_csat.level,
         response_csat.level_id,
+        response_csat.window_name,
         'touchpoint' as element_type,
         response_csat.touchpoint_id as element_a,
         '__nps__' as element_b,
@@ -235,10 +267,12 @@ touchpoint_nps_pairs as (
         on
             response_csat.level = response_nps.level
             and response_csat.level_id = response_nps.level_id
+            and response_csat.window_name = response_nps.window_name
             and response_csat.response_id = response_nps.response_id
     group by
         response_csat.level,
         response_csat.level_id,
+        response_csat.window_name,
         response_csat.touchpoint_id
 ),
 

@@ -1,5 +1,5 @@
 -- What explains the NPS answer, per journey and for the company: one row per
--- (level, level_id, element_type, element_id). The statistics come from the
+-- (level, level_id, window_name, element_type, element_id). The statistics come from the
 -- Python model int_driver_importances_computed; this model names the levels
 -- and elements and fixes the contract.
 with
@@ -16,6 +16,10 @@ touchpoints as (
     select * from {{ ref('dim_touchpoint') }}
 ),
 
+windows as (
+    select * from {{ ref('int_driver_windows') }}
+),
+
 final as (
     select
         cast(driver_importances.level as {{ dbt.type_string() }}) as level,
@@ -24,6 +28,9 @@ final as (
             case when driver_importances.level = 'company' then 'Company' else journeys.journey_name end
             as {{ dbt.type_string() }}
         ) as level_name,
+        cast(driver_importances.window_name as {{ dbt.type_string() }}) as window_name,
+        windows.window_start_date,
+        windows.window_end_date,
         cast(driver_importances.element_type as {{ dbt.type_string() }}) as element_type,
         cast(driver_importances.element_id as {{ dbt.type_string() }}) as element_id,
         cast(
@@ -62,6 +69,8 @@ final as (
         on driver_importances.level_id = journeys.journey_id
     left join touchpoints
         on driver_importances.element_id = touchpoints.touchpoint_id
+    left join windows
+        on driver_importances.window_name = windows.window_name
 )
 
 select * from final
