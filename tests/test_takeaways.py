@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cx_insights.insights.stats import wilson_interval
 from cx_insights.report.dashboard import data as ddata
 from cx_insights.report.dashboard import takeaways
 
 
 def test_wilson_interval_and_significance():
-    low, high = takeaways.wilson(3, 326)
+    low, high = wilson_interval(3, 326)
     assert low == pytest.approx(0.313, abs=0.01) and high == pytest.approx(2.67, abs=0.01)
     assert takeaways.differs(3, 326, 2.53) == 0  # 0.9 % on 326 sessions: not clearly below
     assert takeaways.differs(2, 302, 2.53) == -1

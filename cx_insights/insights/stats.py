@@ -6,6 +6,7 @@ pinned by a unit test on numbers worked out by hand.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ from cx_insights.config import LOW_SAMPLE_N
 
 #: Fewest pairs a correlation is computed on; below it the correlation is null.
 MIN_PAIRS = 3
+#: The normal quantile of kpis.md's 95 % intervals.
+Z95 = 1.96
 
 
 def is_low_sample(n: int | float | None) -> bool:
@@ -114,7 +117,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(u / (n_pos * n_neg))
 
 
-def auc_interval(area: float, n_pos: int, n_neg: int, z: float = 1.96) -> tuple[float, float]:
+def auc_interval(area: float, n_pos: int, n_neg: int, z: float = Z95) -> tuple[float, float]:
     """95 % interval of an AUC (Hanley and McNeil, 1982), clipped to [0, 1].
 
     se^2 = (A (1 - A) + (n1 - 1)(Q1 - A^2) + (n0 - 1)(Q2 - A^2)) / (n1 n0) with
@@ -184,9 +187,19 @@ def relative_weight_share_intervals(
     return low, high
 
 
-def correlation_interval(r: float, n: int, z: float = 1.96) -> tuple[float, float]:
+def correlation_interval(r: float, n: int, z: float = Z95) -> tuple[float, float]:
     """95 % interval of a Pearson correlation (Fisher's z); NaN below 4 pairs."""
     if n is None or n < 4 or np.isnan(r) or abs(r) >= 1:
         return float("nan"), float("nan")
     centre, half = np.arctanh(r), z / np.sqrt(n - 3)
     return float(np.tanh(centre - half)), float(np.tanh(centre + half))
+
+
+def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """95 % Wilson interval of a share, in % (NaN without observations)."""
+    if not n:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n * n)) / (1 + z**2 / n)
+    return 100 * (centre - half), 100 * (centre + half)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from cx_insights.insights.stats import Z95
 from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
     DashboardData,
@@ -43,9 +44,6 @@ class EvidenceGap:
 
     subject: str
     text: str
-
-
-Z95 = 1.96
 
 
 def answers_needed(n: int, ci_low: float, ci_high: float, gap: float) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from cx_insights.config import LOW_SAMPLE_N, Settings
-from cx_insights.report.dashboard.formatting import TOP_LINE, add_months, is_missing
+from cx_insights.report.dashboard.formatting import TOP_LINE, add_months, is_missing, is_true
 from cx_insights.warehouse import connect, table_exists
 
 log = logging.getLogger(__name__)
@@ -185,15 +185,27 @@ class ReportingMonthError(ValueError):
     """`--month` names a month the marts have no KPI for."""
 
 
+def complete_months(dim_month: pd.DataFrame | None) -> set[date] | None:
+    """The months dim_month calls complete (None without dim_month)."""
+    if dim_month is None or "is_complete" not in dim_month.columns:
+        return None
+    return {
+        pd.Timestamp(m).date()
+        for m, ok in zip(dim_month["month_start_date"], dim_month["is_complete"], strict=True)
+        if is_true(ok)
+    }
+
+
 def reporting_month_from(
     kpi_months: Iterable[date],
-    dim_month: pd.DataFrame | None,
+    complete: set[date] | None,
     data_until: datetime | None,
     asked: date | None = None,
 ) -> tuple[date | None, date | None]:
-    """(reporting month, latest month): the month asked for, else the last month
-    dim_month calls complete (it has ended and every source's data reaches past it,
-    with nothing of it waiting in quarantine), else the heuristic on the data's end."""
+    """(reporting month, latest month): the month asked for, else the last of the
+    `complete` months (complete_months: it has ended and every source's data reaches
+    past it, with nothing of it waiting in quarantine), else the heuristic on the
+    data's end."""
     ordered = sorted({pd.Timestamp(m).date() for m in kpi_months})
     if not ordered:
         return None, None
@@ -204,12 +216,7 @@ def reporting_month_from(
                 f"{ordered[-1]:%Y-%m}"
             )
         return asked, ordered[-1]
-    if dim_month is not None and "is_complete" in dim_month.columns:
-        complete = {
-            pd.Timestamp(m).date()
-            for m, ok in zip(dim_month["month_start_date"], dim_month["is_complete"], strict=True)
-            if ok is True or ok == 1
-        }
+    if complete is not None:
         candidates = [m for m in ordered if m in complete]
         if candidates:
             return candidates[-1], ordered[-1]
@@ -260,21 +267,18 @@ def _read_marts(settings: Settings, data: DashboardData, month: date | None = No
         ]
         untils = [u for u in untils if u is not None]
         data.data_until = max(untils) if untils else None
+        complete = None
         if "dim_month" in present:
-            data.frames["dim_month"] = _query(
-                con, "select * from marts.dim_month order by month_start_date"
-            )
-            dim = data.frames["dim_month"]
-            data.partial_months = {
-                pd.Timestamp(m).date()
-                for m, ok in zip(dim["month_start_date"], dim["is_complete"], strict=True)
-                if ok is not True and ok != 1
-            }
+            dim = _query(con, "select * from marts.dim_month order by month_start_date")
+            data.frames["dim_month"] = dim
+            complete = complete_months(dim)
+            spine = {pd.Timestamp(m).date() for m in dim["month_start_date"]}
+            data.partial_months = spine - (complete or set())
         kpi = data.frame("kpi_monthly")
         if kpi is not None:
             months = kpi.loc[kpi["level"] == "company", "month"]
             data.reporting_month, data.latest_month = reporting_month_from(
-                months, data.frame("dim_month"), data.data_until, month
+                months, complete, data.data_until, month
             )
         if "fct_verbatim_topics" in present:
             data.frames["verbatim_sentiment"] = _query(con, VERBATIM_SENTIMENT_SQL)

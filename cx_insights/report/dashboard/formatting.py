@@ -118,6 +118,11 @@ def is_missing(value: object) -> bool:
         return False
 
 
+def is_true(value: object) -> bool:
+    """A boolean read from a mart (numpy, pandas or Python; null is false)."""
+    return not is_missing(value) and bool(value)
+
+
 def fmt_number(value: object, decimals: int = 0) -> str:
     if is_missing(value):
         return "–"

@@ -8,10 +8,9 @@ told yet.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
+from cx_insights.insights.stats import wilson_interval
 from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
     DashboardData,
@@ -22,25 +21,13 @@ from cx_insights.report.dashboard.data import (
 )
 from cx_insights.report.dashboard.formatting import add_months, fmt_number, is_missing, month_label
 
-Z95 = 1.96
-
-
-def wilson(successes: float, n: float) -> tuple[float, float]:
-    """95 % Wilson interval of a share, in %."""
-    if not n:
-        return float("nan"), float("nan")
-    p = successes / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    return 100 * (centre - half), 100 * (centre + half)
-
 
 def differs(successes: float, n: float, company_pct: float) -> int:
     """-1 / +1 when the share is significantly below / above the company's (n >= LOW_SAMPLE),
     0 when no difference can be told."""
     if n < LOW_SAMPLE:
         return 0
-    low, high = wilson(successes, n)
+    low, high = wilson_interval(successes, n)
     if high < company_pct:
         return -1
     if low > company_pct:

@@ -47,6 +47,7 @@ from cx_insights.report.dashboard.formatting import (
     fmt_money,
     fmt_number,
     is_missing,
+    is_true,
     month_label,
 )
 
@@ -175,11 +176,6 @@ def expected_loss_summary(data: DashboardData) -> tuple[float, float] | None:
     return float(loss.sum()), float(loss[bands["risk_band"] == "high"].sum())
 
 
-def _true(value: object) -> bool:
-    """A boolean from a mart (numpy, pandas or Python; null is false)."""
-    return not is_missing(value) and bool(value)
-
-
 def _value_card(data: DashboardData) -> str | None:
     link = data.frame("nps_financial_link")
     value = promoter_value(data)
@@ -194,7 +190,7 @@ def _value_card(data: DashboardData) -> str | None:
     )
     verdict = (
         "significant"
-        if _true(row.get("is_value_significant"))
+        if is_true(row.get("is_value_significant"))
         else "not significant: no initiative claims revenue from it"
     )
     return metric_card(
@@ -220,7 +216,7 @@ def _backtest_card(data: DashboardData) -> str | None:
         baseline = f"; the simple rule scores {fmt_number(bt['baseline_auc'], 2)}"
     reliable = (
         ""
-        if _true(bt.get("is_model_reliable"))
+        if is_true(bt.get("is_model_reliable"))
         else " Its interval includes 0.5 (chance): read the list with care."
     )
     return metric_card(
