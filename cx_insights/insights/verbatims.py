@@ -120,6 +120,12 @@ class Topics:
     cosines: np.ndarray  # documents x topics: how well each topic describes the text
 
 
+def describes(shares: np.ndarray, cosines: np.ndarray) -> np.ndarray:
+    """Whether a topic describes a text: it holds at least MIN_TOPIC_SHARE of the text's
+    weight and points its way (cosine at least MIN_TOPIC_COSINE)."""
+    return (shares >= MIN_TOPIC_SHARE) & (cosines >= MIN_TOPIC_COSINE)
+
+
 def topic_count(documents: int) -> int:
     return max(2, min(MAX_TOPICS, documents // DOCUMENTS_PER_TOPIC))
 
@@ -155,7 +161,7 @@ def find_topics(texts: Sequence[str], topics: int | None = None) -> Topics | Non
         shares = np.where(totals > 0, doc_topic / totals, 0.0)
         directions = model.components_ / np.linalg.norm(model.components_, axis=1, keepdims=True)
     cosines = np.asarray(matrix @ np.nan_to_num(directions).T)  # TF-IDF rows are unit length
-    described = (shares >= MIN_TOPIC_SHARE) & (cosines >= MIN_TOPIC_COSINE)
+    described = describes(shares, cosines)
     # Number topics by how many verbatims they describe, largest first (ties by label).
     size = described.sum(axis=0)
     raw_labels = [" · ".join(_top_terms(model.components_[t], terms)) for t in range(k)]
@@ -193,14 +199,9 @@ def analyse(verbatims: pd.DataFrame) -> pd.DataFrame:
     # Each distinct text once (surveys repeat short answers: "ok", "great service").
     distinct = sorted(set(texts))
     language_of = dict(zip(distinct, detect_languages(distinct), strict=True))
+    sentiment_of = {text: sentiment(text, language_of[text]) for text in distinct}
     frame["language"] = [language_of[t] for t in texts]
-    scores: dict[tuple[str, str], tuple] = {}
-    scored = []
-    for text, lang in zip(texts, frame["language"], strict=True):
-        key = (text, lang)
-        if key not in scores:
-            scores[key] = sentiment(text, lang)
-        scored.append(scores[key])
+    scored = [sentiment_of[t] for t in texts]
     frame["sentiment"] = [s[0] for s in scored]
     frame["sentiment_label"] = [s[1] for s in scored]
     frame["sentiment_method"] = [s[2] for s in scored]
@@ -211,11 +212,7 @@ def analyse(verbatims: pd.DataFrame) -> pd.DataFrame:
     if found is not None:
         for position, doc in enumerate(modelled):
             share, cosine = found.weights[position], found.cosines[position]
-            picks = [
-                (t, float(w))
-                for t, w in enumerate(share)
-                if w >= MIN_TOPIC_SHARE and cosine[t] >= MIN_TOPIC_COSINE
-            ]
+            picks = [(t, float(share[t])) for t in np.flatnonzero(describes(share, cosine))]
             if not picks and share.max() > 0:
                 top = int(share.argmax())
                 if cosine[top] >= MIN_TOPIC_COSINE:

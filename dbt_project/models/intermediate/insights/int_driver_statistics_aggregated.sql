@@ -142,9 +142,11 @@ response_csat as (
 ),
 
 nps_response_drivers as (
-    -- The driver answers of responses with an NPS answer in scope: driver-to-driver
-    -- correlations use the same responses as driver-to-NPS ones.
-    select response_drivers.*
+    -- The driver answers of responses with an NPS answer in scope, with that answer:
+    -- driver-to-driver and driver-to-NPS sums both come from these rows.
+    select
+        response_drivers.*,
+        response_nps.nps_value
     from response_drivers
     inner join response_nps
         on
@@ -186,30 +188,24 @@ driver_pairs as (
 
 driver_nps_pairs as (
     select
-        response_drivers.level,
-        response_drivers.level_id,
-        response_drivers.window_name,
+        level,
+        level_id,
+        window_name,
         'driver' as element_type,
-        response_drivers.driver as element_a,
+        driver as element_a,
         '__nps__' as element_b,
         count(*) as n,
-        {{ exact_sum('response_drivers.driver_value') }} as sum_a,
-        {{ exact_sum('response_nps.nps_value') }} as sum_b,
-        {{ exact_sum('response_drivers.driver_value * response_drivers.driver_value') }} as sum_aa,
-        {{ exact_sum('response_nps.nps_value * response_nps.nps_value') }} as sum_bb,
-        {{ exact_sum('response_drivers.driver_value * response_nps.nps_value') }} as sum_ab
-    from response_drivers
-    inner join response_nps
-        on
-            response_drivers.level = response_nps.level
-            and response_drivers.level_id = response_nps.level_id
-            and response_drivers.window_name = response_nps.window_name
-            and response_drivers.response_id = response_nps.response_id
+        {{ exact_sum('driver_value') }} as sum_a,
+        {{ exact_sum('nps_value') }} as sum_b,
+        {{ exact_sum('driver_value * driver_value') }} as sum_aa,
+        {{ exact_sum('nps_value * nps_value') }} as sum_bb,
+        {{ exact_sum('driver_value * nps_value') }} as sum_ab
+    from nps_response_drivers
     group by
-        response_drivers.level,
-        response_drivers.level_id,
-        response_drivers.window_name,
-        response_drivers.driver
+        level,
+        level_id,
+        window_name,
+        driver
 ),
 
 rated_responses as (
