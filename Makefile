@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: run test unit lint install clean benchmark dev chromium
+.PHONY: run test unit lint install clean benchmark dev chromium postgres
 
 # The venv is (re)installed only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -35,11 +35,20 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# PostgreSQL's server programs for CX_TARGET=postgres without CX_POSTGRES_DSN (the
+# project then runs its own cluster): Debian's package, installed when initdb is
+# missing and we are root. The package's own cluster is not used (nor started).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		[ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql >/dev/null; }
+
 # The fast tier: pure logic, the loader and the gate, dbt unit tests (under 2 minutes).
-unit: $(STAMP)
+unit: $(STAMP) postgres
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
 
-test: $(STAMP) lint chromium
+test: $(STAMP) lint chromium postgres
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 benchmark: $(STAMP)
@@ -53,4 +62,4 @@ dev: $(STAMP)
 		$(BIN)/dagster dev -m orchestration.definitions
 
 clean:
-	rm -rf warehouse dbt_project/target dbt_project/logs .pytest_cache
+	rm -rf warehouse dbt_project/target dbt_project/target-* dbt_project/logs .pytest_cache

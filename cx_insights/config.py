@@ -77,11 +77,16 @@ class Settings:
 
     def dbt_env(self) -> dict[str, str]:
         """The environment dbt needs, with absolute paths."""
-        return {
+        env = {
             "CX_WAREHOUSE": str(self.warehouse),
             "CX_REPORTING_CURRENCY": self.reporting_currency,
             "CX_TARGET": self.target,
         }
+        if self.target == "postgres":
+            from cx_insights import postgres
+
+            env.update(postgres.connection(self, start=False).dbt_env())
+        return env
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

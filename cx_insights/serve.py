@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,7 +103,10 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
     _remove_abandoned_temp_files(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        _write_marts_copy(settings.warehouse, tmp, run_id)
+        if settings.target == "postgres":
+            _write_marts_from_postgres(settings, tmp, run_id)
+        else:
+            _write_marts_copy(settings.warehouse, tmp, run_id)
         _fsync(tmp)
         os.replace(tmp, target)
         _fsync(target.parent)
@@ -114,7 +118,6 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
 
 
 def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None) -> None:
-    built_at = datetime.now(UTC).replace(tzinfo=None)
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
@@ -129,23 +132,58 @@ def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None) -> None:
             name = f"{MARTS_SCHEMA}.{quote_ident(table)}"
             con.execute(f"create table pub.{name} as select * from work.{name}")
             counts.append((table, con.execute(f"select count(*) from pub.{name}").fetchone()[0]))
-        con.execute(
-            f"""
-            create table pub.{MARTS_SCHEMA}.{BUILD_TABLE} (
-                table_name varchar not null,
-                row_count bigint not null,
-                built_at timestamp not null,
-                run_id varchar
-            )
-            """
-        )
-        con.executemany(
-            f"insert into pub.{MARTS_SCHEMA}.{BUILD_TABLE} values (?, ?, ?, ?)",
-            [(table, rows, built_at, run_id) for table, rows in counts],
-        )
+        _write_build_table(con, "pub", counts, run_id)
         con.execute("checkpoint pub")
         con.execute("detach pub")
         con.execute("detach work")
+
+
+def _write_marts_from_postgres(settings: Settings, tmp: Path, run_id: str | None) -> None:
+    """The PostgreSQL target's marts, each column with its type, into a new DuckDB
+    file: the same read-only file for BI tools, the dashboard's alerts and exports."""
+    from cx_insights import postgres
+
+    pg = postgres.connect(settings)
+    try:
+        tables = [t for t in postgres.pg_tables(pg, MARTS_SCHEMA) if t != BUILD_TABLE]
+        if not tables:
+            raise RuntimeError("PostgreSQL has no marts to publish")
+        with duckdb.connect(str(tmp)) as con:
+            con.execute("set TimeZone = 'UTC'")
+            postgres.fetch_into_duckdb(
+                pg, con, [(MARTS_SCHEMA, t) for t in tables], tmp.parent / f"{tmp.name}.d"
+            )
+            count = "select count(*) from {}.{}"
+            counts = [
+                (t, con.execute(count.format(MARTS_SCHEMA, quote_ident(t))).fetchone()[0])
+                for t in tables
+            ]
+            database = con.execute("select current_database()").fetchone()[0]
+            _write_build_table(con, database, counts, run_id)
+            con.execute("checkpoint")
+    finally:
+        pg.close()
+        shutil.rmtree(tmp.parent / f"{tmp.name}.d", ignore_errors=True)
+
+
+def _write_build_table(
+    con: duckdb.DuckDBPyConnection, database: str, counts: list, run_id: str | None
+) -> None:
+    built_at = datetime.now(UTC).replace(tzinfo=None)
+    con.execute(
+        f"""
+        create table {database}.{MARTS_SCHEMA}.{BUILD_TABLE} (
+            table_name varchar not null,
+            row_count bigint not null,
+            built_at timestamp not null,
+            run_id varchar
+        )
+        """
+    )
+    con.executemany(
+        f"insert into {database}.{MARTS_SCHEMA}.{BUILD_TABLE} values (?, ?, ?, ?)",
+        [(table, rows, built_at, run_id) for table, rows in counts],
+    )
 
 
 def _fsync(path: Path) -> None:

@@ -121,6 +121,30 @@ def _end_month() -> str:
     return DEFAULT_END_MONTH
 
 
+def cmd_postgres(args: argparse.Namespace) -> int:
+    """The PostgreSQL target's server: start the local cluster, stop it, or print the
+    DSN a BI tool connects with (CX_POSTGRES_DSN when set)."""
+    import os
+
+    from cx_insights import postgres
+
+    settings = load_settings()
+    external = bool(os.environ.get("CX_POSTGRES_DSN", "").strip())
+    cluster = postgres.LocalCluster(settings)
+    if args.action == "stop":
+        if external:
+            print("CX_POSTGRES_DSN is set: that server is not ours to stop", file=sys.stderr)
+            return 2
+        was_running = cluster.stop()
+        print(f"stopped the local cluster in {cluster.data}" if was_running else "not running")
+        return 0
+    if args.action == "start" or (args.action == "dsn" and not external):
+        print(postgres.connection(settings).dsn)
+        return 0
+    print(postgres.connection(settings, start=False).dsn)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cx-insights",
@@ -177,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--full-refresh", action="store_true", help="forget cursors, pull all again")
     p.set_defaults(func=cmd_pull)
+    p = sub.add_parser("postgres", help="the PostgreSQL target's local cluster (CX_TARGET)")
+    p.add_argument(
+        "action",
+        choices=["start", "stop", "dsn"],
+        help="start the local cluster, stop it, or print the DSN for BI tools",
+    )
+    p.set_defaults(func=cmd_postgres)
     p = sub.add_parser("status", help="the last runs and the freshness of each source")
     p.set_defaults(func=cmd_status)
     return parser
@@ -195,6 +226,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:  # a bad setting stops the command before anything changes
         print(f"cx-insights: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from cx_insights.postgres import PostgresError
+
+        if not isinstance(exc, PostgresError):
+            raise
+        print(f"cx-insights: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -14,10 +14,19 @@ from orchestration.defs.quality.assets import gate_assets
 from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.report.assets import report_assets
 from orchestration.defs.transform.assets import build_dbt_assets, dbt_resource
+from orchestration.defs.transform.computed import computed_assets
+from orchestration.defs.transform.project import active_target
 from orchestration.resources import CxSettingsResource
 
 defs = dg.Definitions(
-    assets=[*connector_assets(), *ingest_assets, *gate_assets, build_dbt_assets(), *report_assets],
+    assets=[
+        *connector_assets(),
+        *ingest_assets,
+        *gate_assets,
+        build_dbt_assets(),
+        *computed_assets(active_target()),
+        *report_assets,
+    ],
     asset_checks=[*ingest_checks, *freshness_checks, *quality_checks],
     jobs=[all_assets_job],
     schedules=[daily_schedule],

@@ -279,6 +279,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             pulled = _pull_first(settings, args)
             check_landing_dir(settings.landing_dir)  # a mistyped or empty one changes nothing
             check_warehouse_free(settings)  # a BI tool holding the file: stop before any change
+            if settings.target == "postgres":
+                from cx_insights import postgres
+
+                say(f"target:    PostgreSQL ({postgres.connection(settings).dsn})")
             from cx_insights.report.status import record_run_start
 
             # One id for the run log, the published file's marts._build and Dagster's run.
@@ -381,6 +385,10 @@ def _print_summary(settings: Settings, outcome: RunOutcome, run_id: str, say) ->
         )
     say(f"run took {outcome.seconds:.1f} s")
     say(f"warehouse:           {settings.warehouse} (the run's working file)")
+    if settings.target == "postgres":
+        from cx_insights import postgres
+
+        say(f"BI tools connect to: {postgres.connection(settings, start=False).dsn} (PostgreSQL)")
     if settings.published.exists():
         kept = "" if outcome.success else " (the last good build, unchanged)"
         say(f"BI tools open:       {settings.published} (read-only){kept}")

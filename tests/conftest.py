@@ -30,6 +30,7 @@ E2E_MODULES = frozenset(
         "test_export",
         "test_semantic",
         "test_connectors_end_to_end",
+        "test_postgres_target",
     }
 )
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from cx_insights.config import LOW_SAMPLE_N, Settings
 from cx_insights.report.dashboard.formatting import TOP_LINE, add_months, is_missing, is_true
-from cx_insights.warehouse import connect, table_exists
+from cx_insights.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,9 @@ def load_dashboard_data(settings: Settings, month: date | None = None) -> Dashbo
 
 
 def _read_marts(settings: Settings, data: DashboardData, month: date | None = None) -> None:
-    with connect(settings.warehouse, read_only=True) as con:
+    from cx_insights.target import marts_reader
+
+    with marts_reader(settings, MARTS_READ) as con:
         present = {name for name in MARTS_READ if table_exists(con, "marts", name)}
         data.missing_marts = [name for name in MARTS_READ if name not in present]
         for name in ("kpi_monthly", "dim_touchpoint", "dim_journey", *INSIGHT_MARTS):

@@ -24,6 +24,7 @@
     {%- elif kind == 'boolean' -%}{{ dbt.type_boolean() }}
     {%- elif kind == 'timestamp' -%}{{ dbt.type_timestamp() }}
     {%- elif kind == 'date' -%}date
+    {%- elif kind.startswith('decimal(') or kind.startswith('numeric(') -%}{{ kind }}
     {%- else -%}
         {{ exceptions.raise_compiler_error(
             "select_as_contract: no engine type for data_type '" ~ data_type

@@ -10,7 +10,7 @@ from cx_insights.contract import ENTITIES, Entity, accepted_table, entity
 from cx_insights.quality.gate import GATE_DEPENDENCIES, run_gate
 from cx_insights.quality.results import quarantine_sample
 from cx_insights.quality.rules import gate_options
-from cx_insights.warehouse import connect
+from cx_insights.warehouse import connect, table_exists
 from orchestration.defs.ingest.assets import raw_key
 from orchestration.resources import CxSettingsResource
 
@@ -19,6 +19,27 @@ QUALITY_GROUP = "quality"
 
 def accepted_key(e: Entity) -> dg.AssetKey:
     return dg.AssetKey(["accepted", e.qualified])
+
+
+def replicate_entity(con, settings, e: Entity) -> dict[str, int]:
+    """The entity's landed, accepted and quarantined rows from the DuckDB file the
+    loader and the gate work in to the PostgreSQL target, with COPY, in one transaction."""
+    return _replicate(con, settings, wanted_tables(e))
+
+
+def wanted_tables(e: Entity) -> set[tuple[str, str]]:
+    return {("raw", e.qualified), ("raw", accepted_table(e)), ("quarantine", e.qualified)}
+
+
+def _replicate(con, settings, wanted: set[tuple[str, str]]) -> dict[str, int]:
+    from cx_insights import postgres
+
+    tables = [t for t in postgres.landing_tables(con) if t in wanted]
+    pg = postgres.connect(settings)
+    try:
+        return postgres.replicate(con, pg, tables, settings.output_dir / "postgres" / "copy")
+    finally:
+        pg.close()
 
 
 def _gate_asset(e: Entity) -> dg.AssetsDefinition:
@@ -40,6 +61,9 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
         with connect(settings.warehouse) as con:
             result = run_gate(con, e, gate_options(settings))
             sample = quarantine_sample(con, e)
+            copied = replicate_entity(con, settings, e) if settings.target == "postgres" else {}
+        if copied:
+            context.log.info(f"{e.qualified}: copied to PostgreSQL {copied}")
         context.log.info(f"{e.qualified}: {result.mode} gate ({result.plan_reason})")
         if result.rows_quarantined:
             context.log.warning(
@@ -67,4 +91,31 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
     return _asset
 
 
-gate_assets = [_gate_asset(e) for e in ENTITIES]
+WAITING_ROWS_KEY = dg.AssetKey(["accepted", "quality__waiting_rows"])
+
+
+@dg.asset(
+    key=WAITING_ROWS_KEY,
+    deps=[accepted_key(e) for e in ENTITIES],
+    group_name=QUALITY_GROUP,
+    kinds={"duckdb"},
+    description=(
+        "`raw._gate_waiting`: quarantined rows that wait for another entity, counted per "
+        "entity, month and rule, once every gate has run (dbt source quality.waiting_rows). "
+        "On PostgreSQL, copied to the target here."
+    ),
+)
+def gate_waiting_rows(
+    context: dg.AssetExecutionContext, cx: CxSettingsResource
+) -> dg.MaterializeResult:
+    settings = cx.settings()
+    with connect(settings.warehouse) as con:
+        if not table_exists(con, "raw", "_gate_waiting"):  # no gate has run yet
+            return dg.MaterializeResult(metadata={"rows_waiting": 0})
+        rows = con.execute("select coalesce(sum(rows), 0) from raw._gate_waiting").fetchone()[0]
+        if settings.target == "postgres":
+            _replicate(con, settings, {("raw", "_gate_waiting")})
+    return dg.MaterializeResult(metadata={"rows_waiting": int(rows)})
+
+
+gate_assets = [*(_gate_asset(e) for e in ENTITIES), gate_waiting_rows]

@@ -32,6 +32,10 @@ class CxDbtTranslator(DagsterDbtTranslator):
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source" and props["source_name"] == "computed":
+            # Written by the Dagster asset of the same key (orchestration/defs/transform/
+            # computed.py) on targets where dbt runs no Python models.
+            return spec.replace_attributes(key=dg.AssetKey(["intermediate", props["name"]]))
         if props["resource_type"] == "source":
             return spec.replace_attributes(
                 key=dg.AssetKey(["accepted", f"{props['source_name']}__{props['name']}"])

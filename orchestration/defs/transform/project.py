@@ -20,15 +20,35 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
-@cache
+def active_target() -> str:
+    """CX_TARGET (duckdb by default): the profile's target, read when the code loads."""
+    return os.environ.get("CX_TARGET", "").strip() or "duckdb"
+
+
+def target_path(target: str) -> str:
+    """dbt's target folder per target: their manifests differ (a Python model on
+    DuckDB is a source elsewhere), so each keeps its own."""
+    return "target" if target == "duckdb" else f"target-{target}"
+
+
 def cx_dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    return _cx_dbt_project(active_target())
+
+
+@cache
+def _cx_dbt_project(target: str) -> DbtProject:
+    project = DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target=target,
+        target_path=Path(target_path(target)),
+    )
     project.prepare_if_dev()
     if manifest_is_stale(project.manifest_path):
         # Outside `dagster dev` (CLI, tests, CI) the manifest is built here, and
         # built again whenever a model, macro, test or setting changed since:
         # a stale manifest makes dagster-dbt abort on a dbt node it does not know.
-        parse_manifest()
+        parse_manifest(target)
     return project
 
 
@@ -43,9 +63,9 @@ def manifest_is_stale(manifest: Path) -> bool:
     return any(p.exists() and p.stat().st_mtime > built for p in sources)
 
 
-def parse_manifest() -> None:
-    """`dbt parse`: writes target/manifest.json, which dagster-dbt reads."""
-    env = {**os.environ}
+def parse_manifest(target: str = "duckdb") -> None:
+    """`dbt parse`: writes <target folder>/manifest.json, which dagster-dbt reads."""
+    env = {**os.environ, "CX_TARGET": target}
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     subprocess.run(
         [
@@ -56,6 +76,10 @@ def parse_manifest() -> None:
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
+            "--target",
+            target,
+            "--target-path",
+            target_path(target),
         ],
         check=True,
         env=env,

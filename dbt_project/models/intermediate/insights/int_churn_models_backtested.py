@@ -3,18 +3,14 @@ int_churn_backtest_scored with its 95 % interval, against the baseline rule. A n
 AUC when the look-back and the horizon do not fit in the data. See
 cx_insights.insights.risk."""
 
-import pandas as pd
-
-from cx_insights.insights import risk
-from cx_insights.insights.frames import first_row, to_pandas
+from cx_insights.insights import computed
 
 
 def model(dbt, session):
+    # The same function runs as a Dagster asset on targets without Python models
+    # (cx_insights.insights.computed). dbt finds refs only as plain call arguments.
     dbt.config(materialized="table")
-    snapshots = dbt.ref("int_churn_snapshots_computed")
-    bounds = first_row(snapshots, ["data_end_at"])
-    if bounds is None or pd.isna(bounds["data_end_at"]):  # no customer was ever active
-        return pd.DataFrame(columns=list(risk.BACKTEST_COLUMNS))
-    scored = to_pandas(dbt.ref("int_churn_backtest_scored"))
-    as_of = risk.backtest_as_of(bounds["data_end_at"])
-    return pd.DataFrame([risk.backtest(scored, as_of)], columns=list(risk.BACKTEST_COLUMNS))
+    return computed.churn_models_backtested(
+        snapshots=dbt.ref("int_churn_snapshots_computed"),
+        scored=dbt.ref("int_churn_backtest_scored"),
+    )

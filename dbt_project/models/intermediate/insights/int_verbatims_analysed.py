@@ -1,11 +1,11 @@
 """Language, sentiment and topics of each verbatim of fct_verbatims (masked text):
 see cx_insights.insights.verbatims."""
 
-from cx_insights.insights.frames import to_pandas
-from cx_insights.insights.verbatims import analyse
+from cx_insights.insights import computed
 
 
 def model(dbt, session):
+    # The same function runs as a Dagster asset on targets without Python models
+    # (cx_insights.insights.computed). dbt finds refs only as plain call arguments.
     dbt.config(materialized="table")
-    verbatims = to_pandas(dbt.ref("fct_verbatims"), ["response_id", "question_id", "value_text"])
-    return analyse(verbatims)
+    return computed.verbatims_analysed(verbatims=dbt.ref("fct_verbatims"))

@@ -138,20 +138,28 @@ session_starts_flagged as (
     from unsessioned_events
 ),
 
--- The latest session start at or before each event is its session's first
--- event (IGNORE NULLS: DuckDB, Snowflake, BigQuery, Spark; not PostgreSQL).
+-- Session starts counted so far number each event's session within its
+-- anonymous id; the session's first event is its start. (A running count
+-- instead of LAST_VALUE ... IGNORE NULLS, which PostgreSQL does not have.)
+sessions_numbered as (
+    select
+        *,
+        sum(case when is_session_start then 1 else 0 end) over (
+            partition by anonymous_id
+            order by occurred_at asc, event_id asc
+            rows between unbounded preceding and current row
+        ) as session_number_of_anonymous_id
+    from session_starts_flagged
+),
+
 derived_sessions as (
     select
         *,
-        last_value(
-            case when is_session_start then event_id end ignore nulls
-        ) over anonymous_order as first_event_id,
-        last_value(
-            case when is_session_start then event_number_of_anonymous_id end ignore nulls
-        ) over anonymous_order as first_event_number
-    from session_starts_flagged
-    window anonymous_order as (
-        partition by anonymous_id
+        first_value(event_id) over session_order as first_event_id,
+        min(event_number_of_anonymous_id) over session_order as first_event_number
+    from sessions_numbered
+    window session_order as (
+        partition by anonymous_id, session_number_of_anonymous_id
         order by occurred_at asc, event_id asc
         rows between unbounded preceding and current row
     )

@@ -5,7 +5,7 @@
 with
 
 analysed as (
-    select * from {{ ref('int_verbatims_analysed') }}
+    select * from {{ computed('int_verbatims_analysed') }}
 ),
 
 verbatims as (
@@ -21,12 +21,12 @@ final as (
         verbatims.submitted_at,
         verbatims.nps_score,
         analysed.language,
-        cast(analysed.sentiment as double) as sentiment,
+        cast(analysed.sentiment as {{ type_double() }}) as sentiment,
         analysed.sentiment_label,
         analysed.sentiment_method,
         analysed.topic_id,
         analysed.topic_label,
-        cast(analysed.topic_weight as double) as topic_weight,
+        cast(analysed.topic_weight as {{ type_double() }}) as topic_weight,
         verbatims.value_text
     from verbatims
     inner join analysed

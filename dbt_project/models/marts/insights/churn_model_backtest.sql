@@ -4,4 +4,4 @@
 -- for churn within the same 3 months, against a simple baseline rule.
 -- Computed in the Python model int_churn_models_backtested; this model fixes
 -- the contract (select_as_contract: the columns and types of its yml).
-{{ select_as_contract(ref('int_churn_models_backtested')) }}
+{{ select_as_contract(computed('int_churn_models_backtested')) }}

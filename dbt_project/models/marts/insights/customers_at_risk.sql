@@ -6,7 +6,7 @@
 with
 
 churn_risks as (
-    select * from {{ ref('int_churn_risks_scored') }}
+    select * from {{ computed('int_churn_risks_scored') }}
 ),
 
 backtests as (

@@ -5,7 +5,7 @@
 with
 
 driver_importances as (
-    select * from {{ ref('int_driver_importances_computed') }}
+    select * from {{ computed('int_driver_importances_computed') }}
 ),
 
 journeys as (

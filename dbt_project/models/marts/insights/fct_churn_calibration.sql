@@ -8,7 +8,7 @@
 with
 
 backtest_scores as (
-    select * from {{ ref('int_churn_backtest_scored') }}
+    select * from {{ computed('int_churn_backtest_scored') }}
 ),
 
 scored as (

@@ -4,4 +4,4 @@
 -- and the "you said, we did" sentence. Computed in the Python model
 -- int_initiative_impacts_computed; this model fixes
 -- the contract (select_as_contract: the columns and types of its yml).
-{{ select_as_contract(ref('int_initiative_impacts_computed')) }}
+{{ select_as_contract(computed('int_initiative_impacts_computed')) }}

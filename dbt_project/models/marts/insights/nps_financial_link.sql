@@ -3,7 +3,7 @@
 -- bootstrap interval): one row per category. Computed in the Python
 -- model int_nps_financial_links_computed; this model fixes
 -- the contract (select_as_contract: the columns and types of its yml).
-{{ select_as_contract(ref('int_nps_financial_links_computed'), expressions={
+{{ select_as_contract(computed('int_nps_financial_links_computed'), expressions={
     'is_value_low_sample': 'value_n < ' ~ var('low_sample_n'),
     'currency': reporting_currency()
 }) }}

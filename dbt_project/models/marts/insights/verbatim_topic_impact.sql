@@ -45,16 +45,16 @@ counted as (
         topic_id,
         is_in_topic,
         count(*) as n,
-        count_if(nps_score >= 9) as promoters,
-        count_if(nps_score <= 6) as detractors
+        count(case when nps_score >= 9 then 1 end) as promoters,
+        count(case when nps_score <= 6 then 1 end) as detractors
     from membership
     group by topic_id, is_in_topic
 ),
 
 totals as (
     select
-        count_if(nps_score >= 9) as all_promoters,
-        count_if(nps_score <= 6) as all_detractors
+        count(case when nps_score >= 9 then 1 end) as all_promoters,
+        count(case when nps_score <= 6 then 1 end) as all_detractors
     from modelled
 ),
 

@@ -1,0 +1,64 @@
+"""Reading the active target's marts (CX_TARGET) through one DuckDB connection.
+
+On DuckDB that is the warehouse file itself, read-only. On PostgreSQL the
+marts asked for are copied into an in-memory DuckDB, each column with its
+type (cx_insights.postgres.fetch_into_duckdb), beside views of the landing
+schemas of the DuckDB file the loader and the gate work in: the dashboard and
+the export then run the same queries on either target.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from cx_insights.config import Settings
+from cx_insights.warehouse import connect, memory_limit, quote_ident, sql_literal
+
+MARTS = "marts"
+
+
+@contextmanager
+def marts_reader(
+    settings: Settings, tables: Sequence[str] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read connection holding schema `marts` (`tables` of it, default all)."""
+    if settings.target != "postgres":
+        with connect(settings.warehouse, read_only=True) as con:
+            yield con
+        return
+    from cx_insights import postgres
+
+    pg = postgres.connect(settings)
+    try:
+        present = postgres.pg_tables(pg, MARTS)
+        wanted = [t for t in present if tables is None or t in set(tables)]
+        with tempfile.TemporaryDirectory(prefix="cx-marts-") as tmp, duckdb.connect() as con:
+            con.execute("set TimeZone = 'UTC'")
+            con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
+            con.execute(f"create schema {MARTS}")
+            postgres.fetch_into_duckdb(pg, con, [(MARTS, t) for t in wanted], Path(tmp))
+            if settings.warehouse.exists():
+                _landing_views(con, settings.warehouse)
+            yield con
+    finally:
+        pg.close()
+
+
+def _landing_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Schemas `raw` and `quarantine` of the DuckDB file the loader and the gate work
+    in (run log, gate results, freshness), as views beside the fetched marts."""
+    con.execute(f"attach {sql_literal(str(warehouse))} as work (read_only)")
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = 'work' and table_schema in ('raw', 'quarantine')"
+    ).fetchall()
+    for schema in sorted({schema for schema, _ in rows}):
+        con.execute(f"create schema if not exists {schema}")
+    for schema, table in rows:
+        name = f"{schema}.{quote_ident(table)}"
+        con.execute(f"create view {name} as select * from work.{name}")
