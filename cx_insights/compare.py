@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 #: Columns that record when something was built, not what: never compared.
@@ -41,14 +41,19 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _same(a: object, b: object) -> bool:
-    a_missing = a is None or (isinstance(a, float) and math.isnan(a)) or a is pd.NaT
-    b_missing = b is None or (isinstance(b, float) and math.isnan(b)) or b is pd.NaT
-    if a_missing or b_missing:
-        return a_missing and b_missing
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(float(a), float(b), rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
-    return a == b
+def _differences(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Row positions where two sorted columns differ (nulls equal nulls)."""
+    a_missing, b_missing = a.isna().to_numpy(), b.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        x = a.to_numpy(dtype=float, na_value=np.nan)
+        y = b.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            close = np.isclose(x, y, rtol=RELATIVE_TOLERANCE, atol=1e-12) | (x == y)
+        same = np.where(a_missing | b_missing, a_missing & b_missing, close)
+    else:
+        values = (a.astype(object).to_numpy() == b.astype(object).to_numpy()).astype(bool)
+        same = np.where(a_missing | b_missing, a_missing & b_missing, values)
+    return np.flatnonzero(~same)
 
 
 def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
@@ -59,9 +64,13 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
         return f"rows differ: {len(a)} vs {len(b)}"
     a, b = _normalise(a), _normalise(b)
     for column in a.columns:
-        for i, (x, y) in enumerate(zip(a[column].tolist(), b[column].tolist(), strict=True)):
-            if not _same(x, y):
-                return f"column {column}, sorted row {i}: {x!r} vs {y!r}"
+        rows = _differences(a[column], b[column])
+        if len(rows):
+            i = int(rows[0])
+            return (
+                f"column {column}, {len(rows)} sorted rows differ, first {i}: "
+                f"{a[column].iloc[i]!r} vs {b[column].iloc[i]!r}"
+            )
     return None
 
 

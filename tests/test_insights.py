@@ -1160,3 +1160,18 @@ def test_relative_weight_intervals_hold_the_estimate_narrow_with_n_and_repeat():
     again = relative_weight_share_intervals(full, 400)
     assert np.array_equal(low, again[0]) and np.array_equal(high, again[1])
     assert np.isnan(relative_weight_share_intervals(full, 4)[0]).all()
+
+
+def test_a_rating_of_exactly_six_is_adverse_however_the_engine_rounded_it():
+    adverse, _ = risk.ADVERSE["survey_rating"]
+    # 6 / 10 averaged by DuckDB or PostgreSQL: equal to 1e-15, one bit either side
+    for rating in (0.6, 0.6000000000000001, 0.5999999999999999, 0.3 + 0.3):
+        assert adverse(np.array([rating]))[0], rating
+    assert not adverse(np.array([0.61]))[0]
+
+
+def test_a_rating_reads_the_same_whichever_engine_averaged_it():
+    for low, high in ((0.5549999999999999, 0.5550000000000001), (0.6, 0.6000000000000001)):
+        assert reasons._out_of_ten(low) == reasons._out_of_ten(high)
+    assert reasons._out_of_ten(0.555) == "5.6"  # halves round up
+    assert reasons._out_of_ten(0.0) == "0.0" and reasons._out_of_ten(1.0) == "10.0"

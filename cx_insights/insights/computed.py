@@ -50,11 +50,9 @@ def churn_backtest_scored(snapshots) -> pd.DataFrame:
 def churn_models_backtested(snapshots, scored) -> pd.DataFrame:
     bounds = first_row(snapshots, ["data_end_at"])
     if bounds is None or pd.isna(bounds["data_end_at"]):  # no customer was ever active
-        return pd.DataFrame(columns=list(risk.BACKTEST_COLUMNS))
+        return risk.backtest_frame([])
     as_of = risk.backtest_as_of(bounds["data_end_at"])
-    return pd.DataFrame(
-        [risk.backtest(to_pandas(scored), as_of)], columns=list(risk.BACKTEST_COLUMNS)
-    )
+    return risk.backtest_frame([risk.backtest(to_pandas(scored), as_of)])
 
 
 def churn_risks_scored(snapshots) -> pd.DataFrame:

@@ -3,12 +3,23 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import pandas as pd
 
 
 def _plural(n: float, word: str) -> str:
     count = int(round(n))
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _out_of_ten(position: float) -> str:
+    """A rating position 0..1 as 'x.y' out of 10, halves rounded up. The position is
+    an average the database computed in floating point (5.55 can arrive as
+    5.549999999999999 on one engine and 5.550000000000001 on another): rounded to
+    nine places first, the same rating reads the same on every target."""
+    tenths = Decimal(repr(round(10 * float(position), 9)))
+    return str(tenths.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def _month_name(value: object) -> str:
@@ -38,7 +49,7 @@ def describe(reason: str, facts: pd.Series | dict, coefficient: float = 1.0) -> 
     f = facts
     if reason == "surveys":
         rating = f["survey_rating"]
-        average = "" if pd.isna(rating) else f"average rating {10 * rating:.1f} / 10"
+        average = "" if pd.isna(rating) else f"average rating {_out_of_ten(rating)} / 10"
         if f["latest_nps_category"] == "detractor":
             code, text = describe("nps", f)
             return code, f"{text}, {average}" if average else text
@@ -62,7 +73,7 @@ def describe(reason: str, facts: pd.Series | dict, coefficient: float = 1.0) -> 
             return "no_survey_answers", "no survey answers yet"
         return (
             "low_survey_ratings",
-            f"low survey ratings (average {10 * f['survey_rating']:.1f} / 10)",
+            f"low survey ratings (average {_out_of_ten(f['survey_rating'])} / 10)",
         )
     if reason == "unresolved_tickets":
         return "unresolved_tickets", _plural(f[reason], "unresolved ticket")

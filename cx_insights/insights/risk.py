@@ -119,6 +119,44 @@ BACKTEST_COLUMNS: tuple[str, ...] = (
     "coefficients",
     "is_low_sample",
 )
+_BACKTEST_DATES = ("as_of_date", "training_from_date", "training_to_date")
+_BACKTEST_COUNTS = (
+    "label_horizon_months",
+    "test_horizon_months",
+    "training_n",
+    "training_churners",
+    "n",
+    "churners",
+)
+_BACKTEST_FLAGS = ("is_model_reliable", "is_low_sample")
+_BACKTEST_TEXTS = ("baseline_rule", "features", "coefficients")
+#: The backtest row's column types, so that a backtest that cannot be run (all
+#: nulls) still reaches the database as dates, counts, flags and texts, not as
+#: untyped nulls (which DuckDB stores as INTEGER and PostgreSQL cannot cast to date).
+BACKTEST_DTYPES: dict[str, str] = {
+    c: (
+        "datetime64[us]"
+        if c in _BACKTEST_DATES
+        else "Int64"
+        if c in _BACKTEST_COUNTS
+        else "boolean"
+        if c in _BACKTEST_FLAGS
+        else "string"
+        if c in _BACKTEST_TEXTS
+        else "float64"
+    )
+    for c in BACKTEST_COLUMNS
+}
+
+
+def backtest_frame(rows: list[dict]) -> pd.DataFrame:
+    """BACKTEST_COLUMNS rows (none or one) as a frame with BACKTEST_DTYPES."""
+    frame = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
+    for column in _BACKTEST_DATES:
+        frame[column] = pd.to_datetime(frame[column])
+    return frame.astype(BACKTEST_DTYPES)
+
+
 #: Per customer scored at the backtest's as-of instant (int_churn_backtest_scored).
 BACKTEST_SCORE_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -143,6 +181,11 @@ REASON_GROUPS: dict[str, tuple[str, ...]] = {
 }
 #: A survey rating at or below this position (6 / 10) is an adverse fact.
 ADVERSE_RATING = 0.6
+#: The rating is an average the database computes in floating point: an average of
+#: exactly 6 / 10 can arrive as 0.6000000000000001 on one engine and 0.6 on another
+#: (DuckDB and PostgreSQL turn doubles into decimals differently). Within this slack
+#: it is at the threshold, so the same customer gets the same reasons on every target.
+RATING_SLACK = 1e-9
 #: When a feature's value is an adverse fact, and the sign its coefficient must have for
 #: that fact to raise the risk. A feature can be a reason only when both hold: 0
 #: unresolved tickets never is, nor a coefficient the data happened to turn around.
@@ -151,7 +194,7 @@ ADVERSE: dict[str, tuple[object, int]] = {
     "is_detractor": (lambda v: v > 0, 1),
     "has_no_nps_answer": (lambda v: v > 0, 1),
     "detractor_answers_6m": (lambda v: v > 0, 1),
-    "survey_rating": (lambda v: v <= ADVERSE_RATING, -1),
+    "survey_rating": (lambda v: v <= ADVERSE_RATING + RATING_SLACK, -1),
     "unresolved_tickets": (lambda v: v > 0, 1),
     "slow_tickets_3m": (lambda v: v > 0, 1),
     "bad_rated_tickets_6m": (lambda v: v > 0, 1),
