@@ -96,64 +96,41 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "model_base_rate",
     "is_low_sample",
 )
-BACKTEST_COLUMNS: tuple[str, ...] = (
-    "as_of_date",
-    "training_from_date",
-    "training_to_date",
-    "label_horizon_months",
-    "test_horizon_months",
-    "training_n",
-    "training_churners",
-    "n",
-    "churners",
-    "auc",
-    "auc_ci_low",
-    "auc_ci_high",
-    "is_model_reliable",
-    "baseline_rule",
-    "baseline_auc",
-    "baseline_auc_ci_low",
-    "baseline_auc_ci_high",
-    "auc_lift_over_baseline",
-    "features",
-    "coefficients",
-    "is_low_sample",
-)
-_BACKTEST_DATES = ("as_of_date", "training_from_date", "training_to_date")
-_BACKTEST_COUNTS = (
-    "label_horizon_months",
-    "test_horizon_months",
-    "training_n",
-    "training_churners",
-    "n",
-    "churners",
-)
-_BACKTEST_FLAGS = ("is_model_reliable", "is_low_sample")
-_BACKTEST_TEXTS = ("baseline_rule", "features", "coefficients")
-#: The backtest row's column types, so that a backtest that cannot be run (all
+#: The backtest row's columns and types, so that a backtest that cannot be run (all
 #: nulls) still reaches the database as dates, counts, flags and texts, not as
 #: untyped nulls (which DuckDB stores as INTEGER and PostgreSQL cannot cast to date).
 BACKTEST_DTYPES: dict[str, str] = {
-    c: (
-        "datetime64[us]"
-        if c in _BACKTEST_DATES
-        else "Int64"
-        if c in _BACKTEST_COUNTS
-        else "boolean"
-        if c in _BACKTEST_FLAGS
-        else "string"
-        if c in _BACKTEST_TEXTS
-        else "float64"
-    )
-    for c in BACKTEST_COLUMNS
+    "as_of_date": "datetime64[us]",
+    "training_from_date": "datetime64[us]",
+    "training_to_date": "datetime64[us]",
+    "label_horizon_months": "Int64",
+    "test_horizon_months": "Int64",
+    "training_n": "Int64",
+    "training_churners": "Int64",
+    "n": "Int64",
+    "churners": "Int64",
+    "auc": "float64",
+    "auc_ci_low": "float64",
+    "auc_ci_high": "float64",
+    "is_model_reliable": "boolean",
+    "baseline_rule": "string",
+    "baseline_auc": "float64",
+    "baseline_auc_ci_low": "float64",
+    "baseline_auc_ci_high": "float64",
+    "auc_lift_over_baseline": "float64",
+    "features": "string",
+    "coefficients": "string",
+    "is_low_sample": "boolean",
 }
+BACKTEST_COLUMNS: tuple[str, ...] = tuple(BACKTEST_DTYPES)
 
 
 def backtest_frame(rows: list[dict]) -> pd.DataFrame:
     """BACKTEST_COLUMNS rows (none or one) as a frame with BACKTEST_DTYPES."""
     frame = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
-    for column in _BACKTEST_DATES:
-        frame[column] = pd.to_datetime(frame[column])
+    for column, dtype in BACKTEST_DTYPES.items():
+        if dtype.startswith("datetime"):
+            frame[column] = pd.to_datetime(frame[column])
     return frame.astype(BACKTEST_DTYPES)
 
 
