@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: run test unit lint install clean benchmark dev chromium postgres
+.PHONY: run test unit lint install clean benchmark dev chromium postgres java
 
 # The venv is (re)installed only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -44,12 +44,19 @@ postgres:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			postgresql >/dev/null; }
 
+# A Java runtime for CX_TARGET=spark (the pyspark wheel brings Spark, not Java):
+# Debian's OpenJDK 17, installed when `java` is missing and we are root.
+java:
+	@command -v java >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			openjdk-17-jre-headless >/dev/null; }
+
 # The fast tier: pure logic, the loader and the gate, dbt unit tests (under 2 minutes).
 unit: $(STAMP) postgres
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
 
-test: $(STAMP) lint chromium postgres
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+test: $(STAMP) lint chromium postgres java
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=25
 
 benchmark: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py

@@ -86,6 +86,10 @@ class Settings:
             from cx_insights import postgres
 
             env.update(postgres.connection(self, start=False).dbt_env())
+        elif self.target == "spark":
+            from cx_insights import spark
+
+            env.update(spark.dbt_env(self))
         return env
 
 

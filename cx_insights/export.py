@@ -40,8 +40,8 @@ def export_marts(settings: Settings, out: Path, fmt: str = "parquet") -> dict:
     `out`; returns the manifest."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if settings.target == "postgres":
-        return _export_postgres(settings, out, fmt)
+    if settings.target != "duckdb":
+        return _export_target(settings, out, fmt)
     source = export_source(settings)
     out.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(source), read_only=True) as con:
@@ -55,21 +55,20 @@ def export_marts(settings: Settings, out: Path, fmt: str = "parquet") -> dict:
     return _write_manifest(out, str(source), fmt, built_at, run_id, entries)
 
 
-def _export_postgres(settings: Settings, out: Path, fmt: str) -> dict:
-    """The PostgreSQL target's marts, read from the server (not from the published
-    copy), written by the same code as DuckDB's."""
-    from cx_insights import postgres
-    from cx_insights.target import marts_reader
+def _export_target(settings: Settings, out: Path, fmt: str) -> dict:
+    """The PostgreSQL or Spark target's marts, read from the target (not from the
+    published copy), written by the same code as DuckDB's."""
+    from cx_insights.target import marts_reader, target_name
 
-    source = postgres.connection(settings).dsn
+    source = target_name(settings)
     out.mkdir(parents=True, exist_ok=True)
     with marts_reader(settings) as con:
         tables = [t for t in mart_tables(con, "memory") if t != BUILD_TABLE]
         if not tables:
-            raise ExportError(f"PostgreSQL ({source}) has no marts: run `cx-insights run` first")
+            raise ExportError(f"{source} has no marts: run `cx-insights run` first")
         entries = [_export_table(con, table, out, fmt) for table in tables]
         built_at, run_id = _build_of(con, settings.warehouse)
-    return _write_manifest(out, f"postgresql: {source}", fmt, built_at, run_id, entries)
+    return _write_manifest(out, source, fmt, built_at, run_id, entries)
 
 
 def _write_manifest(

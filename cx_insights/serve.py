@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,8 +102,8 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
     _remove_abandoned_temp_files(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        if settings.target == "postgres":
-            _write_marts_from_postgres(settings, tmp, run_id)
+        if settings.target != "duckdb":
+            _write_marts_from_target(settings, tmp, run_id)
         else:
             _write_marts_copy(settings.warehouse, tmp, run_id)
         _fsync(tmp)
@@ -138,32 +137,26 @@ def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None) -> None:
         con.execute("detach work")
 
 
-def _write_marts_from_postgres(settings: Settings, tmp: Path, run_id: str | None) -> None:
-    """The PostgreSQL target's marts, each column with its type, into a new DuckDB
-    file: the same read-only file for BI tools, the dashboard's alerts and exports."""
-    from cx_insights import postgres
+def _write_marts_from_target(settings: Settings, tmp: Path, run_id: str | None) -> None:
+    """The PostgreSQL or Spark target's marts, each column with its type, into a new
+    DuckDB file: the same read-only file for BI tools, the dashboard's alerts and exports."""
+    from cx_insights.target import fetch_target_tables
 
-    pg = postgres.connect(settings)
-    try:
-        tables = [t for t in postgres.pg_tables(pg, MARTS_SCHEMA) if t != BUILD_TABLE]
+    with duckdb.connect(str(tmp)) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
+        con.execute(f"create schema {MARTS_SCHEMA}")
+        tables = [t for t in fetch_target_tables(settings, con, MARTS_SCHEMA) if t != BUILD_TABLE]
         if not tables:
-            raise RuntimeError("PostgreSQL has no marts to publish")
-        with duckdb.connect(str(tmp)) as con:
-            con.execute("set TimeZone = 'UTC'")
-            postgres.fetch_into_duckdb(
-                pg, con, [(MARTS_SCHEMA, t) for t in tables], tmp.parent / f"{tmp.name}.d"
-            )
-            count = "select count(*) from {}.{}"
-            counts = [
-                (t, con.execute(count.format(MARTS_SCHEMA, quote_ident(t))).fetchone()[0])
-                for t in tables
-            ]
-            database = con.execute("select current_database()").fetchone()[0]
-            _write_build_table(con, database, counts, run_id)
-            con.execute("checkpoint")
-    finally:
-        pg.close()
-        shutil.rmtree(tmp.parent / f"{tmp.name}.d", ignore_errors=True)
+            raise RuntimeError(f"the {settings.target} target has no marts to publish")
+        count = "select count(*) from {}.{}"
+        counts = [
+            (t, con.execute(count.format(MARTS_SCHEMA, quote_ident(t))).fetchone()[0])
+            for t in tables
+        ]
+        database = con.execute("select current_database()").fetchone()[0]
+        _write_build_table(con, database, counts, run_id)
+        con.execute("checkpoint")
 
 
 def _write_build_table(

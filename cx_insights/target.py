@@ -1,8 +1,8 @@
 """Reading the active target's marts (CX_TARGET) through one DuckDB connection.
 
-On DuckDB that is the warehouse file itself, read-only. On PostgreSQL the
-marts asked for are copied into an in-memory DuckDB, each column with its
-type (cx_insights.postgres.fetch_into_duckdb), beside views of the landing
+On DuckDB that is the warehouse file itself, read-only. On PostgreSQL and
+Spark the marts asked for are copied into an in-memory DuckDB, each column
+with its type (fetch_target_tables), beside views of the landing
 schemas of the DuckDB file the loader and the gate work in: the dashboard and
 the export then run the same queries on either target.
 """
@@ -22,31 +22,66 @@ from cx_insights.warehouse import connect, memory_limit, quote_ident, sql_litera
 MARTS = "marts"
 
 
+def target_name(settings: Settings) -> str:
+    """Where the marts are, as the export's manifest and the run summary name it."""
+    if settings.target == "postgres":
+        from cx_insights import postgres
+
+        return f"postgresql: {postgres.connection(settings).dsn}"
+    if settings.target == "spark":
+        from cx_insights import spark
+
+        return f"spark: {spark.warehouse_dir(settings)}"
+    return str(settings.warehouse)
+
+
+def fetch_target_tables(
+    settings: Settings,
+    duck: duckdb.DuckDBPyConnection,
+    schema: str,
+    tables: Sequence[str] | None = None,
+) -> list[str]:
+    """Copy `tables` (default all) of `schema` from the PostgreSQL or Spark target into
+    `duck` under the same names, each column with its type; returns the names copied.
+    The one way every reader (dashboard, export, published file, the Python
+    statistics) gets a target's tables into DuckDB."""
+    if settings.target == "spark":
+        from cx_insights import spark
+
+        present = spark.tables(settings, schema)
+        wanted = [t for t in present if tables is None or t in set(tables)]
+        spark.fetch_into_duckdb(duck, settings, [(schema, t) for t in wanted])
+        return wanted
+    from cx_insights import postgres
+
+    pg = postgres.connect(settings)
+    try:
+        present = postgres.pg_tables(pg, schema)
+        wanted = [t for t in present if tables is None or t in set(tables)]
+        with tempfile.TemporaryDirectory(prefix="cx-fetch-") as tmp:
+            postgres.fetch_into_duckdb(pg, duck, [(schema, t) for t in wanted], Path(tmp))
+    finally:
+        pg.close()
+    return wanted
+
+
 @contextmanager
 def marts_reader(
     settings: Settings, tables: Sequence[str] | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read connection holding schema `marts` (`tables` of it, default all)."""
-    if settings.target != "postgres":
+    if settings.target == "duckdb":
         with connect(settings.warehouse, read_only=True) as con:
             yield con
         return
-    from cx_insights import postgres
-
-    pg = postgres.connect(settings)
-    try:
-        present = postgres.pg_tables(pg, MARTS)
-        wanted = [t for t in present if tables is None or t in set(tables)]
-        with tempfile.TemporaryDirectory(prefix="cx-marts-") as tmp, duckdb.connect() as con:
-            con.execute("set TimeZone = 'UTC'")
-            con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
-            con.execute(f"create schema {MARTS}")
-            postgres.fetch_into_duckdb(pg, con, [(MARTS, t) for t in wanted], Path(tmp))
-            if settings.warehouse.exists():
-                _landing_views(con, settings.warehouse)
-            yield con
-    finally:
-        pg.close()
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
+        con.execute(f"create schema {MARTS}")
+        fetch_target_tables(settings, con, MARTS, tables)
+        if settings.warehouse.exists():
+            _landing_views(con, settings.warehouse)
+        yield con
 
 
 def _landing_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:

@@ -283,6 +283,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 from cx_insights import postgres
 
                 say(f"target:    PostgreSQL ({postgres.connection(settings).dsn})")
+            elif settings.target == "spark":
+                from cx_insights import spark
+
+                say(f"target:    Spark ({spark.describe(settings)})")
             from cx_insights.report.status import record_run_start
 
             # One id for the run log, the published file's marts._build and Dagster's run.
@@ -291,14 +295,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None))
             holder = None
             try:
-                outcome = materialize(
-                    settings,
-                    pulled[0],
-                    "DEBUG" if args.verbose else "CRITICAL",
-                    progress=not args.quiet,
-                    verbose=args.verbose,
-                    run_id=run_id,
-                )
+                from cx_insights.spark import connect_server
+
+                with connect_server(settings):  # Spark target: one warm JVM for the run
+                    outcome = materialize(
+                        settings,
+                        pulled[0],
+                        "DEBUG" if args.verbose else "CRITICAL",
+                        progress=not args.quiet,
+                        verbose=args.verbose,
+                        run_id=run_id,
+                    )
                 outcome.failed_steps[:0] = pulled[1]
                 outcome.success = outcome.success and not pulled[1]
                 _publish_unless_published(settings, outcome, run_id)

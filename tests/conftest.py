@@ -31,6 +31,7 @@ E2E_MODULES = frozenset(
         "test_semantic",
         "test_connectors_end_to_end",
         "test_postgres_target",
+        "test_spark_target",
     }
 )
 

@@ -2,7 +2,7 @@
     Contracts are written once, in DuckDB's type names (the yml data_type of
     every mart column). On other engines, dbt's contract check and the table
     DDL it writes read the same names through contract_type(), so `double`
-    becomes `double precision` on PostgreSQL.
+    becomes `double precision` on PostgreSQL and `varchar` `string` on Spark.
 -#}
 {% macro contract_columns(columns) -%}
     {%- set translated = {} -%}
@@ -17,6 +17,10 @@
 {%- endmacro %}
 
 {% macro postgres__get_empty_schema_sql(columns) -%}
+    {{ return(dbt.default__get_empty_schema_sql(contract_columns(columns))) }}
+{%- endmacro %}
+
+{% macro spark__get_empty_schema_sql(columns) -%}
     {{ return(dbt.default__get_empty_schema_sql(contract_columns(columns))) }}
 {%- endmacro %}
 

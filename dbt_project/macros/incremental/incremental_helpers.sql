@@ -52,7 +52,7 @@
     asks for a --full-refresh rather than serve rows that silently miss some.
 -#}
 {% macro delete_rows_missing_from(upstream, key) -%}
-    {%- if execute and not should_full_refresh() -%}
+    {%- if execute and not should_full_refresh() and model.config.materialized == 'incremental' -%}
         {%- set count_sql -%}
             select
                 (select count(*) from {{ this }}) as stored_rows,

@@ -42,6 +42,28 @@ class _Adapter:
         raise KeyError(f"no {target.type}__ or default__ implementation of {macro_name!r}")
 
 
+class _Source:
+    """A source relation as builtins.source returns it (the project's `source()`
+    macro wraps dbt's): rendered as sqlfluff's own dbt emulation renders sources."""
+
+    def __init__(self, source_name: str, table_name: str):
+        self.schema, self.identifier = source_name, table_name
+
+    def __str__(self) -> str:
+        return f"{self.schema}_{self.identifier}"
+
+
+class _Builtins:
+    @staticmethod
+    def source(source_name: str, table_name: str) -> _Source:
+        return _Source(source_name, table_name)
+
+    @staticmethod
+    def ref(*names: str) -> str:
+        return names[-1]
+
+
+builtins = _Builtins()
 target = _Target()
 adapter = _Adapter()
 model = _Model()

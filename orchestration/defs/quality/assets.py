@@ -32,9 +32,17 @@ def wanted_tables(e: Entity) -> set[tuple[str, str]]:
 
 
 def _replicate(con, settings, wanted: set[tuple[str, str]]) -> dict[str, int]:
+    """Copy the landing tables in `wanted` to the target (nothing on DuckDB): COPY
+    into PostgreSQL, Parquet folders for Spark (cx_insights.spark)."""
     from cx_insights import postgres
 
+    if settings.target == "duckdb":
+        return {}
     tables = [t for t in postgres.landing_tables(con) if t in wanted]
+    if settings.target == "spark":
+        from cx_insights import spark
+
+        return spark.write_tables(con, settings, tables)
     pg = postgres.connect(settings)
     try:
         return postgres.replicate(con, pg, tables, settings.output_dir / "postgres" / "copy")
@@ -61,9 +69,9 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
         with connect(settings.warehouse) as con:
             result = run_gate(con, e, gate_options(settings))
             sample = quarantine_sample(con, e)
-            copied = replicate_entity(con, settings, e) if settings.target == "postgres" else {}
+            copied = replicate_entity(con, settings, e)
         if copied:
-            context.log.info(f"{e.qualified}: copied to PostgreSQL {copied}")
+            context.log.info(f"{e.qualified}: copied to {settings.target} {copied}")
         context.log.info(f"{e.qualified}: {result.mode} gate ({result.plan_reason})")
         if result.rows_quarantined:
             context.log.warning(
@@ -102,7 +110,7 @@ WAITING_ROWS_KEY = dg.AssetKey(["accepted", "quality__waiting_rows"])
     description=(
         "`raw._gate_waiting`: quarantined rows that wait for another entity, counted per "
         "entity, month and rule, once every gate has run (dbt source quality.waiting_rows). "
-        "On PostgreSQL, copied to the target here."
+        "On PostgreSQL and Spark, copied to the target here."
     ),
 )
 def gate_waiting_rows(
@@ -113,8 +121,7 @@ def gate_waiting_rows(
         if not table_exists(con, "raw", "_gate_waiting"):  # no gate has run yet
             return dg.MaterializeResult(metadata={"rows_waiting": 0})
         rows = con.execute("select coalesce(sum(rows), 0) from raw._gate_waiting").fetchone()[0]
-        if settings.target == "postgres":
-            _replicate(con, settings, {("raw", "_gate_waiting")})
+        _replicate(con, settings, {("raw", "_gate_waiting")})
     return dg.MaterializeResult(metadata={"rows_waiting": int(rows)})
 
 

@@ -32,8 +32,12 @@
 -- before this version) makes the run recompute every row; any other change
 -- of the logic (e.g. var session_timeout_minutes) needs
 -- `dbt build --full-refresh --select int_events_sessionised`.
+-- On Spark the model is a table rebuilt whole each run: Parquet tables have
+-- no MERGE or DELETE (a table format that has them, Delta or Iceberg, is not
+-- installed), and the groups a new event touches are no partition that
+-- insert_overwrite could replace.
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key='event_id',
     on_schema_change='sync_all_columns',

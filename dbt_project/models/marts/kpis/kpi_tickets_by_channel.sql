@@ -43,7 +43,8 @@ final as (
     select
         cast(coalesce(created_counts.month_start_date, solved_counts.month_start_date) as date)
             as month,
-        cast(coalesce(created_counts.channel, solved_counts.channel) as varchar) as channel,
+        cast(coalesce(created_counts.channel, solved_counts.channel) as {{ dbt.type_string() }})
+            as channel,
         cast(coalesce(created_counts.tickets_created, 0) as bigint) as tickets_created,
         cast(created_counts.median_first_response_minutes as {{ type_double() }})
             as median_first_response_minutes,
