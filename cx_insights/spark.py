@@ -130,8 +130,9 @@ class ConnectServer:
             return None
         deadline = time.monotonic() + timeout
         while True:
-            if not _alive(pid):
-                raise SparkError(f"the Spark Connect server is gone: see {self.log}")
+            if not _alive(pid):  # left behind by a run that was killed: forget it
+                self.state.unlink(missing_ok=True)
+                return None
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     return f"sc://127.0.0.1:{port}"

@@ -108,3 +108,11 @@ def test_the_connect_server_and_the_in_process_session_get_the_same_settings(set
 def test_no_connect_server_means_no_spark_remote(settings):
     assert "SPARK_REMOTE" not in settings.dbt_env()
     assert spark.ConnectServer(settings).url() is None
+
+
+def test_a_server_left_behind_by_a_killed_run_is_forgotten(settings):
+    server = spark.ConnectServer(settings)
+    server.state.parent.mkdir(parents=True, exist_ok=True)
+    server.state.write_text('{"pid": 999999999, "port": 1}')
+    assert server.url() is None and not server.state.exists()
+    assert "SPARK_REMOTE" not in settings.dbt_env()
