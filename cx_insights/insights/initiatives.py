@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cx_insights.insights.stats import is_low_sample
+from cx_insights.insights.stats import Z95, is_low_sample
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class DiD:
 
     @property
     def ci(self) -> tuple[float, float]:
-        return self.value - 1.96 * self.se, self.value + 1.96 * self.se
+        return self.value - Z95 * self.se, self.value + Z95 * self.se
 
     @property
     def smallest_n(self) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-Z95 = 1.959964
+from cx_insights.insights.stats import Z95
 
 
 @dataclass(frozen=True)
