@@ -134,39 +134,5 @@ def test_a_rerun_on_unchanged_input_changes_no_mart(pg_build, tmp_path):
     assert compare_exports(before, export(tmp_path / "after")) == {}
 
 
-def test_a_generated_drop_gives_the_same_marts_on_both_targets(tmp_path_factory):
-    """5,000 customers over 12 months (about 250,000 rows). Larger drops (20,000 x 24
-    months, 1.9 million rows) are compared by `benchmarks/targets.py` (README)."""
-    root = Path(tempfile.mkdtemp(prefix="cx-pg-generated-"))
-    root.chmod(0o755)
-    try:
-        landing = root / "landing"
-        made = run_cli(
-            [
-                "generate",
-                "--out",
-                str(landing),
-                "--customers",
-                "5000",
-                "--months",
-                "12",
-                "--seed",
-                "20",
-            ],
-            landing,
-            root / "unused.duckdb",
-        )
-        assert made.returncode == 0, made.stderr
-        exports = {}
-        for target in ("duckdb", "postgres"):
-            warehouse = root / target / "cx.duckdb"
-            built = run_cli(["run", "--quiet"], landing, warehouse, CX_TARGET=target)
-            assert built.returncode == 0, f"{target}: {built.stdout}\n{built.stderr}"
-            out = root / target / "export"
-            done = run_cli(["export", "--out", str(out)], landing, warehouse, CX_TARGET=target)
-            assert done.returncode == 0, done.stderr
-            exports[target] = out
-        assert compare_exports(exports["duckdb"], exports["postgres"]) == {}
-    finally:
-        run_cli(["postgres", "stop"], root, root / "postgres" / "cx.duckdb")
-        shutil.rmtree(root, ignore_errors=True)
+# A generated drop on both targets (414 s even at 5,000 customers: make test ran 84 min
+# of CI's 90) is compared by benchmarks/targets.py, not here.
