@@ -60,6 +60,10 @@ def master() -> str:
     return os.environ.get("CX_SPARK_MASTER", "").strip() or "local[2]"
 
 
+def driver_memory() -> str:
+    return os.environ.get("CX_SPARK_DRIVER_MEMORY", "").strip() or "4g"
+
+
 def method() -> str:
     return os.environ.get("CX_SPARK_METHOD", "").strip() or "session"
 
@@ -81,8 +85,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     if url:
         env["SPARK_REMOTE"] = url
     else:
-        memory = os.environ.get("CX_SPARK_DRIVER_MEMORY", "") or "4g"
-        env["PYSPARK_SUBMIT_ARGS"] = f"--master {master()} --driver-memory {memory} pyspark-shell"
+        env["PYSPARK_SUBMIT_ARGS"] = (
+            f"--master {master()} --driver-memory {driver_memory()} pyspark-shell"
+        )
     return env
 
 
@@ -162,7 +167,7 @@ class ConnectServer:
             "--master",
             master(),
             "--driver-memory",
-            os.environ.get("CX_SPARK_DRIVER_MEMORY", "") or "4g",
+            driver_memory(),
             "--driver-java-options",
             f"-Dderby.system.home={metastore}",
             "--conf",

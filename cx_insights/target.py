@@ -65,6 +65,30 @@ def fetch_target_tables(
     return wanted
 
 
+def write_target_tables(
+    settings: Settings, duck: duckdb.DuckDBPyConnection, tables: Sequence[tuple[str, str]]
+) -> dict[str, int]:
+    """Copy DuckDB's (schema, table)s to the PostgreSQL or Spark target under the same
+    names (nothing on DuckDB); returns the rows written per `schema.table`. The one way
+    the gate's landing tables and the Python statistics' tables reach a target:
+    PostgreSQL with COPY in one transaction, Spark as Parquet folders dbt reads."""
+    if settings.target == "duckdb" or not tables:
+        return {}
+    if settings.target == "spark":
+        from cx_insights import spark
+
+        return spark.write_tables(duck, settings, list(tables))
+    from cx_insights import postgres
+
+    pg = postgres.connect(settings)
+    try:
+        # beside the warehouse, not in /tmp: a landing table's CSV can be gigabytes
+        workdir = settings.output_dir / "postgres" / "copy"
+        return postgres.replicate(duck, pg, list(tables), workdir)
+    finally:
+        pg.close()
+
+
 @contextmanager
 def marts_reader(
     settings: Settings, tables: Sequence[str] | None = None

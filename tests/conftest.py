@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cx_insights.config import load_settings
 from cx_insights.contract import ENTITIES, entity
 from cx_insights.ingest.loader import load_entity
 from cx_insights.quality.gate import GATE_DEPENDENCIES, run_gate
@@ -146,6 +147,33 @@ def run_cli(args: list[str], landing: Path, warehouse: Path, **env: str) -> Buil
     build = Build(done.args, done.returncode, done.stdout, done.stderr)
     build.landing, build.warehouse = landing, warehouse
     return build
+
+
+def export_of(build: Build, out: Path, **env: str) -> Path:
+    """`cx-insights export --out <out>` of a build (asserting it succeeded)."""
+    done = run_cli(["export", "--out", str(out)], build.landing, build.warehouse, **env)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def target_exports(sample: Build, build: Build, target: str, tmp_path: Path) -> dict:
+    """The exports of the DuckDB sample build and of `build` on `target`, by target name."""
+    return {
+        "duckdb": export_of(sample, tmp_path / "duckdb"),
+        target: export_of(build, tmp_path / target, CX_TARGET=target),
+    }
+
+
+def assert_dashboards_alike(build: Build, sample: Build) -> None:
+    """The dashboard of a build on another target has DuckDB's charts and gaps."""
+
+    def page(of: Build) -> str:
+        settings = load_settings({"CX_WAREHOUSE": str(of.warehouse), "CX_PII_SALT": "x"})
+        return settings.dashboard.read_text(encoding="utf-8")
+
+    other, duck = page(build), page(sample)
+    assert other.count("class='chart'") == duck.count("class='chart'") > 10
+    assert other.count("class='na'") == duck.count("class='na'")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,13 @@ import pytest
 from cx_insights.compare import compare_exports
 from cx_insights.config import SAMPLE_LANDING_DIR, load_settings
 from cx_insights.postgres import LocalCluster
-from tests.conftest import Build, run_cli
+from tests.conftest import (
+    Build,
+    assert_dashboards_alike,
+    export_of,
+    run_cli,
+    target_exports,
+)
 
 #: The KPI and insight marts the issue names; compare_exports checks every mart.
 KEY_MARTS = ("kpi_monthly", "driver_importance", "nps_financial_link", "customers_at_risk")
@@ -79,15 +85,7 @@ def test_every_layer_is_in_postgresql_and_the_landing_rows_match(pg_build):
 
 
 def test_every_mart_equals_duckdbs(pg_build, sample_build, tmp_path):
-    exports = {}
-    for name, build, env in (
-        ("duckdb", sample_build, {}),
-        ("postgres", pg_build, {"CX_TARGET": "postgres"}),
-    ):
-        out = tmp_path / name
-        result = run_cli(["export", "--out", str(out)], build.landing, build.warehouse, **env)
-        assert result.returncode == 0, result.stderr
-        exports[name] = out
+    exports = target_exports(sample_build, pg_build, "postgres", tmp_path)
     assert "postgresql: host=" in (exports["postgres"] / "manifest.json").read_text()
     for mart in KEY_MARTS:
         assert (exports["postgres"] / f"{mart}.parquet").exists(), mart
@@ -95,13 +93,7 @@ def test_every_mart_equals_duckdbs(pg_build, sample_build, tmp_path):
 
 
 def test_the_dashboard_builds_from_postgresql_like_from_duckdb(pg_build, sample_build):
-    def page(build: Build) -> str:
-        settings = load_settings({"CX_WAREHOUSE": str(build.warehouse), "CX_PII_SALT": "x"})
-        return settings.dashboard.read_text(encoding="utf-8")
-
-    pg_page, duck_page = page(pg_build), page(sample_build)
-    assert pg_page.count("class='chart'") == duck_page.count("class='chart'") > 10
-    assert pg_page.count("class='na'") == duck_page.count("class='na'")
+    assert_dashboards_alike(pg_build, sample_build)
 
 
 def test_a_stopped_cluster_is_started_again_by_the_command_that_needs_it(pg_build, tmp_path):
@@ -118,20 +110,11 @@ def test_a_stopped_cluster_is_started_again_by_the_command_that_needs_it(pg_buil
 
 
 def test_a_rerun_on_unchanged_input_changes_no_mart(pg_build, tmp_path):
-    def export(out: Path) -> Path:
-        done = run_cli(
-            ["export", "--out", str(out)],
-            pg_build.landing,
-            pg_build.warehouse,
-            CX_TARGET="postgres",
-        )
-        assert done.returncode == 0, done.stderr
-        return out
-
-    before = export(tmp_path / "before")
+    before = export_of(pg_build, tmp_path / "before", CX_TARGET="postgres")
     again = run_cli(["run"], pg_build.landing, pg_build.warehouse, CX_TARGET="postgres")
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
-    assert compare_exports(before, export(tmp_path / "after")) == {}
+    after = export_of(pg_build, tmp_path / "after", CX_TARGET="postgres")
+    assert compare_exports(before, after) == {}
 
 
 # A generated drop on both targets (414 s even at 5,000 customers: make test ran 84 min

@@ -32,22 +32,13 @@ def wanted_tables(e: Entity) -> set[tuple[str, str]]:
 
 
 def _replicate(con, settings, wanted: set[tuple[str, str]]) -> dict[str, int]:
-    """Copy the landing tables in `wanted` to the target (nothing on DuckDB): COPY
-    into PostgreSQL, Parquet folders for Spark (cx_insights.spark)."""
-    from cx_insights import postgres
+    """Copy the landing tables in `wanted` to the target (nothing on DuckDB)."""
+    from cx_insights.postgres import landing_tables
+    from cx_insights.target import write_target_tables
 
     if settings.target == "duckdb":
         return {}
-    tables = [t for t in postgres.landing_tables(con) if t in wanted]
-    if settings.target == "spark":
-        from cx_insights import spark
-
-        return spark.write_tables(con, settings, tables)
-    pg = postgres.connect(settings)
-    try:
-        return postgres.replicate(con, pg, tables, settings.output_dir / "postgres" / "copy")
-    finally:
-        pg.close()
+    return write_target_tables(settings, con, [t for t in landing_tables(con) if t in wanted])
 
 
 def _gate_asset(e: Entity) -> dg.AssetsDefinition:

@@ -9,15 +9,11 @@ dbt source `computed` maps to: dbt's models run before and after it in one
 lineage graph (Dagster splits the dbt step around it).
 """
 
-import tempfile
-from pathlib import Path
-
 import dagster as dg
 import duckdb
 
-from cx_insights import postgres, spark
 from cx_insights.insights.computed import COMPUTED, Computed
-from cx_insights.target import fetch_target_tables
+from cx_insights.target import fetch_target_tables, write_target_tables
 from cx_insights.warehouse import memory_limit, quote_ident, sql_literal
 from orchestration.resources import CxSettingsResource
 
@@ -60,16 +56,7 @@ def run_computed(settings, c: Computed) -> int:
             f"create or replace table intermediate.{quote_ident(c.name)} "
             "as select * from computed_frame"
         )
-        table = [("intermediate", c.name)]
-        if settings.target == "spark":
-            written = spark.write_tables(duck, settings, table)
-        else:
-            pg = postgres.connect(settings)
-            try:
-                with tempfile.TemporaryDirectory(prefix="cx-computed-") as tmp:
-                    written = postgres.replicate(duck, pg, table, Path(tmp))
-            finally:
-                pg.close()
+        written = write_target_tables(settings, duck, [("intermediate", c.name)])
     return written[f"intermediate.{c.name}"]
 
 
