@@ -7,8 +7,9 @@ exports the marts, and compares every target's export with DuckDB's
 of build and export seconds and whether the marts are equal.
 
     .venv/bin/python benchmarks/targets.py --customers 20000 --months 24
-    CX_SPARK_MASTER=spark://127.0.0.1:7077 .venv/bin/python benchmarks/targets.py \\
-        --customers 1000000 --targets duckdb spark
+    .venv/bin/python benchmarks/targets.py --customers 1000000 --targets duckdb spark \\
+        --standalone-workers 2          # a local standalone cluster: 1 master, 2 workers
+    CX_SPARK_MASTER=spark://host:7077 .venv/bin/python benchmarks/targets.py ...  # yours
 
 Not a test: nothing here asserts (tests/test_postgres_target.py and
 tests/test_spark_target.py compare the targets on small drops in `make test`).
@@ -20,10 +21,14 @@ import argparse
 import os
 import platform
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 
@@ -50,12 +55,79 @@ def cli(args: list[str], landing: Path, warehouse: Path, target: str) -> float:
     return time.monotonic() - started
 
 
+@contextmanager
+def standalone_cluster(workers: int, root: Path, memory: str) -> Iterator[str]:
+    """A Spark standalone cluster on this machine, from the pyspark wheel: one master
+    (127.0.0.1:7077) and `workers` workers of one core and `memory` each; yields its
+    URL and stops every process at the end."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    home = Path(_find_spark_home())
+    spark_class = str(home / "bin" / "spark-class")
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOG_DIR": str(root / "logs")}
+    env.pop("SPARK_REMOTE", None)
+    url = "spark://127.0.0.1:7077"
+    processes: list[subprocess.Popen] = []
+
+    def start(name: str, *command: str) -> None:
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        with (root / "logs" / f"{name}.log").open("ab") as log:
+            processes.append(
+                subprocess.Popen(
+                    [spark_class, *command], stdout=log, stderr=subprocess.STDOUT, env=env,
+                    start_new_session=True,
+                )
+            )  # fmt: skip
+
+    try:
+        start("master", "org.apache.spark.deploy.master.Master",
+              "--host", "127.0.0.1", "--port", "7077", "--webui-port", "18080")  # fmt: skip
+        _wait_for_port(7077)
+        for n in range(workers):
+            work = root / f"worker-{n}"
+            work.mkdir(parents=True, exist_ok=True)
+            start(f"worker-{n}", "org.apache.spark.deploy.worker.Worker",
+                  "--cores", "1", "--memory", memory, "--work-dir", str(work),
+                  "--webui-port", str(18081 + n), url)  # fmt: skip
+        deadline = time.monotonic() + 120
+        log = root / "logs" / "master.log"
+        while log.read_text(errors="replace").count("Registering worker") < workers:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the standalone workers did not register: {root / 'logs'}")
+            time.sleep(1)
+        yield url
+    finally:
+        for process in reversed(processes):
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+def _wait_for_port(port: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--targets", nargs="+", default=["duckdb", "postgres", "spark"])
     parser.add_argument("--keep", action="store_true", help="keep the folders")
+    parser.add_argument(
+        "--standalone-workers",
+        type=int,
+        default=0,
+        help="build the spark target on a standalone cluster of this many 1-core workers "
+        "started here (0: CX_SPARK_MASTER, or local[2])",
+    )
+    parser.add_argument("--worker-memory", default="4g")
     args = parser.parse_args()
 
     from cx_insights.compare import compare_exports
@@ -73,7 +145,14 @@ def main() -> None:
         exports: dict[str, Path] = {}
         for target in args.targets:
             warehouse = root / target / "cx.duckdb"
-            build = cli(["run", "--quiet"], landing, warehouse, target)
+            if target == "spark" and args.standalone_workers:
+                with standalone_cluster(
+                    args.standalone_workers, root / "cluster", args.worker_memory
+                ) as url:
+                    os.environ["CX_SPARK_MASTER"] = url
+                    build = cli(["run", "--quiet"], landing, warehouse, target)
+            else:
+                build = cli(["run", "--quiet"], landing, warehouse, target)
             out = root / target / "export"
             export = cli(["export", "--out", str(out)], landing, warehouse, target)
             exports[target] = out
@@ -84,6 +163,11 @@ def main() -> None:
             f"\n{args.customers:,} customers x {args.months} months, {date.today()}, "
             f"{platform.machine()} {os.cpu_count()} cores, "
             f"Spark master {os.environ.get('CX_SPARK_MASTER') or 'local[2]'}"
+            + (
+                f" ({args.standalone_workers} workers x 1 core, {args.worker_memory})"
+                if args.standalone_workers
+                else ""
+            )
         )
         print("| target | first build (s) | export (s) | marts equal to DuckDB's |")
         print("|---|---|---|---|")

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,6 +113,12 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.log.level": "ERROR",
     }
+
+
+#: The settings that give a session the target's metastore.
+METASTORE_SETTINGS = frozenset(
+    {"spark.sql.catalogImplementation", "spark.hadoop.javax.jdo.option.ConnectionURL"}
+)
 
 
 class ConnectServer:
@@ -227,6 +234,7 @@ def connect_server(settings: Settings) -> Iterator[None]:
     try:
         yield
     finally:
+        close_sessions()
         server.stop()
 
 
@@ -251,6 +259,42 @@ def _kill_group(pid: int, timeout: float = 30.0) -> bool:
         time.sleep(0.2)
     os.killpg(pid, signal.SIGKILL)
     return True
+
+
+_sessions: dict[str, object] = {}
+
+
+def session(settings: Settings):
+    """A Spark Connect session for this process (Great Expectations validates the
+    handed-over rows through it): to the run's Connect server when one is up, else to
+    a local one pyspark starts in this process (`dagster dev`, the thrift method),
+    with the target's settings. One per process and remote: it becomes pyspark's
+    default session, which GX's Spark engine then takes."""
+    from pyspark.sql import SparkSession
+
+    url = ConnectServer(settings).url() if method() == "session" else None
+    remote = url or (master() if master().startswith("local") else "local[2]")
+    if remote not in _sessions:
+        builder = SparkSession.builder.remote(remote)
+        if not url:
+            for key, value in spark_conf(settings).items():
+                # No metastore: this session reads Parquet folders only (and Derby
+                # allows one process, which may be dbt's).
+                if key not in METASTORE_SETTINGS:
+                    builder = builder.config(key, value)
+        with warnings.catch_warnings():
+            # A local session takes the static settings at start; pyspark then warns
+            # that it cannot set them again on the Connect side.
+            warnings.filterwarnings("ignore", message="Failed to set", category=UserWarning)
+            _sessions[remote] = builder.getOrCreate()
+    return _sessions[remote]
+
+
+def close_sessions() -> None:
+    """Stop this process's sessions (before the server they talk to stops)."""
+    while _sessions:
+        _, opened = _sessions.popitem()
+        opened.stop()
 
 
 def describe(settings: Settings) -> str:

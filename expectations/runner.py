@@ -1,10 +1,14 @@
-"""Run a Great Expectations 1.x suite on a DuckDB table, in bounded chunks.
+"""Run a Great Expectations 1.x suite on a DuckDB table in bounded chunks, or on Spark.
 
 GX's SQL data source returns empty metrics on DuckDB (it closes the
 connection before fetching), so the rows go through GX's pandas data source,
 one Arrow batch of at most `chunk_rows` rows at a time: memory stays bounded
 whatever the table's size. Each chunk runs the suite through a
 `ValidationDefinition`; results are summed over the chunks.
+
+On the Spark target, `validate_on_spark` runs the same suites through GX's
+Spark data source on the Parquet folders Spark reads (the rows are not
+collected: GX computes every metric as a Spark aggregate).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -57,6 +63,8 @@ class SuiteOutcome:
     since: datetime | None = None
     #: The newest `_gated_at` among the rows validated.
     through: datetime | None = None
+    #: Where GX computed the metrics: "pandas" (chunks read from DuckDB) or "spark".
+    engine: str = "pandas"
     expectations: dict[str, ExpectationOutcome] = field(default_factory=dict)
 
     @property
@@ -103,7 +111,7 @@ def _definition(qualified: str):
     context = _context()
     asset = context.data_sources.get("cx_accepted").add_dataframe_asset(qualified)
     batch = asset.add_batch_definition_whole_dataframe("chunk")
-    suite = context.suites.add(all_suites()[qualified])
+    suite = context.suites.add_or_update(all_suites()[qualified])
     return context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{qualified}_accepted", data=batch, suite=suite)
     )
@@ -144,21 +152,85 @@ def validate(
             continue
         outcome.rows += len(frame)
         outcome.chunks += 1
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-        for r in result.results:
-            kind, column = _describe(r.expectation_config)
-            key = f"{kind}({column})"
-            agg = outcome.expectations.setdefault(key, ExpectationOutcome(kind, column))
-            agg.success = agg.success and bool(r.success)
-            agg.unexpected_count += int(r.result.get("unexpected_count") or 0)
-            if not r.success and len(agg.sample) < 5:
-                agg.sample += [str(v) for v in (r.result.get("partial_unexpected_list") or [])][:5]
+        _add(
+            outcome, definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+        )
+    return _listed(outcome, definition)
+
+
+def _add(outcome: SuiteOutcome, result) -> None:
+    """Add one validation result (of a chunk, or of the whole Spark DataFrame)."""
+    for r in result.results:
+        kind, column = _describe(r.expectation_config)
+        key = f"{kind}({column})"
+        agg = outcome.expectations.setdefault(key, ExpectationOutcome(kind, column))
+        agg.success = agg.success and bool(r.success)
+        agg.unexpected_count += int(r.result.get("unexpected_count") or 0)
+        if not r.success and len(agg.sample) < 5:
+            agg.sample += [str(v) for v in (r.result.get("partial_unexpected_list") or [])][:5]
+
+
+def _listed(outcome: SuiteOutcome, definition) -> SuiteOutcome:
     if outcome.chunks == 0:
         # An empty table still gets its expectations listed (all vacuously true).
         for exp in definition.suite.expectations:
             kind, column = _describe(exp.configuration)
             outcome.expectations[f"{kind}({column})"] = ExpectationOutcome(kind, column)
     return outcome
+
+
+@cache
+def _spark_definition(qualified: str):
+    """The suite on GX's Spark data source (one per process, beside the pandas one)."""
+    import great_expectations as gx
+
+    from expectations._builder import all_suites
+
+    context = _context()
+    source = context.data_sources.add_or_update_spark("cx_accepted_spark")
+    asset = source.add_dataframe_asset(qualified)
+    batch = asset.add_batch_definition_whole_dataframe("accepted")
+    suite = context.suites.add_or_update(all_suites()[qualified])
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{qualified}_accepted_spark", data=batch, suite=suite)
+    )
+
+
+def validate_on_spark(
+    con: duckdb.DuckDBPyConnection,
+    qualified: str,
+    session,
+    folder_of: Callable[[str], str],
+    since: datetime | None = None,
+) -> SuiteOutcome:
+    """Validate, through GX's Spark data source, the accepted rows of one entity gated
+    after `since`, as the Spark target holds them (the Parquet folders the gate handed
+    over: `folder_of(table)`). The rows stay on Spark's executors: GX computes each
+    metric as a Spark aggregate, and only counts and a few unexpected values reach
+    this process. `con` (DuckDB) gives the newest `_gated_at`, as for `validate`."""
+    definition = _spark_definition(qualified)
+    table = accepted_table(entity(qualified))
+    query = VALIDATION_QUERIES.get(qualified) or f"select * from raw.{table} where _gated_at > ?"
+    for name in _RAW_TABLE.findall(query):
+        query = query.replace(f"raw.{name}", f"parquet.`{folder_of(name)}`")
+    columns = ", ".join(f"`{c}`" for c in _suite_columns(definition.suite))
+    floor = since or datetime(1, 1, 1)
+    outcome = SuiteOutcome(qualified, since=since, engine="spark")
+    outcome.through = con.execute(
+        f"select max(_gated_at) from raw.{table} where _gated_at > ?", [floor]
+    ).fetchone()[0]
+    if outcome.through is not None:
+        frame = session.sql(f"select {columns} from ({query}) as validated", args=[floor])
+        outcome.rows = frame.count()
+        outcome.chunks = 1
+        _add(
+            outcome, definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+        )
+    return _listed(outcome, definition)
+
+
+#: A `raw.<table>` a validation query reads.
+_RAW_TABLE = re.compile(r"\braw\.(\w+)")
 
 
 STATE_DDL = """
@@ -182,7 +254,11 @@ def suite_hash(qualified: str) -> str:
     return hashlib.sha256(json.dumps(sorted(configs)).encode()).hexdigest()
 
 
-def validate_new_rows(con: duckdb.DuckDBPyConnection, qualified: str) -> SuiteOutcome:
+def validate_new_rows(
+    con: duckdb.DuckDBPyConnection,
+    qualified: str,
+    spark: tuple[object, Callable[[str], str]] | None = None,
+) -> SuiteOutcome:
     """Validate the rows gated since the entity's last successful validation.
 
     Every accepted row carries `_gated_at`; a row once validated is not read
@@ -196,7 +272,11 @@ def validate_new_rows(con: duckdb.DuckDBPyConnection, qualified: str) -> SuiteOu
         "select validated_through from raw._gx_state where entity = ? and suite_hash = ?",
         [qualified, digest],
     ).fetchone()
-    outcome = validate(con, qualified, since=row[0] if row else None)
+    since = row[0] if row else None
+    if spark is None:
+        outcome = validate(con, qualified, since=since)
+    else:
+        outcome = validate_on_spark(con, qualified, *spark, since=since)
     if outcome.success and outcome.through is not None:
         con.execute(
             "insert or replace into raw._gx_state values (?, ?, ?, ?)",

@@ -14,13 +14,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from cx_insights import spark
 from cx_insights.compare import compare_exports
 from cx_insights.config import SAMPLE_LANDING_DIR, load_settings
+from cx_insights.contract import ENTITIES
 from cx_insights.insights.computed import COMPUTED
+from expectations.runner import validate, validate_on_spark
 from tests.conftest import Build, assert_dashboards_alike, run_cli, target_exports
 
 KEY_MARTS = ("kpi_monthly", "driver_importance", "nps_financial_link", "customers_at_risk")
@@ -87,3 +90,56 @@ def test_every_mart_equals_duckdbs(spark_build, sample_build, tmp_path):
 
 def test_the_dashboard_builds_from_spark_like_from_duckdb(spark_build, sample_build):
     assert_dashboards_alike(spark_build, sample_build)
+
+
+def test_great_expectations_ran_on_spark_for_every_entity(spark_build):
+    """The run's GX checks validated the rows Spark holds, through GX's Spark data
+    source (not pandas), and passed."""
+    home = spark_build.warehouse.parent / "dagster_home"
+    with duckdb.connect(str(spark_build.warehouse), read_only=True) as con:
+        [(run_id,)] = con.execute("select run_id from raw._runs").fetchall()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        evaluations = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        ]
+    gx = {e.asset_key.path[-1]: e for e in evaluations if e.check_name == "gx_suite"}
+    assert set(gx) == {e.qualified for e in ENTITIES}
+    for name, evaluation in gx.items():
+        assert evaluation.passed, name
+        assert evaluation.metadata["engine"].value == "spark", name
+
+
+def test_a_row_breaking_the_suite_fails_on_spark_as_on_pandas(spark_build, tmp_path):
+    """A row that skipped the gate, planted in the tickets Spark holds: GX on Spark
+    names the same expectations and values as GX on pandas over the same rows."""
+    settings = settings_of(spark_build)
+    table = "tickets__tickets__accepted"
+    planted = tmp_path / table
+    shutil.copytree(spark.table_files(settings, "raw", table), planted)
+    duck = duckdb.connect(str(tmp_path / "copy.duckdb"))
+    duck.execute(f"attach '{spark_build.warehouse}' as built (read_only)")
+    duck.execute(f"create schema raw; create table raw.{table} as from built.raw.{table}")
+    duck.execute("detach built")
+    bad = (
+        "select * replace ('T-PLANTED' as ticket_id, 'lost' as status, "
+        "created_at - interval 1 day as solved_at, now()::timestamp as _gated_at) "
+        f"from raw.{table} where solved_at is not null limit 1"
+    )
+    duck.execute(f"copy ({bad}) to '{planted}/part-planted.parquet' (format parquet)")
+    duck.execute(f"insert into raw.{table} {bad}")
+    try:
+        session = spark.session(settings)  # no server now: a local one in this process
+        on_spark = validate_on_spark(duck, "tickets__tickets", session, lambda _: str(planted))
+    finally:
+        spark.close_sessions()
+    on_pandas = validate(duck, "tickets__tickets")
+    assert on_spark.engine == "spark" and not on_spark.success
+    assert on_spark.rows == on_pandas.rows
+    # (Samples of timestamps print differently from pandas and Spark: counts compared.)
+    failed = {f.expectation: f.unexpected_count for f in on_spark.failed}
+    assert failed == {f.expectation: f.unexpected_count for f in on_pandas.failed}
+    assert failed["expect_column_values_to_be_in_set"] == 1
+    assert on_spark.expectations["expect_column_values_to_be_in_set(status)"].sample == ["lost"]

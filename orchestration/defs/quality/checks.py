@@ -5,8 +5,9 @@
 * `reject_rate`: the share of rejected rows is at most `CX_MAX_REJECT_RATE`
   (waiting rows, valid but waiting for another entity, never count).
 * `gx_suite`: the entity's Great Expectations suite (expectations/) confirms
-  the accepted rows; it runs through a `ValidationDefinition` in bounded
-  chunks (the small wrapper `dagster-ge` does not offer for GX 1.x).
+  the accepted rows; it runs through a `ValidationDefinition` (the small wrapper
+  `dagster-ge` does not offer for GX 1.x): on pandas in bounded chunks, or on
+  the Spark target through GX's Spark data source, on the rows Spark holds.
 """
 
 import dagster as dg
@@ -118,6 +119,16 @@ def _reject_rate(e: Entity) -> dg.AssetChecksDefinition:
     return _check
 
 
+def _on_spark(settings) -> tuple | None:
+    """On the Spark target, GX validates the rows Spark holds (the Parquet folders the
+    gate handed over) through its Spark data source; elsewhere, None (pandas)."""
+    if settings.target != "spark":
+        return None
+    from cx_insights import spark
+
+    return spark.session(settings), lambda table: str(spark.table_files(settings, "raw", table))
+
+
 def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=accepted_key(e),
@@ -131,7 +142,7 @@ def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
     def _check(cx: CxSettingsResource) -> dg.AssetCheckResult:
         settings = cx.settings()
         with connect(settings.warehouse) as con:
-            outcome = validate_new_rows(con, e.qualified)
+            outcome = validate_new_rows(con, e.qualified, spark=_on_spark(settings))
         scope = (
             f"the {outcome.rows} rows gated since {outcome.since}"
             if outcome.since
@@ -141,7 +152,7 @@ def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,
             description=(
-                f"{len(outcome.expectations)} expectations on {scope}"
+                f"{len(outcome.expectations)} expectations on {scope} ({outcome.engine})"
                 + (
                     ""
                     if outcome.success
@@ -150,6 +161,7 @@ def _gx_suite(e: Entity) -> dg.AssetChecksDefinition:
             ),
             metadata={
                 "rows_validated": outcome.rows,
+                "engine": outcome.engine,
                 "validated_since": str(outcome.since) if outcome.since else "the beginning",
                 "chunks": outcome.chunks,
                 "expectations": dg.MetadataValue.json(
