@@ -332,19 +332,6 @@ def _information_schema_type(pg_type_name: str) -> str:
     )
 
 
-def landing_tables(duck) -> list[tuple[str, str]]:
-    """Every table of DuckDB's `raw` and `quarantine` schemas (landed, accepted,
-    quarantined rows and the gate's bookkeeping), as (schema, table)."""
-    return [
-        (schema, table)
-        for schema, table in duck.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('raw', 'quarantine') and table_type = 'BASE TABLE' "
-            "order by 1, 2"
-        ).fetchall()
-    ]
-
-
 def replicate(duck, pg, tables: list[tuple[str, str]], workdir: Path) -> dict[str, int]:
     """Replace each (schema, table) in PostgreSQL by DuckDB's rows, with COPY, in one
     transaction (readers see the old tables or the new ones, never half). Returns the

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from cx_insights.insights.stats import Z95
+from cx_insights.insights.stats import wilson_interval
 from cx_insights.report.dashboard.data import (
     LOW_SAMPLE,
     DashboardData,
@@ -108,12 +108,11 @@ def action_worst_touchpoint(data: DashboardData, labels: dict) -> Action | None:
 
 
 def _top2_interval(share_pct: float, n: float) -> tuple[float, float]:
-    """95 % interval of a top-2-box share in % (normal approximation)."""
-    import math
-
-    p = float(share_pct) / 100
-    half = Z95 * math.sqrt(max(p * (1 - p), 0.0) / float(n)) if n else float("inf")
-    return 100 * (p - half), 100 * (p + half)
+    """95 % Wilson interval of a top-2-box share, in % (as the takeaways use): the
+    normal approximation this replaced left [0, 100] % at small n or extreme shares."""
+    if is_missing(n) or not n:
+        return float("nan"), float("nan")
+    return wilson_interval(float(share_pct) / 100 * float(n), float(n))
 
 
 def driver_evidence(data: DashboardData) -> tuple[pd.Series | None, pd.Series | None, float, int]:

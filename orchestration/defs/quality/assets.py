@@ -33,12 +33,11 @@ def wanted_tables(e: Entity) -> set[tuple[str, str]]:
 
 def _replicate(con, settings, wanted: set[tuple[str, str]]) -> dict[str, int]:
     """Copy the landing tables in `wanted` to the target (nothing on DuckDB)."""
-    from cx_insights.postgres import landing_tables
     from cx_insights.target import write_target_tables
 
     if settings.target == "duckdb":
         return {}
-    return write_target_tables(settings, con, [t for t in landing_tables(con) if t in wanted])
+    return write_target_tables(settings, con, [t for t in sorted(wanted) if table_exists(con, *t)])
 
 
 def _gate_asset(e: Entity) -> dg.AssetsDefinition:
