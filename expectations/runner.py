@@ -106,15 +106,28 @@ def _definition(qualified: str):
     # Dagster definitions would otherwise pay before doing anything.
     import great_expectations as gx
 
-    from expectations._builder import all_suites
-
     context = _context()
     asset = context.data_sources.get("cx_accepted").add_dataframe_asset(qualified)
     batch = asset.add_batch_definition_whole_dataframe("chunk")
-    suite = context.suites.add_or_update(all_suites()[qualified])
     return context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{qualified}_accepted", data=batch, suite=suite)
+        gx.ValidationDefinition(name=f"{qualified}_accepted", data=batch, suite=_suite(qualified))
     )
+
+
+@cache
+def _spark_source():
+    """GX's Spark data source, added once per process (beside the pandas one)."""
+    return _context().data_sources.add_spark("cx_accepted_spark")
+
+
+@cache
+def _suite(qualified: str):
+    """The entity's suite, added to the context once and shared by its pandas and Spark
+    definitions (adding it again would leave the other definition's copy stale, which
+    GX refuses to run)."""
+    from expectations._builder import all_suites
+
+    return _context().suites.add(all_suites()[qualified])
 
 
 def _suite_columns(suite) -> list[str]:
@@ -184,15 +197,13 @@ def _spark_definition(qualified: str):
     """The suite on GX's Spark data source (one per process, beside the pandas one)."""
     import great_expectations as gx
 
-    from expectations._builder import all_suites
-
     context = _context()
-    source = context.data_sources.add_or_update_spark("cx_accepted_spark")
-    asset = source.add_dataframe_asset(qualified)
+    asset = _spark_source().add_dataframe_asset(qualified)
     batch = asset.add_batch_definition_whole_dataframe("accepted")
-    suite = context.suites.add_or_update(all_suites()[qualified])
     return context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{qualified}_accepted_spark", data=batch, suite=suite)
+        gx.ValidationDefinition(
+            name=f"{qualified}_accepted_spark", data=batch, suite=_suite(qualified)
+        )
     )
 
 
