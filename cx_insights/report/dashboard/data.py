@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 #: dbt exposure declares them.
 CORE_MARTS = (
     "kpi_monthly",
+    "kpi_monthly_by_segment",
     "kpi_tickets_by_channel",
     "kpi_ticket_satisfaction",
     "fct_verbatims",

@@ -17,17 +17,34 @@
     )
 {%- endmacro %}
 
-{#- The roll-up levels of kpi_monthly for survey, ticket and web metrics. -#}
+{#- The roll-up levels of kpi_monthly for survey, ticket and web metrics, each
+    twice: over every customer (is_segment_scoped false: kpi_monthly) and within
+    the customer's current segment (true: kpi_monthly_by_segment; the segment
+    level itself only once, it is its own scope). -#}
 {% macro kpi_levels() -%}
-    select 'company' as level
+    select 'company' as level, false as is_segment_scoped
     union all
-    select 'journey' as level
+    select 'journey' as level, false as is_segment_scoped
     union all
-    select 'job' as level
+    select 'job' as level, false as is_segment_scoped
     union all
-    select 'touchpoint' as level
+    select 'touchpoint' as level, false as is_segment_scoped
     union all
-    select 'segment' as level
+    select 'segment' as level, false as is_segment_scoped
+    union all
+    select 'company' as level, true as is_segment_scoped
+    union all
+    select 'journey' as level, true as is_segment_scoped
+    union all
+    select 'job' as level, true as is_segment_scoped
+    union all
+    select 'touchpoint' as level, true as is_segment_scoped
+{%- endmacro %}
+
+{#- The segment a row of `levels` x `row` is counted within: 'all' over every
+    customer, else the row's segment (column segment of `row`). -#}
+{% macro kpi_segment_scope(levels, row) -%}
+    case when {{ levels }}.is_segment_scoped then {{ row }}.segment else 'all' end
 {%- endmacro %}
 
 {#-
@@ -45,9 +62,9 @@
 {%- endmacro %}
 
 {#-
-    One kpi_monthly-shaped row per (month, level, level_id) and metric, as a
-    union over `metrics`, from `relation` (a CTE with month_start_date, level,
-    level_id). Each metric is a dict:
+    One kpi_monthly-shaped row per (month, segment_scope, level, level_id) and
+    metric, as a union over `metrics`, from `relation` (a CTE with
+    month_start_date, segment_scope, level, level_id). Each metric is a dict:
       metric       the metric's name (kpis.md);
       measure      a count or amount: value = measure, no numerator/denominator;
       ratio        (numerator, denominator): value = 100 x numerator / denominator;
@@ -61,6 +78,7 @@
     {%- for m in metrics %}
     select
         month_start_date,
+        segment_scope,
         level,
         level_id,
         '{{ m.metric }}' as metric,
@@ -177,4 +195,19 @@
     and cast(
         {{ dbt.dateadd('month', 1, months ~ '.month_start_date') }} as {{ dbt.type_timestamp() }}
     ) <= {{ data_end }}.data_end_at
+{%- endmacro %}
+
+{#- kpi_monthly's columns from a row of int_kpi_metrics_unioned (`relation`). -#}
+{% macro kpi_mart_columns(relation) -%}
+        cast({{ relation }}.month_start_date as date) as month,
+        cast({{ relation }}.level as {{ dbt.type_string() }}) as level,
+        cast({{ relation }}.level_id as {{ dbt.type_string() }}) as level_id,
+        cast({{ relation }}.metric as {{ dbt.type_string() }}) as metric,
+        cast({{ relation }}.metric_value as {{ type_double() }}) as value,
+        cast({{ relation }}.numerator as {{ type_double() }}) as numerator,
+        cast({{ relation }}.denominator as {{ type_double() }}) as denominator,
+        cast({{ relation }}.sample_size as {{ dbt.type_bigint() }}) as n,
+        cast({{ relation }}.ci_low as {{ type_double() }}) as ci_low,
+        cast({{ relation }}.ci_high as {{ type_double() }}) as ci_high,
+        {{ relation }}.sample_size < {{ var('low_sample_n') }} as is_low_sample
 {%- endmacro %}

@@ -2,7 +2,8 @@
 -- customer's current segment; none -> 'unknown') level, for every month of
 -- the spine (zero counts and sums where nothing happened; ratios null when
 -- their denominator is 0). Segment rows cover every segment that has a
--- customer-month anywhere in the spine.
+-- customer-month anywhere in the spine. Each segment's company row is also
+-- repeated within the segment (segment_scope; 'all' for the rest).
 with
 
 customer_months as (
@@ -28,25 +29,37 @@ segmented_customer_months as (
 
 customer_months_by_level as (
     select
+        'all' as segment_scope,
         'company' as level,
         'all' as level_id,
         segmented_customer_months.*
     from segmented_customer_months
     union all
     select
+        'all' as segment_scope,
         'segment' as level,
         segment as level_id,
+        segmented_customer_months.*
+    from segmented_customer_months
+    union all
+    -- Within the segment (kpi_monthly_by_segment): its company row.
+    select
+        segment as segment_scope,
+        'company' as level,
+        'all' as level_id,
         segmented_customer_months.*
     from segmented_customer_months
 ),
 
 level_members as (
     select distinct
+        segment_scope,
         level,
         level_id
     from customer_months_by_level
     union
     select
+        'all' as segment_scope,
         'company' as level,
         'all' as level_id
 ),
@@ -54,6 +67,7 @@ level_members as (
 level_months as (
     select
         months.month_start_date,
+        level_members.segment_scope,
         level_members.level,
         level_members.level_id
     from months
@@ -63,6 +77,7 @@ level_months as (
 level_sums as (
     select
         month_start_date,
+        segment_scope,
         level,
         level_id,
         sum(case when is_active_start then 1 else 0 end) as active_customers_start,
@@ -76,6 +91,7 @@ level_sums as (
     from customer_months_by_level
     group by
         month_start_date,
+        segment_scope,
         level,
         level_id
 ),
@@ -83,6 +99,7 @@ level_sums as (
 level_totals as (
     select
         level_months.month_start_date,
+        level_months.segment_scope,
         level_months.level,
         level_months.level_id,
         coalesce(level_sums.active_customers_start, 0) as active_customers_start,
@@ -100,6 +117,7 @@ level_totals as (
     left join level_sums
         on
             level_months.month_start_date = level_sums.month_start_date
+            and level_months.segment_scope = level_sums.segment_scope
             and level_months.level = level_sums.level
             and level_months.level_id = level_sums.level_id
 ),

@@ -46,6 +46,7 @@ sessions_by_level as (
         classified_sessions.has_add_to_cart,
         classified_sessions.is_bounce,
         classified_sessions.is_cart_abandoned,
+        {{ kpi_segment_scope('levels', 'classified_sessions') }} as segment_scope,
         levels.level,
         {{ kpi_level_id('levels', 'classified_sessions') }} as level_id
     from classified_sessions
@@ -55,6 +56,7 @@ sessions_by_level as (
 level_counts as (
     select
         month_start_date,
+        segment_scope,
         level,
         level_id,
         count(*) as session_count,
@@ -65,6 +67,7 @@ level_counts as (
     from sessions_by_level
     group by
         month_start_date,
+        segment_scope,
         level,
         level_id
 ),

@@ -46,6 +46,7 @@ levels as (
 answers_by_level as (
     select
         scored_answers.month_start_date,
+        {{ kpi_segment_scope('levels', 'scored_answers') }} as segment_scope,
         levels.level,
         {{ kpi_level_id('levels', 'scored_answers') }} as level_id,
         scored_answers.metric,
@@ -59,6 +60,7 @@ answers_by_level as (
 final as (
     select
         month_start_date,
+        segment_scope,
         level,
         level_id,
         sum(case when metric = 'nps' then 1 else 0 end) as nps_answers,
@@ -73,6 +75,7 @@ final as (
     from answers_by_level
     group by
         month_start_date,
+        segment_scope,
         level,
         level_id
 )

@@ -1,4 +1,5 @@
--- nps, csat and ces per month of submitted_at, at every roll-up level.
+-- nps, csat and ces per month of submitted_at, at every roll-up level, over
+-- every customer and within each segment (segment_scope).
 -- A row exists where the metric has at least one answer (n > 0).
 with
 
@@ -12,6 +13,7 @@ level_counts as (
 nps_shares as (
     select
         month_start_date,
+        segment_scope,
         level,
         level_id,
         nps_answers,

@@ -43,6 +43,7 @@ tickets_by_level as (
         measured_tickets.solved_month_start_date,
         measured_tickets.first_response_minutes,
         measured_tickets.resolution_hours,
+        {{ kpi_segment_scope('levels', 'measured_tickets') }} as segment_scope,
         levels.level,
         {{ kpi_level_id('levels', 'measured_tickets') }} as level_id
     from measured_tickets
@@ -52,6 +53,7 @@ tickets_by_level as (
 created_counts as (
     select
         created_month_start_date as month_start_date,
+        segment_scope,
         level,
         level_id,
         count(*) as tickets_created,
@@ -60,6 +62,7 @@ created_counts as (
     from tickets_by_level
     group by
         created_month_start_date,
+        segment_scope,
         level,
         level_id
 ),
@@ -67,6 +70,7 @@ created_counts as (
 solved_counts as (
     select
         solved_month_start_date as month_start_date,
+        segment_scope,
         level,
         level_id,
         count(*) as solved_tickets,
@@ -75,6 +79,7 @@ solved_counts as (
     where solved_month_start_date is not null
     group by
         solved_month_start_date,
+        segment_scope,
         level,
         level_id
 ),

@@ -8,6 +8,7 @@ with
 
 counted as (
     select * from {{ ref('int_survey_answers_counted') }}
+    where segment_scope = 'all'
 ),
 
 final as (
