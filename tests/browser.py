@@ -114,3 +114,25 @@ def count_charts(page: Any, key: str) -> int:
         f"#page-{key} .js-plotly-plot",
         "els => els.filter(e => e.querySelector('svg.main-svg') && e.offsetWidth > 100).length",
     )
+
+
+def count_chart_slots(page: Any, key: str) -> int:
+    """Charts a tab shows: those of its visible view (the others are hidden, not drawn)."""
+    return page.eval_on_selector_all(
+        f"#page-{key} .chart", "els => els.filter(e => e.offsetParent !== null).length"
+    )
+
+
+def visible_view(page: Any, key: str) -> tuple[str, str]:
+    """(data-view, inner HTML) of the view a tab shows."""
+    return page.eval_on_selector_all(
+        f"#page-{key} > .view",
+        "els => els.filter(e => !e.hidden).map(e => [e.dataset.view, e.innerHTML])[0]",
+    )
+
+
+def choose_view(page: Any, segment: str, month: str) -> None:
+    """Pick a segment and a month in the dashboard's filters."""
+    page.select_option("#cx-segment", segment)
+    page.select_option("#cx-month", month)
+    page.wait_for_timeout(300)

@@ -23,7 +23,16 @@ from cx_insights.report.dashboard import charts, render
 from cx_insights.report.dashboard import data as ddata
 from cx_insights.report.dashboard import formatting as fmt
 from cx_insights.report.dashboard.pages import cx_lead, quality
-from tests.browser import chromium_page, count_charts, find_chromium, show_tab, tab_keys
+from tests.browser import (
+    choose_view,
+    chromium_page,
+    count_chart_slots,
+    count_charts,
+    find_chromium,
+    show_tab,
+    tab_keys,
+    visible_view,
+)
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "dashboard"
 TABS = ["executive", "cx-lead", "support", "product", "initiatives", "quality"]
@@ -756,7 +765,7 @@ def test_every_tab_shows_its_charts_in_chromium(sample_settings: Settings, chrom
         for key in TABS:
             show_tab(page, key)
             drawn = count_charts(page, key)
-            expected = page.locator(f"#page-{key} .chart").count()
+            expected = count_chart_slots(page, key)
             page.screenshot(path=str(ARTIFACTS / f"{key}.png"), full_page=True)
             assert not log.errors, f"JavaScript errors on tab {key}: {log.errors}"
             assert expected >= 1, f"tab {key} has no chart"
@@ -775,3 +784,115 @@ def test_dashboard_without_marts_opens_without_errors(tmp_path: Path, chromium: 
             show_tab(page, key)
         assert page.locator(".na").count() >= 6
         assert not log.errors, log.errors
+
+
+def test_the_filters_show_a_segment_and_month_in_chromium(
+    sample_settings: Settings, chromium: str
+) -> None:
+    """Every role page has a view per segment and month; choosing them shows that
+    segment's numbers (kpi_monthly_by_segment) with every chart drawn, the choice
+    follows the reader across tabs and into the address, and a link opens it."""
+    data = ddata.load_dashboard_data(sample_settings)
+    segment, month = "enterprise", data.month_choices[-1]
+    assert segment in data.segments and month != data.reporting_month
+    assert len(data.views) == (1 + len(data.segments)) * len(data.month_choices)
+    with duckdb.connect(str(sample_settings.warehouse), read_only=True) as con:
+        (nps,) = con.execute(
+            "select value from marts.kpi_monthly_by_segment where segment = ? and "
+            "level = 'company' and metric = 'nps' and month = ?",
+            [segment, month],
+        ).fetchone()
+        (company_nps,) = con.execute(
+            "select value from marts.kpi_monthly where level = 'company' and metric = 'nps' "
+            "and month = ?",
+            [month],
+        ).fetchone()
+    assert fmt.fmt_metric("nps", nps, "EUR") != fmt.fmt_metric("nps", company_nps, "EUR")
+    key = f"{segment}|{month:%Y-%m}"
+    with chromium_page(sample_settings.dashboard.as_uri()) as (page, log):
+        show_tab(page, "executive")
+        choose_view(page, segment, f"{month:%Y-%m}")
+        view, html = visible_view(page, "executive")
+        assert view == key
+        # The browser serialises attributes with double quotes.
+        assert f'<div class="value">{fmt.fmt_metric("nps", nps, "EUR")}</div>' in html
+        assert "Segment <strong>enterprise</strong>" in html
+        assert f"Reporting month: <strong>{fmt.month_label(month)}</strong>" in html
+        for tab in ("executive", "cx-lead", "support", "product"):
+            show_tab(page, tab)
+            assert visible_view(page, tab)[0] == key, f"tab {tab} lost the filters"
+            assert count_charts(page, tab) == count_chart_slots(page, tab) >= 1
+            page.screenshot(path=str(ARTIFACTS / f"{tab}-{segment}.png"), full_page=True)
+        assert f"segment={segment}" in page.url and f"month={month:%Y-%m}" in page.url
+        show_tab(page, "initiatives")
+        assert page.is_disabled("#cx-segment") and page.is_disabled("#cx-month")
+        # A link to a view (from an e-mail) opens it.
+        page.goto(sample_settings.dashboard.as_uri() + f"#support&segment=smb&month={month:%Y-%m}")
+        page.wait_for_selector("#page-support.active", state="visible")
+        page.wait_for_timeout(300)
+        assert visible_view(page, "support")[0] == f"smb|{month:%Y-%m}"
+        assert count_charts(page, "support") == count_chart_slots(page, "support")
+        assert not log.errors, log.errors
+        assert not log.outside_requests
+
+
+def test_month_choices_are_the_latest_and_the_one_asked_for() -> None:
+    months = [date(2026, m, 1) for m in range(1, 11)]
+    assert ddata.month_choices(months, date(2026, 9, 1)) == [
+        date(2026, m, 1) for m in (10, 9, 8, 7, 6, 5)
+    ]
+    assert ddata.month_choices(months, date(2026, 2, 1))[-1] == date(2026, 2, 1)
+
+
+def test_a_segment_view_reads_its_segment_and_tags_what_is_every_customer(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        columns = (
+            "month, level, level_id, metric, value, numerator, denominator, n, ci_low, "
+            "ci_high, is_low_sample"
+        )
+        con.execute(
+            f"""
+            create table marts.kpi_monthly as select * from (values
+                (date '2026-10-01', 'company', 'all', 'nps', 25.0, 10.0, 40.0, 40, 10.0, 40.0,
+                    false),
+                (date '2026-10-01', 'segment', 'smb', 'nps', 50.0, 10.0, 20.0, 20, 20.0, 80.0,
+                    true),
+                (date '2026-10-01', 'segment', 'enterprise', 'nps', 0.0, 0.0, 20.0, 20, -30.0,
+                    30.0, true)
+            ) as t({columns})
+            """
+        )
+        con.execute(
+            f"""
+            create table marts.kpi_monthly_by_segment as select * from (values
+                ('smb', date '2026-10-01', 'company', 'all', 'nps', 50.0, 10.0, 20.0, 20, 20.0,
+                    80.0, true),
+                ('enterprise', date '2026-10-01', 'company', 'all', 'nps', 0.0, 0.0, 20.0, 20,
+                    -30.0, 30.0, true)
+            ) as t(segment, {columns})
+            """
+        )
+        con.execute(
+            """
+            create table marts.kpi_tickets_by_channel as select * from (values
+                (date '2026-10-01', 'email', 10, 30.0, 10, 5, 2.0, 3, 4, 75.0)
+            ) as t(month, channel, tickets_created, median_first_response_minutes,
+                   responded_tickets, solved_tickets, avg_resolution_hours, rated_good, rated,
+                   satisfaction_good_share)
+            """
+        )
+    data = ddata.load_dashboard_data(settings_for(warehouse))
+    assert data.segments == ["enterprise", "smb"]
+    assert [v.view_key for v in data.views] == ["all|2026-10", "enterprise|2026-10", "smb|2026-10"]
+    text = render.render_dashboard(data)
+    smb = text.split("data-view='smb|2026-10' hidden>")[1].split("<div class='view'")[0]
+    assert "<div class='value'>50.0</div>" in smb and "Segment <strong>smb</strong>" in smb
+    # Tickets by channel are not broken down by segment: the section says so.
+    assert "<span class='tag'>all segments</span>" in smb
+    everyone = text.split("data-view='all|2026-10'>")[1].split("<div class='view'")[0]
+    assert "<div class='value'>25.0</div>" in everyone and "class='tag'" not in everyone
+    assert "<option value='smb'>smb</option>" in text

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
@@ -29,22 +32,47 @@ from cx_insights.report.dashboard.formatting import (
 
 
 class Figures:
-    """Turns figures into HTML fragments; plotly.js itself is inlined once in <head>."""
+    """Turns figures into placeholders the page draws when they first show.
+
+    Each figure's JSON is kept once (identical figures of several views share it) and
+    written once by `store()`, with the layout template once for all of them;
+    plotly.js itself is inlined once in <head>. A chart in a hidden view costs no
+    drawing until its view is chosen.
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.specs: dict[str, str] = {}
+        self.template: object = None
+        self.built: dict[object, str] = {}
+
+    def once(self, key: object, build: Callable[[], str]) -> str:
+        """A section that does not change between views, built the first time only."""
+        if key not in self.built:
+            self.built[key] = build()
+        return self.built[key]
 
     def html(self, fig: go.Figure, height: int = 420) -> str:
         self.count += 1
         fig.update_layout(template=TEMPLATE, height=height)
-        body = fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=f"cx-chart-{self.count}",
-            default_height=f"{height}px",
-            config={"responsive": True, "displaylogo": False, "displayModeBar": "hover"},
+        spec = json.loads(fig.to_json())
+        template = spec["layout"].pop("template", None)
+        if self.template is None:
+            self.template = template
+        text = json.dumps(spec, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        key = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.specs.setdefault(key, text)
+        return (
+            f"<div class='chart'><div class='cx-figure' data-figure='{key}' "
+            f"style='height:{height}px;width:100%'></div></div>"
         )
-        return f"<div class='chart'>{body}</div>"
+
+    def store(self) -> str:
+        """The figures as one JSON document for the page's script (`</` escaped)."""
+        figures = ",".join(f'"{key}":{text}' for key, text in self.specs.items())
+        template = json.dumps(self.template, separators=(",", ":"), ensure_ascii=False)
+        body = f'{{"template":{template},"figures":{{{figures}}}}}'.replace("</", "<\\/")
+        return f"<script type='application/json' id='cx-figures'>{body}</script>"
 
 
 def nps_trend_figure(kpi: pd.DataFrame, reporting_month: date) -> go.Figure | None:

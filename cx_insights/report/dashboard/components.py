@@ -53,6 +53,16 @@ class Page:
     body: list[str] = field(default_factory=list)
 
 
+#: How a section of a segment's view says its numbers are over every customer.
+ALL_SEGMENTS_TAG = "<span class='tag'>all segments</span>"
+
+
+def all_segments_tag(data: DashboardData, *frames: str) -> str:
+    """The tag, with a space, when this view has a segment and any of `frames` is over
+    every customer (not broken down by segment in its mart); else nothing."""
+    return " " + ALL_SEGMENTS_TAG if any(data.is_all_segments(f) for f in frames) else ""
+
+
 def page_section(title: str, *parts: str, note: str = "") -> str:
     note_html = f"<p class='note'>{note}</p>" if note else ""
     return f"<section class='block'><h2>{esc(title)}</h2>{note_html}{''.join(parts)}</section>"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,22 @@ INSIGHT_MARTS = (
 MARTS_READ = CORE_MARTS + INSIGHT_MARTS
 
 LOW_SAMPLE = LOW_SAMPLE_N
+#: How many of the latest months the month picker offers (each segment x month is
+#: one precomputed view of the role pages).
+MONTH_CHOICES = 6
+#: Frames a segment view shows over every customer (no breakdown by segment in the
+#: marts they come from); the sections that read them say so.
+ALL_SEGMENT_FRAMES = frozenset(
+    {
+        "tickets_by_channel",
+        "ticket_satisfaction_by_touchpoint",
+        "driver_importance",
+        "nps_financial_link",
+        "churn_model_backtest",
+        "verbatim_topic_impact",
+        "initiative_impact",
+    }
+)
 #: Verbatims shown per worst touchpoint, and how many touchpoints.
 VERBATIMS_PER_TOUCHPOINT = 6
 WORST_TOUCHPOINTS = 3
@@ -75,6 +92,22 @@ class DashboardData:
     freshness: list[tuple[str, Any, Any]] = field(default_factory=list)
     max_reject_rate: float | None = None
     read_error: str | None = None
+    #: The segment this view is filtered to (None: every customer).
+    segment: str | None = None
+    #: What the filters offer: segments (kpi_monthly_by_segment) and the latest months.
+    segments: list[str] = field(default_factory=list)
+    month_choices: list[date] = field(default_factory=list)
+    #: Every (segment, month) view of the role pages; views[0] is this one.
+    views: list[DashboardData] = field(default_factory=list)
+
+    @property
+    def view_key(self) -> str:
+        month = f"{self.reporting_month:%Y-%m}" if self.reporting_month else ""
+        return f"{self.segment or 'all'}|{month}"
+
+    def is_all_segments(self, name: str) -> bool:
+        """Whether frame `name` is shown over every customer in this segment's view."""
+        return self.segment is not None and name in ALL_SEGMENT_FRAMES
 
     def frame(self, name: str) -> pd.DataFrame | None:
         frame = self.frames.get(name)
@@ -106,11 +139,16 @@ where month = ?
 #: The first verbatims of each touchpoint in a window, in fct_verbatims' order.
 VERBATIMS_SQL = """
 select touchpoint_id, submitted_at, value_text, nps_score from (
-    select *, row_number() over (
-        partition by touchpoint_id order by verbatim_rank
+    select verbatims.*, row_number() over (
+        partition by verbatims.touchpoint_id order by verbatims.verbatim_rank
     ) as rank_in_window
-    from marts.fct_verbatims
-    where submitted_at >= ? and submitted_at < ? and touchpoint_id in (select unnest(?))
+    from marts.fct_verbatims as verbatims
+    left join marts.dim_customer as customers
+        on verbatims.customer_id = customers.customer_id
+    where
+        verbatims.submitted_at >= ? and verbatims.submitted_at < ?
+        and verbatims.touchpoint_id in (select unnest(?))
+        and (cast(? as varchar) is null or coalesce(customers.segment, 'unknown') = ?)
 ) as ranked
 where rank_in_window <= ?
 order by touchpoint_id, rank_in_window
@@ -120,14 +158,18 @@ order by touchpoint_id, rank_in_window
 AT_RISK_TOP = 15
 
 #: Invoices per month of issued_at and status: revenue counts the paid ones (kpis.md);
-#: the open ones beside it say why a recent month looks low.
+#: the open ones beside it say why a recent month looks low. Parameters: the segment
+#: twice (null: every customer).
 INVOICES_BY_STATUS_SQL = """
 select
-    cast(date_trunc('month', issued_at) as date) as month,
-    invoice_status,
+    cast(date_trunc('month', invoices.issued_at) as date) as month,
+    invoices.invoice_status,
     count(*) as invoices,
-    sum(amount_reporting) as amount_reporting
-from marts.fct_invoices
+    sum(invoices.amount_reporting) as amount_reporting
+from marts.fct_invoices as invoices
+left join marts.dim_customer as customers
+    on invoices.customer_id = customers.customer_id
+where cast(? as varchar) is null or coalesce(customers.segment, 'unknown') = ?
 group by 1, 2
 order by 1, 2
 """
@@ -141,7 +183,13 @@ select
         when sentiment_label is not null
             then 100.0 * count(*) / sum(count(*)) filter (where sentiment_label is not null) over ()
     end as share
-from (select distinct response_id, question_id, sentiment_label from marts.fct_verbatim_topics)
+from (
+    select distinct topics.response_id, topics.question_id, topics.sentiment_label
+    from marts.fct_verbatim_topics as topics
+    left join marts.dim_customer as customers
+        on topics.customer_id = customers.customer_id
+    where cast(? as varchar) is null or coalesce(customers.segment, 'unknown') = ?
+)
 group by sentiment_label
 order by sentiment_label nulls last
 """
@@ -159,7 +207,9 @@ select
     sum(fx_revaluation_mrr) as fx_revaluation_mrr,
     sum(mrr_end) as mrr_end
 from marts.fct_mrr_movements
-where month_start_date = ?
+where
+    month_start_date = ?
+    and (cast(? as varchar) is null or coalesce(segment, 'unknown') = ?)
 """
 
 
@@ -261,8 +311,6 @@ def _read_marts(settings: Settings, data: DashboardData, month: date | None = No
         for name in ("kpi_monthly", "dim_touchpoint", "dim_journey", *INSIGHT_MARTS):
             if name in present and name != "customers_at_risk":
                 data.frames[name] = _query(con, f"select * from marts.{name}")
-        if "customers_at_risk" in present:
-            data.frames.update(_read_customers_at_risk(con))
         untils = [
             con.execute(sql).fetchone()[0]
             for name, sql in DATA_UNTIL_SQL.items()
@@ -283,25 +331,14 @@ def _read_marts(settings: Settings, data: DashboardData, month: date | None = No
             data.reporting_month, data.latest_month = reporting_month_from(
                 months, complete, data.data_until, month
             )
-        if "fct_verbatim_topics" in present:
-            data.frames["verbatim_sentiment"] = _query(con, VERBATIM_SENTIMENT_SQL)
-        if "fct_invoices" in present:
-            data.frames["invoices_by_status"] = _query(con, INVOICES_BY_STATUS_SQL)
-        if "fct_mrr_movements" in present and data.reporting_month:
-            data.frames["mrr_bridge"] = _query(con, MRR_BRIDGE_SQL, [data.reporting_month])
+            data.month_choices = month_choices(months, data.reporting_month)
         if "kpi_tickets_by_channel" in present:
             data.frames["tickets_by_channel"] = _query(con, TICKETS_BY_CHANNEL_SQL)
-        if "kpi_ticket_satisfaction" in present and data.reporting_month:
-            data.frames["ticket_satisfaction_by_touchpoint"] = _query(
-                con, TICKET_SATISFACTION_SQL, [data.reporting_month]
-            )
-        worst = worst_touchpoints(data)
-        if worst and "fct_verbatims" in present:
-            start = add_months(data.reporting_month, -2)  # type: ignore[arg-type]
-            end = add_months(data.reporting_month, 1)  # type: ignore[arg-type]
-            data.frames["verbatims"] = _query(
-                con, VERBATIMS_SQL, [start, end, list(worst), VERBATIMS_PER_TOUCHPOINT]
-            )
+        by_segment = None
+        if "kpi_monthly_by_segment" in present and kpi is not None:
+            by_segment = _query(con, "select * from marts.kpi_monthly_by_segment")
+            data.segments = sorted(by_segment["segment"].dropna().unique().tolist())
+        _read_views(con, present, data, by_segment)
         try:
             from cx_insights.report.status import freshness
 
@@ -334,11 +371,101 @@ def _read_marts(settings: Settings, data: DashboardData, month: date | None = No
         data.frames["newest_records"] = pd.DataFrame(newest, columns=["mart", "newest_record_at"])
 
 
+def month_choices(kpi_months: Iterable[date], reporting: date | None) -> list[date]:
+    """The months the picker offers: the latest MONTH_CHOICES with KPIs, newest first,
+    and the reporting month whatever its age (`--month` may ask for an older one)."""
+    ordered = sorted({pd.Timestamp(m).date() for m in kpi_months}, reverse=True)
+    chosen = ordered[:MONTH_CHOICES]
+    if reporting is not None and reporting not in chosen:
+        chosen.append(reporting)
+    return chosen
+
+
+def segment_kpis(kpi: pd.DataFrame, by_segment: pd.DataFrame, segment: str) -> pd.DataFrame:
+    """kpi_monthly as the segment's view reads it: the company, journey, job and touchpoint
+    rows counted within the segment (kpi_monthly_by_segment), and the segment level as is."""
+    within = by_segment[by_segment["segment"] == segment].drop(columns=["segment"])
+    return pd.concat([within[kpi.columns], kpi[kpi["level"] == "segment"]], ignore_index=True)
+
+
+def _read_views(
+    con: Any, present: set[str], data: DashboardData, by_segment: pd.DataFrame | None
+) -> None:
+    """Fill `data` (every customer, its reporting month) and make every (segment, month)
+    view of the role pages: data.views, data first."""
+    per_segment: dict[str | None, dict[str, pd.DataFrame]] = {}
+    for segment in [None, *data.segments]:
+        frames: dict[str, pd.DataFrame] = {}
+        if segment is not None and by_segment is not None:
+            frames["kpi_monthly"] = segment_kpis(data.frames["kpi_monthly"], by_segment, segment)
+        if segment is not None and data.has("revenue_at_risk"):
+            rar = data.frames["revenue_at_risk"]
+            frames["revenue_at_risk"] = rar[rar["segment"] == segment].assign(segment="all")
+        if "customers_at_risk" in present:
+            frames.update(_read_customers_at_risk(con, segment))
+        if "fct_verbatim_topics" in present:
+            frames["verbatim_sentiment"] = _query(con, VERBATIM_SENTIMENT_SQL, [segment, segment])
+        if "fct_invoices" in present:
+            frames["invoices_by_status"] = _query(con, INVOICES_BY_STATUS_SQL, [segment, segment])
+        per_segment[segment] = frames
+    data.frames.update(per_segment[None])
+    _read_month(con, present, data)
+    data.views = [data]
+    for segment in [None, *data.segments]:
+        for month in data.month_choices:
+            if segment is None and month == data.reporting_month:
+                continue
+            view = replace(
+                data,
+                frames={**data.frames, **per_segment[segment]},
+                segment=segment,
+                reporting_month=month,
+                month_chosen=data.month_chosen or month != data.reporting_month,
+                views=[],
+            )
+            _read_month(con, present, view)
+            data.views.append(view)
+
+
+#: The frames _read_month reads for a view's month.
+MONTH_FRAMES = ("mrr_bridge", "ticket_satisfaction_by_touchpoint", "verbatims")
+
+
+def _read_month(con: Any, present: set[str], view: DashboardData) -> None:
+    """The frames of a view that depend on its month (and segment)."""
+    month, segment = view.reporting_month, view.segment
+    for name in MONTH_FRAMES:
+        view.frames.pop(name, None)
+    if month is None:
+        return
+    if "fct_mrr_movements" in present:
+        view.frames["mrr_bridge"] = _query(con, MRR_BRIDGE_SQL, [month, segment, segment])
+    if "kpi_ticket_satisfaction" in present:
+        view.frames["ticket_satisfaction_by_touchpoint"] = _query(
+            con, TICKET_SATISFACTION_SQL, [month]
+        )
+    worst = worst_touchpoints(view)
+    if worst and "fct_verbatims" in present:
+        view.frames["verbatims"] = _query(
+            con,
+            VERBATIMS_SQL,
+            [
+                add_months(month, -2),
+                add_months(month, 1),
+                list(worst),
+                segment,
+                segment,
+                VERBATIMS_PER_TOUCHPOINT,
+            ],
+        )
+
+
 AT_RISK_SQL = """
 -- Who to call first: the high band, largest expected MRR loss first.
 select customer_id, segment, churn_risk_score, risk_band, mrr_at_risk, expected_mrr_loss,
     latest_nps_category, reasons
 from marts.customers_at_risk
+where cast(? as varchar) is null or coalesce(segment, 'unknown') = ?
 order by case when risk_band = 'high' then 0 else 1 end, expected_mrr_loss desc nulls last,
     churn_risk_score desc, customer_id
 limit ?
@@ -346,15 +473,17 @@ limit ?
 
 HIGH_RISK_REASONS_SQL = """
 select reason_codes from marts.customers_at_risk
-where risk_band = 'high' and reason_codes is not null
+where
+    risk_band = 'high' and reason_codes is not null
+    and (cast(? as varchar) is null or coalesce(segment, 'unknown') = ?)
 """
 
 
-def _read_customers_at_risk(con: Any) -> dict[str, pd.DataFrame]:
+def _read_customers_at_risk(con: Any, segment: str | None) -> dict[str, pd.DataFrame]:
     """The top of the list, and the reasons of the high band (one row per customer)."""
     return {
-        "customers_at_risk": _query(con, AT_RISK_SQL, [AT_RISK_TOP]),
-        "high_risk_reasons": _query(con, HIGH_RISK_REASONS_SQL),
+        "customers_at_risk": _query(con, AT_RISK_SQL, [segment, segment, AT_RISK_TOP]),
+        "high_risk_reasons": _query(con, HIGH_RISK_REASONS_SQL, [segment, segment]),
     }
 
 
@@ -362,11 +491,30 @@ def _read_customers_at_risk(con: Any) -> dict[str, pd.DataFrame]:
 # Reading kpi_monthly (pure functions over the frame).
 
 
+#: (id of a kpi frame) -> (a weak reference to it, its rows by (level, metric)). The
+#: pages look rows up thousands of times per dashboard (every view, every card).
+_KPI_GROUPS: dict[int, tuple[weakref.ref, dict[tuple[str, str], pd.DataFrame]]] = {}
+
+
+def _kpi_groups(kpi: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    cached = _KPI_GROUPS.get(id(kpi))
+    if cached is not None and cached[0]() is kpi:
+        return cached[1]
+    groups = {key: rows for key, rows in kpi.groupby(["level", "metric"], sort=False)}
+    key = id(kpi)
+    _KPI_GROUPS[key] = (weakref.ref(kpi, lambda _: _KPI_GROUPS.pop(key, None)), groups)
+    return groups
+
+
 def kpi_rows(
     kpi: pd.DataFrame, level: str, metric: str | Iterable[str], month: date | None = None
 ) -> pd.DataFrame:
     metrics = [metric] if isinstance(metric, str) else list(metric)
-    rows = kpi[(kpi["level"] == level) & (kpi["metric"].isin(metrics))]
+    groups = _kpi_groups(kpi)
+    parts = [groups[(level, m)] for m in metrics if (level, m) in groups]
+    if not parts:
+        return kpi.iloc[0:0]
+    rows = parts[0] if len(parts) == 1 else pd.concat(parts).sort_index()
     if month is not None:
         rows = rows[pd.to_datetime(rows["month"]) == pd.Timestamp(month)]
     return rows

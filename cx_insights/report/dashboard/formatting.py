@@ -205,3 +205,8 @@ def nps_category(score: object) -> str:
 
 def shorten(text: str, limit: int = 48) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def segment_label(segment: str) -> str:
+    """A segment as the filter names it ('unknown': rows without a customer or segment)."""
+    return "No segment (anonymous or unknown)" if segment == "unknown" else segment

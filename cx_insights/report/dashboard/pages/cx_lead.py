@@ -8,6 +8,7 @@ from cx_insights.privacy import mask_pii
 from cx_insights.report.dashboard.charts import Figures
 from cx_insights.report.dashboard.components import (
     Page,
+    all_segments_tag,
     guarded,
     html_table,
     missing_note,
@@ -35,7 +36,13 @@ from cx_insights.report.dashboard.framework_charts import (
 def cx_lead_page(data: DashboardData, figs: Figures) -> Page:
     page = Page("cx-lead", "CX lead", "Where in the journey do we win or lose customers, and why?")
     page.body.append(guarded("Roll-up", lambda: _rollup_section(data, figs)))
-    page.body.append(guarded("Key drivers", lambda: _drivers_section(data, figs)))
+    # The same in every month and, but for its tag, every segment: drawn once.
+    page.body.append(
+        figs.once(
+            ("drivers", data.is_all_segments("driver_importance")),
+            lambda: guarded("Key drivers", lambda: _drivers_section(data, figs)),
+        )
+    )
     page.body.append(guarded("Verbatims", lambda: _verbatims_section(data)))
     page.body.append(guarded("Topics", lambda: _topics_section(data)))
     return page
@@ -74,7 +81,8 @@ def _drivers_section(data: DashboardData, figs: Figures) -> str:
     return page_section(
         "Key drivers: importance × performance",
         figs.html(fig, 520),
-        note="From marts.driver_importance. Importance: Johnson's relative weight of each element "
+        note=all_segments_tag(data, "driver_importance")
+        + " From marts.driver_importance. Importance: Johnson's relative weight of each element "
         "in explaining the NPS answer (shares sum to 100 % within a scope and family). "
         "Performance: the share rating it in the top two boxes. Bottom-right elements matter "
         "and do badly: fix those first. The menu at the top right switches between the company "
@@ -200,7 +208,8 @@ def _topics_section(data: DashboardData) -> str:
     return page_section(
         title,
         html_table(headers, rows),
-        note="Topics found in every written comment so far (marts.verbatim_topic_impact: TF-IDF "
+        note=all_segments_tag(data, "verbatim_topic_impact").lstrip()
+        + " Topics found in every written comment so far (marts.verbatim_topic_impact: TF-IDF "
         "and NMF over the English comments, named by their heaviest words). A topic matters "
         "when detractors mention it more than promoters and the NPS of those who mention it "
         "is significantly lower (the interval excludes 0)." + mood,

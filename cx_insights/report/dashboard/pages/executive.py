@@ -20,6 +20,7 @@ from cx_insights.report.dashboard.charts import (
     risk_bands_figure,
 )
 from cx_insights.report.dashboard.components import (
+    ALL_SEGMENTS_TAG,
     Page,
     card_row,
     guarded,
@@ -162,7 +163,13 @@ def _actions_section(data: DashboardData) -> str:
         note="Written from the reporting month's marts: the weakest touchpoint and the weakest "
         "important driver only when the difference is significant at 95 % on at least "
         f"{LOW_SAMPLE} answers, the revenue at risk (and, where those are missing, support, "
-        "web and churn).",
+        "web and churn)."
+        + (
+            " In a segment's view the touchpoints are the segment's; the drivers are every "
+            "customer's."
+            if data.segment
+            else ""
+        ),
     )
 
 
@@ -289,7 +296,16 @@ def _money_section(data: DashboardData, figs: Figures) -> str:
     risky = data.frame("customers_at_risk")
     if risky is not None:
         parts.append(_at_risk_table(risky, data.currency))
-    return page_section("Money: revenue at risk and the value of a promoter", *parts)
+    return page_section(
+        "Money: revenue at risk and the value of a promoter",
+        *parts,
+        note=(
+            "Revenue at risk and the customers at risk are the segment's; the value of a "
+            f"promoter and the churn model's backtest are every customer's {ALL_SEGMENTS_TAG}."
+            if data.segment
+            else ""
+        ),
+    )
 
 
 def _mrr_bridge_section(data: DashboardData, figs: Figures) -> str:

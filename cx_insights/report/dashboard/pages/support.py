@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from cx_insights.report.dashboard.charts import Figures, horizontal_bars_figure
 from cx_insights.report.dashboard.components import (
     Page,
+    all_segments_tag,
     guarded,
     html_table,
     missing_note,
@@ -90,7 +91,7 @@ def _ticket_volume_section(data: DashboardData, figs: Figures) -> str:
         figs.html(fig, 420),
         note="Tickets counted in the month they were created (marts.kpi_tickets_by_channel). "
         "CSAT after tickets: the share of rated tickets rated “good”, in the month they "
-        "were solved.",
+        "were solved." + all_segments_tag(data, "tickets_by_channel"),
     )
 
 
@@ -147,7 +148,9 @@ def _ticket_channel_section(data: DashboardData, figs: Figures) -> str:
         "By channel",
         figs.html(fig, max(300, 140 + 38 * len(frame))),
         table,
-        note=month_note(data) + " Same definitions as kpis.md, broken down by ticket channel.",
+        note=month_note(data)
+        + " Same definitions as kpis.md, broken down by ticket channel."
+        + all_segments_tag(data, "tickets_by_channel"),
     )
 
 
@@ -203,5 +206,7 @@ def _ticket_touchpoint_section(data: DashboardData, figs: Figures) -> str:
         "By touchpoint",
         figs.html(fig, max(320, 140 + 30 * len(frame))),
         note="Tickets, first response and resolution time from marts.kpi_monthly at touchpoint "
-        "level; rated good from marts.fct_tickets.",
+        "level; rated good from marts.kpi_ticket_satisfaction"
+        + (" (over every customer)" if data.segment else "")
+        + ".",
     )
