@@ -34,6 +34,7 @@ CORE_MARTS = (
     "fct_web_sessions",
     "fct_invoices",
     "dim_month",
+    "dim_customer",
     "fct_mrr_movements",
     "fct_verbatim_topics",
 )
@@ -143,7 +144,7 @@ select touchpoint_id, submitted_at, value_text, nps_score from (
         partition by verbatims.touchpoint_id order by verbatims.verbatim_rank
     ) as rank_in_window
     from marts.fct_verbatims as verbatims
-    left join marts.dim_customer as customers
+    left join {customers} as customers
         on verbatims.customer_id = customers.customer_id
     where
         verbatims.submitted_at >= ? and verbatims.submitted_at < ?
@@ -167,7 +168,7 @@ select
     count(*) as invoices,
     sum(invoices.amount_reporting) as amount_reporting
 from marts.fct_invoices as invoices
-left join marts.dim_customer as customers
+left join {customers} as customers
     on invoices.customer_id = customers.customer_id
 where cast(? as varchar) is null or coalesce(customers.segment, 'unknown') = ?
 group by 1, 2
@@ -186,7 +187,7 @@ select
 from (
     select distinct topics.response_id, topics.question_id, topics.sentiment_label
     from marts.fct_verbatim_topics as topics
-    left join marts.dim_customer as customers
+    left join {customers} as customers
         on topics.customer_id = customers.customer_id
     where cast(? as varchar) is null or coalesce(customers.segment, 'unknown') = ?
 )
@@ -388,6 +389,15 @@ def segment_kpis(kpi: pd.DataFrame, by_segment: pd.DataFrame, segment: str) -> p
     return pd.concat([within[kpi.columns], kpi[kpi["level"] == "segment"]], ignore_index=True)
 
 
+#: The segment of each customer, for the segment views' joins (nobody has one without
+#: dim_customer: a segment's view then shows no invoice, verbatim or sentiment).
+NO_CUSTOMERS = "(select cast(null as varchar) as customer_id, cast(null as varchar) as segment)"
+
+
+def _with_customers(sql: str, present: set[str]) -> str:
+    return sql.format(customers="marts.dim_customer" if "dim_customer" in present else NO_CUSTOMERS)
+
+
 def _read_views(
     con: Any, present: set[str], data: DashboardData, by_segment: pd.DataFrame | None
 ) -> None:
@@ -404,9 +414,13 @@ def _read_views(
         if "customers_at_risk" in present:
             frames.update(_read_customers_at_risk(con, segment))
         if "fct_verbatim_topics" in present:
-            frames["verbatim_sentiment"] = _query(con, VERBATIM_SENTIMENT_SQL, [segment, segment])
+            frames["verbatim_sentiment"] = _query(
+                con, _with_customers(VERBATIM_SENTIMENT_SQL, present), [segment, segment]
+            )
         if "fct_invoices" in present:
-            frames["invoices_by_status"] = _query(con, INVOICES_BY_STATUS_SQL, [segment, segment])
+            frames["invoices_by_status"] = _query(
+                con, _with_customers(INVOICES_BY_STATUS_SQL, present), [segment, segment]
+            )
         per_segment[segment] = frames
     data.frames.update(per_segment[None])
     _read_month(con, present, data)
@@ -448,7 +462,7 @@ def _read_month(con: Any, present: set[str], view: DashboardData) -> None:
     if worst and "fct_verbatims" in present:
         view.frames["verbatims"] = _query(
             con,
-            VERBATIMS_SQL,
+            _with_customers(VERBATIMS_SQL, present),
             [
                 add_months(month, -2),
                 add_months(month, 1),
