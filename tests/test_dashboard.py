@@ -750,6 +750,9 @@ def test_the_sample_reports_its_last_complete_month_and_a_bridge_to_the_cent(
     assert "still open (" in text
     # What customers write: topics with their NPS impact on the CX lead page.
     assert "What detractors talk about" in text and "<td>lower NPS</td>" in text
+    # ... and the topics as drivers of NPS (driver_importance, element_type 'topic').
+    assert "as a driver: share of explained NPS (95 % interval)" in text
+    assert "the topics together explain" in text
     assert "Sentiment of the comments that could be scored:" in text
     # Risk named for what it is: the high band's MRR and the expected loss over everyone.
     assert "MRR of the high-risk band" in text and "Expected MRR loss (all customers)" in text

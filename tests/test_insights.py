@@ -256,6 +256,36 @@ def test_an_element_without_pairs_keeps_its_performance_and_has_no_weight():
     assert result.loc[["ease", "price"], "relative_weight_share"].sum() == pytest.approx(100)
 
 
+def test_topics_act_as_drivers_weighed_on_their_indicators():
+    """What customers write as drivers: each topic's 0/1 indicator over the responses
+    with a comment (one without a topic is 0 on all), weighed as drivers are; the
+    pair sums are what int_driver_statistics_aggregated builds (zeros counted)."""
+    nps = np.array([0, 2, 3, 1, 9, 10, 8, 7, 6, 5, 9, 4], dtype=float)
+    price = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1], dtype=float)  # detractors
+    praise = np.array([0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0], dtype=float)  # promoters
+    pairs = pd.DataFrame(
+        [
+            _sums("all", "topic", "price", drivers.NPS, price, nps),
+            _sums("all", "topic", "praise", drivers.NPS, praise, nps),
+            _sums("all", "topic", "praise", "price", praise, price),
+            {**_sums("all", "topic", drivers.ANY, drivers.NPS, nps, nps), "sum_a": np.nan},
+        ]
+    )
+    empty = pd.DataFrame(columns=list(drivers.PERFORMANCE_COLUMNS))
+    result = drivers.driver_importance(pairs, empty).set_index("element_id")
+    corr = np.corrcoef(np.column_stack([nps, praise, price]), rowvar=False)
+    expected = relative_weights(corr[1:, 1:], corr[0, 1:])
+    assert result.loc[["praise", "price"], "relative_weight"].tolist() == pytest.approx(
+        expected.raw.tolist()
+    )
+    assert result.loc["price", "pearson_r"] == pytest.approx(corr[0, 2]) and corr[0, 2] < 0
+    assert result["relative_weight_share"].sum() == pytest.approx(100)
+    assert set(result["element_type"]) == {"topic"} and result["model_n"].iloc[0] == 12
+    # A topic is not rated: no performance, so no quadrant (never an 'act on' driver).
+    assert result["quadrant"].isna().all()
+    assert result["performance_top_2_box_pct"].isna().all()
+
+
 def test_touchpoint_importance_is_the_variance_each_touchpoint_explains():
     # Responses on T1 (csat follows NPS) and T2 (csat barely related to NPS).
     t1_nps, t1_csat = np.array([10.0, 9, 6, 3, 8, 2]), np.array([5.0, 5, 2, 1, 4, 1])

@@ -1,6 +1,6 @@
 """Driver importance: what explains the NPS answer, per journey and for the company.
 
-Two families of elements, each with its own regression and its own relative
+Three families of elements, each with its own regression and its own relative
 weights (shares sum to 100 within level, level_id and element_type), both
 paired on the survey response (an element's answer and the NPS answer of the
 same response):
@@ -16,6 +16,11 @@ same response):
   touchpoint's relative weight is the share of NPS variance across all
   responses in scope that its own satisfaction explains (strength of the link
   times reach).
+* ``topic``: what customers write, as drivers. Over the responses with an NPS
+  answer and an analysed comment, each verbatim topic's indicator (1 when the
+  comment is about it, else 0; a comment no topic describes is 0 on all). Weighed
+  like the drivers, from the same kind of pair sums; no performance (a topic is not
+  rated), so no quadrant.
 
 Scope: a journey holds the responses on its touchpoints; the company holds
 every response. Answers are positions 0..1 on their question's scale, so
@@ -365,7 +370,8 @@ def driver_importance(pairs: pd.DataFrame, performances: pd.DataFrame) -> pd.Dat
             & (pairs["window_name"] == window)
             & (pairs["element_type"] == element_type)
         ]
-        family = _driver_family if element_type == "driver" else _touchpoint_family
+        # Topics, like drivers, are several predictors of each response's NPS.
+        family = _driver_family if element_type in ("driver", "topic") else _touchpoint_family
         found = {row["element_id"]: row for row in family(scope)}
         here = (level, level_id, window, element_type)
         elements = set(found) | {k[4] for k in perf if k[:4] == here}

@@ -163,8 +163,10 @@ def _topics_section(data: DashboardData) -> str:
     topics = topics.sort_values(
         ["share_of_detractor_verbatims", "topic_id"], ascending=[False, True]
     )
+    weights, model = topic_weights(data)
     rows = []
     for t in topics.itertuples(index=False):
+        weight = weights.get(str(t.topic_id))
         if t.is_low_sample:
             verdict = "too few answers to tell"
         elif t.is_significant:
@@ -181,6 +183,7 @@ def _topics_section(data: DashboardData) -> str:
                 f"to {fmt_number(t.nps_difference_ci_high, 0)})",
                 fmt_number(t.n_with),
                 verdict,
+                weight if weight is not None else "–",
             ]
         )
     headers = [
@@ -191,6 +194,7 @@ def _topics_section(data: DashboardData) -> str:
         "difference (95 % interval)",
         "n",
         "verdict",
+        "as a driver: share of explained NPS (95 % interval)",
     ]
     sentiment = data.frame("verbatim_sentiment")
     mood = ""
@@ -212,5 +216,43 @@ def _topics_section(data: DashboardData) -> str:
         + " Topics found in every written comment so far (marts.verbatim_topic_impact: TF-IDF "
         "and NMF over the English comments, named by their heaviest words). A topic matters "
         "when detractors mention it more than promoters and the NPS of those who mention it "
-        "is significantly lower (the interval excludes 0)." + mood,
+        "is significantly lower (the interval excludes 0)." + mood + model,
     )
+
+
+def topic_weights(data: DashboardData) -> tuple[dict[str, str], str]:
+    """Each topic's weight as a driver of NPS (the company's, every answer so far, from
+    marts.driver_importance) as table text, and a sentence on the model; a topic whose
+    link with NPS cannot be told from none says so."""
+    drivers = data.frame("driver_importance")
+    if drivers is None or "element_type" not in drivers.columns:
+        return {}, ""
+    rows = drivers[
+        (drivers["element_type"] == "topic")
+        & (drivers["level"] == "company")
+        & (drivers["window_name"] == "all")
+    ]
+    if rows.empty:
+        return {}, ""
+    weights = {}
+    for r in rows.itertuples(index=False):
+        if is_missing(r.relative_weight_share):
+            continue
+        low, high = r.relative_weight_share_ci_low, r.relative_weight_share_ci_high
+        text = (
+            f"{fmt_number(r.relative_weight_share, 1)} % "
+            f"({fmt_number(low, 1)} to {fmt_number(high, 1)})"
+        )
+        if not bool(r.is_significant):
+            text += ", not significant"
+        weights[str(r.element_id)] = text
+    first = rows.iloc[0]
+    model = (
+        f" As drivers, the topics together explain {fmt_number(100 * first['model_r_squared'], 0)}"
+        f" % of the variance of the NPS answer of the {fmt_number(first['model_n'])} responses "
+        "with an NPS answer and a comment (marts.driver_importance, element_type 'topic': "
+        "Johnson's relative weights of each topic's presence)."
+        if not is_missing(first["model_r_squared"])
+        else ""
+    )
+    return weights, model

@@ -14,6 +14,11 @@
 -- driver answer (n only).
 -- element_type 'touchpoint': each touchpoint's csat position with the NPS
 -- answer of the same response (element_b '__nps__').
+-- element_type 'topic': what customers write as drivers. Over the responses
+-- with an NPS answer and an analysed comment (fct_verbatim_topics), each
+-- topic's indicator (1 when the comment is about it, else 0) with the NPS
+-- answer and with every other topic's indicator, and the ('__any__',
+-- '__nps__') size row, as for drivers.
 with
 
 answers as (
@@ -30,6 +35,10 @@ touchpoints as (
 
 windows as (
     select * from {{ ref('int_driver_windows') }}
+),
+
+verbatim_topics as (
+    select * from {{ ref('fct_verbatim_topics') }}
 ),
 
 scored_answers as (
@@ -272,6 +281,166 @@ touchpoint_nps_pairs as (
         response_csat.touchpoint_id
 ),
 
+commented_responses as (
+    -- Responses in scope with an NPS answer and an analysed comment (with or
+    -- without a topic: a comment no topic describes is 0 on every topic).
+    select
+        response_nps.level,
+        response_nps.level_id,
+        response_nps.window_name,
+        response_nps.response_id,
+        response_nps.nps_value
+    from response_nps
+    where response_nps.response_id in (select verbatim_topics.response_id from verbatim_topics)
+),
+
+commented_scopes as (
+    select
+        level,
+        level_id,
+        window_name,
+        count(*) as n,
+        {{ exact_sum('nps_value') }} as sum_nps,
+        {{ exact_sum('nps_value * nps_value') }} as sum_nps_squared
+    from commented_responses
+    group by
+        level,
+        level_id,
+        window_name
+),
+
+response_topics as (
+    select distinct
+        commented_responses.level,
+        commented_responses.level_id,
+        commented_responses.window_name,
+        commented_responses.response_id,
+        commented_responses.nps_value,
+        verbatim_topics.topic_id
+    from commented_responses
+    inner join verbatim_topics
+        on commented_responses.response_id = verbatim_topics.response_id
+    where verbatim_topics.topic_id is not null
+),
+
+topic_mentions as (
+    select
+        level,
+        level_id,
+        window_name,
+        topic_id,
+        count(*) as mentions,
+        {{ exact_sum('nps_value') }} as sum_nps_mentioning
+    from response_topics
+    group by
+        level,
+        level_id,
+        window_name,
+        topic_id
+),
+
+topic_nps_pairs as (
+    -- With a 0/1 indicator a: sum_a = sum_aa = mentions, sum_ab = the NPS sum of
+    -- the responses mentioning the topic.
+    select
+        topic_mentions.level,
+        topic_mentions.level_id,
+        topic_mentions.window_name,
+        'topic' as element_type,
+        topic_mentions.topic_id as element_a,
+        '__nps__' as element_b,
+        commented_scopes.n,
+        cast(topic_mentions.mentions as {{ type_double() }}) as sum_a,
+        commented_scopes.sum_nps as sum_b,
+        cast(topic_mentions.mentions as {{ type_double() }}) as sum_aa,
+        commented_scopes.sum_nps_squared as sum_bb,
+        topic_mentions.sum_nps_mentioning as sum_ab
+    from topic_mentions
+    inner join commented_scopes
+        on
+            topic_mentions.level = commented_scopes.level
+            and topic_mentions.level_id = commented_scopes.level_id
+            and topic_mentions.window_name = commented_scopes.window_name
+),
+
+topic_co_mentions as (
+    select
+        first_topics.level,
+        first_topics.level_id,
+        first_topics.window_name,
+        first_topics.topic_id as topic_a,
+        second_topics.topic_id as topic_b,
+        count(*) as both_mentions
+    from response_topics as first_topics
+    inner join response_topics as second_topics
+        on
+            first_topics.level = second_topics.level
+            and first_topics.level_id = second_topics.level_id
+            and first_topics.window_name = second_topics.window_name
+            and first_topics.response_id = second_topics.response_id
+            and first_topics.topic_id < second_topics.topic_id
+    group by
+        first_topics.level,
+        first_topics.level_id,
+        first_topics.window_name,
+        first_topics.topic_id,
+        second_topics.topic_id
+),
+
+topic_pairs as (
+    -- Every pair of topics in a scope, over all its commented responses: a pair
+    -- never mentioned together has sum_ab 0 (not a missing pair).
+    select
+        first_topics.level,
+        first_topics.level_id,
+        first_topics.window_name,
+        'topic' as element_type,
+        first_topics.topic_id as element_a,
+        second_topics.topic_id as element_b,
+        commented_scopes.n,
+        cast(first_topics.mentions as {{ type_double() }}) as sum_a,
+        cast(second_topics.mentions as {{ type_double() }}) as sum_b,
+        cast(first_topics.mentions as {{ type_double() }}) as sum_aa,
+        cast(second_topics.mentions as {{ type_double() }}) as sum_bb,
+        cast(coalesce(topic_co_mentions.both_mentions, 0) as {{ type_double() }}) as sum_ab
+    from topic_mentions as first_topics
+    inner join topic_mentions as second_topics
+        on
+            first_topics.level = second_topics.level
+            and first_topics.level_id = second_topics.level_id
+            and first_topics.window_name = second_topics.window_name
+            and first_topics.topic_id < second_topics.topic_id
+    inner join commented_scopes
+        on
+            first_topics.level = commented_scopes.level
+            and first_topics.level_id = commented_scopes.level_id
+            and first_topics.window_name = commented_scopes.window_name
+    left join topic_co_mentions
+        on
+            first_topics.level = topic_co_mentions.level
+            and first_topics.level_id = topic_co_mentions.level_id
+            and first_topics.window_name = topic_co_mentions.window_name
+            and first_topics.topic_id = topic_co_mentions.topic_a
+            and second_topics.topic_id = topic_co_mentions.topic_b
+),
+
+topic_model_sizes as (
+    select
+        level,
+        level_id,
+        window_name,
+        'topic' as element_type,
+        '__any__' as element_a,
+        '__nps__' as element_b,
+        n,
+        cast(null as {{ type_double() }}) as sum_a,
+        cast(null as {{ type_double() }}) as sum_b,
+        cast(null as {{ type_double() }}) as sum_aa,
+        cast(null as {{ type_double() }}) as sum_bb,
+        cast(null as {{ type_double() }}) as sum_ab
+    from commented_scopes
+),
+
 final as (
     select * from driver_pairs
     union all
@@ -280,6 +449,12 @@ final as (
     select * from driver_model_sizes
     union all
     select * from touchpoint_nps_pairs
+    union all
+    select * from topic_nps_pairs
+    union all
+    select * from topic_pairs
+    union all
+    select * from topic_model_sizes
 )
 
 select * from final

@@ -20,6 +20,15 @@ windows as (
     select * from {{ ref('int_driver_windows') }}
 ),
 
+topics as (
+    select
+        topic_id,
+        max(topic_label) as topic_label
+    from {{ ref('fct_verbatim_topics') }}
+    where topic_id is not null
+    group by topic_id
+),
+
 final as (
     select
         cast(driver_importances.level as {{ dbt.type_string() }}) as level,
@@ -36,6 +45,7 @@ final as (
         cast(
             case
                 when driver_importances.element_type = 'touchpoint' then touchpoints.touchpoint_name
+                when driver_importances.element_type = 'topic' then topics.topic_label
                 else driver_importances.element_id
             end
             as {{ dbt.type_string() }}
@@ -71,6 +81,10 @@ final as (
         on driver_importances.element_id = touchpoints.touchpoint_id
     left join windows
         on driver_importances.window_name = windows.window_name
+    left join topics
+        on
+            driver_importances.element_type = 'topic'
+            and driver_importances.element_id = topics.topic_id
 )
 
 select * from final
