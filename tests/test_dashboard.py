@@ -899,3 +899,9 @@ def test_a_segment_view_reads_its_segment_and_tags_what_is_every_customer(
     everyone = text.split("data-view='all|2026-10'>")[1].split("<div class='view'")[0]
     assert "<div class='value'>25.0</div>" in everyone and "class='tag'" not in everyone
     assert "<option value='smb'>smb</option>" in text
+    # The segment's support takeaways never mix every customer's channels into its numbers.
+    support = text.split("id='page-support'")[1].split("id='page-product'")[0]
+    support_smb = support.split("data-view='smb|2026-10' hidden>")[1].split("<div class='view'")[0]
+    assert "No ticket of this segment&#x27;s customers was created in Oct 2026." in support_smb
+    assert "Channels and ratings are compared over every customer" in support_smb
+    assert "came by email" not in support_smb and "came by email" in support

@@ -43,7 +43,43 @@ def _change(now: float, before: float | None, unit: str, decimals: int = 0) -> s
     return f" ({sign}{fmt_number(abs(diff), decimals)}{unit} on the month before)"
 
 
+def _segment_support_takeaways(data: DashboardData) -> list[str]:
+    """A segment's support takeaways: its tickets and first response (kpi_monthly_by_segment
+    through the view's kpi frame); kpi_tickets_by_channel has no segment, so no channel
+    or rating sentence mixes every customer's tickets into the segment's."""
+    kpi = data.frame("kpi_monthly")
+    month = data.reporting_month
+    if kpi is None or month is None:
+        return []
+    out = []
+    created = kpi_value(kpi, "tickets_created", month)
+    before = kpi_value(kpi, "tickets_created", add_months(month, -1))
+    if created is None or is_missing(created["value"]):
+        out.append(f"No ticket of this segment's customers was created in {month_label(month)}.")
+    else:
+        total = float(created["value"])
+        out.append(
+            f"{fmt_number(total)} tickets were created in {month_label(month)}"
+            f"{_change(total, before['value'] if before is not None else None, '')}."
+        )
+    median = kpi_value(kpi, "median_first_response_minutes", month)
+    prev = kpi_value(kpi, "median_first_response_minutes", add_months(month, -1))
+    if median is not None and not is_missing(median["value"]):
+        earlier = prev["value"] if prev is not None else None
+        out.append(
+            f"The median first response was {fmt_number(median['value'], 0)} minutes"
+            f"{_change(float(median['value']), earlier, ' min')} (n = {fmt_number(median['n'])})."
+        )
+    out.append(
+        "Channels and ratings are compared over every customer: marts.kpi_tickets_by_channel "
+        "has no segment breakdown."
+    )
+    return out
+
+
 def support_takeaways(data: DashboardData) -> list[str]:
+    if data.is_all_segments("tickets_by_channel"):
+        return _segment_support_takeaways(data)
     by_channel = data.frame("tickets_by_channel")
     month = data.reporting_month
     if by_channel is None or month is None:

@@ -24,7 +24,7 @@ from cx_insights.report.dashboard.data import (
     kpi_rows,
     label_of,
 )
-from cx_insights.report.dashboard.formatting import PALETTE, fmt_number, month_label, shorten
+from cx_insights.report.dashboard.formatting import PALETTE, esc, fmt_number, month_label, shorten
 from cx_insights.report.dashboard.takeaways import product_takeaways
 
 
@@ -86,7 +86,15 @@ def _web_trend_section(data: DashboardData, figs: Figures) -> str:
     fig.update_yaxes(
         title_text="Rate (%)", secondary_y=True, showgrid=False, rangemode="tozero", tickmode="auto"
     )
-    return page_section("Web trend", figs.html(fig, 420), note="Company level, marts.kpi_monthly.")
+    return page_section(
+        "Web trend",
+        figs.html(fig, 420),
+        note=(
+            f"Segment {esc(data.segment)}, marts.kpi_monthly_by_segment."
+            if data.segment
+            else "Company level, marts.kpi_monthly."
+        ),
+    )
 
 
 def _web_touchpoint_section(data: DashboardData, figs: Figures) -> str:
