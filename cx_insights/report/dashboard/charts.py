@@ -75,7 +75,9 @@ class Figures:
         return f"<script type='application/json' id='cx-figures'>{body}</script>"
 
 
-def nps_trend_figure(kpi: pd.DataFrame, reporting_month: date) -> go.Figure | None:
+def nps_trend_figure(
+    kpi: pd.DataFrame, reporting_month: date, who: str = "Company"
+) -> go.Figure | None:
     rows = kpi_rows(kpi, "company", "nps").sort_values("month")
     rows = rows[pd.to_datetime(rows["month"]) <= pd.Timestamp(reporting_month)]
     if rows.empty:
@@ -106,7 +108,7 @@ def nps_trend_figure(kpi: pd.DataFrame, reporting_month: date) -> go.Figure | No
         )
     )
     fig.update_layout(
-        title="Company NPS by month, with its 95 % interval",
+        title=f"{who} NPS by month, with its 95 % interval",
         xaxis_title="Month",
         yaxis_title="NPS (−100 to 100)",
     )

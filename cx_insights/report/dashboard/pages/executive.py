@@ -373,7 +373,8 @@ def _at_risk_table(risky: pd.DataFrame, currency: str) -> str:
 
 def _nps_trend_section(data: DashboardData, figs: Figures) -> str:
     kpi = data.frame("kpi_monthly")
-    fig = nps_trend_figure(kpi, data.reporting_month)  # type: ignore[arg-type]
+    who = f"Segment {data.segment}:" if data.segment else "Company"
+    fig = nps_trend_figure(kpi, data.reporting_month, who)  # type: ignore[arg-type]
     if fig is None:
         return page_section("NPS trend", not_available("NPS trend", "No NPS answers yet."))
     return page_section("NPS trend", figs.html(fig, 380))
