@@ -6,6 +6,7 @@ full builds after three separate kills, about 10)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,8 +19,22 @@ from tests.conftest import CLI, run_cli
 from tests.test_end_to_end import table_digests
 
 
-def _kill_when(marker: str, landing: Path, warehouse: Path) -> bool:
-    """Start a run and SIGKILL its whole process group once `marker` is logged."""
+def _group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until no process of group `pgid` is left: the run's children (Dagster's step
+    processes, dbt) die after its main process, and one still holding the DuckDB file
+    would make the next run fail on the lock instead of resuming."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
+def _kill_when(marker: str, landing: Path, warehouse: Path) -> tuple[bool, str]:
+    """Start a run and SIGKILL its whole process group once `marker` is logged; (killed,
+    the end of what the run logged, to say why when the marker never came)."""
     env = {
         **os.environ,
         "CX_LANDING_DIR": str(landing),
@@ -37,8 +52,10 @@ def _kill_when(marker: str, landing: Path, warehouse: Path) -> bool:
     )
     killed = False
     deadline = time.monotonic() + 300
+    tail: list[str] = []
     assert proc.stderr is not None
     for line in proc.stderr:
+        tail = [*tail[-40:], line]
         if marker in line and "STEP_START" in line:
             time.sleep(0.3)
             os.killpg(proc.pid, signal.SIGKILL)
@@ -47,9 +64,11 @@ def _kill_when(marker: str, landing: Path, warehouse: Path) -> bool:
         if time.monotonic() > deadline:
             break
     if not killed:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return killed
+    _group_gone(proc.pid)
+    return killed, "".join(tail)
 
 
 def _marts(digests: dict[str, str]) -> dict[str, str]:
@@ -67,7 +86,8 @@ def test_runs_killed_at_each_stage_then_a_rerun_equals_uninterrupted(sample_buil
     what the one before left; the run after them gives the uninterrupted marts."""
     warehouse = tmp_path / "w" / "cx.duckdb"
     for marker in KILL_POINTS:
-        assert _kill_when(marker, SAMPLE_LANDING_DIR, warehouse), f"never reached {marker}"
+        killed, tail = _kill_when(marker, SAMPLE_LANDING_DIR, warehouse)
+        assert killed, f"never reached {marker}; the run logged last:\n{tail}"
     rerun = run_cli(["run"], SAMPLE_LANDING_DIR, warehouse)
     assert rerun.returncode == 0, rerun.stderr
     assert _marts(table_digests(warehouse)) == _marts(table_digests(sample_build.warehouse))
