@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 from cx_insights.config import SAMPLE_LANDING_DIR
@@ -52,10 +53,10 @@ def _kill_when(marker: str, landing: Path, warehouse: Path) -> tuple[bool, str]:
     )
     killed = False
     deadline = time.monotonic() + 300
-    tail: list[str] = []
+    tail: deque[str] = deque(maxlen=40)
     assert proc.stderr is not None
     for line in proc.stderr:
-        tail = [*tail[-40:], line]
+        tail.append(line)
         if marker in line and "STEP_START" in line:
             time.sleep(0.3)
             os.killpg(proc.pid, signal.SIGKILL)

@@ -8,6 +8,8 @@ told yet.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
 from cx_insights.insights.stats import wilson_interval
@@ -43,6 +45,21 @@ def _change(now: float, before: float | None, unit: str, decimals: int = 0) -> s
     return f" ({sign}{fmt_number(abs(diff), decimals)}{unit} on the month before)"
 
 
+def _first_response(kpi: pd.DataFrame, month: date) -> tuple[str, pd.Series] | None:
+    """'The median first response was X minutes (change)' of the view's kpi frame, and
+    its row; None without a value."""
+    median = kpi_value(kpi, "median_first_response_minutes", month)
+    if median is None or is_missing(median["value"]):
+        return None
+    prev = kpi_value(kpi, "median_first_response_minutes", add_months(month, -1))
+    earlier = prev["value"] if prev is not None else None
+    return (
+        f"The median first response was {fmt_number(median['value'], 0)} minutes"
+        f"{_change(float(median['value']), earlier, ' min')}",
+        median,
+    )
+
+
 def _segment_support_takeaways(data: DashboardData) -> list[str]:
     """A segment's support takeaways: its tickets and first response (kpi_monthly_by_segment
     through the view's kpi frame); kpi_tickets_by_channel has no segment, so no channel
@@ -62,14 +79,10 @@ def _segment_support_takeaways(data: DashboardData) -> list[str]:
             f"{fmt_number(total)} tickets were created in {month_label(month)}"
             f"{_change(total, before['value'] if before is not None else None, '')}."
         )
-    median = kpi_value(kpi, "median_first_response_minutes", month)
-    prev = kpi_value(kpi, "median_first_response_minutes", add_months(month, -1))
-    if median is not None and not is_missing(median["value"]):
-        earlier = prev["value"] if prev is not None else None
-        out.append(
-            f"The median first response was {fmt_number(median['value'], 0)} minutes"
-            f"{_change(float(median['value']), earlier, ' min')} (n = {fmt_number(median['n'])})."
-        )
+    first_response = _first_response(kpi, month)
+    if first_response is not None:
+        sentence, median = first_response
+        out.append(f"{sentence} (n = {fmt_number(median['n'])}).")
     out.append(
         "Channels and ratings are compared over every customer: marts.kpi_tickets_by_channel "
         "has no segment breakdown."
@@ -98,26 +111,21 @@ def support_takeaways(data: DashboardData) -> list[str]:
         f"; {fmt_number(100 * top['tickets_created'] / total, 0)} % came by {top['channel']}."
     )
     kpi = data.frame("kpi_monthly")
-    if kpi is not None:
-        median = kpi_value(kpi, "median_first_response_minutes", month)
-        prev = kpi_value(kpi, "median_first_response_minutes", add_months(month, -1))
-        if median is not None and not is_missing(median["value"]):
-            enough = now[now["responded_tickets"] >= LOW_SAMPLE]
-            slow = ""
-            if len(enough) >= 2:
-                slowest = enough.sort_values("median_first_response_minutes").iloc[-1]
-                fastest = enough.sort_values("median_first_response_minutes").iloc[0]
-                slow = (
-                    f" Of the channels with at least {LOW_SAMPLE} tickets, {slowest['channel']} "
-                    f"answers slowest ({fmt_number(slowest['median_first_response_minutes'], 0)} "
-                    f"min) and {fastest['channel']} fastest "
-                    f"({fmt_number(fastest['median_first_response_minutes'], 0)} min)."
-                )
-            before_value = prev["value"] if prev is not None else None
-            out.append(
-                f"The median first response was {fmt_number(median['value'], 0)} minutes"
-                f"{_change(float(median['value']), before_value, ' min')}." + slow
+    first_response = _first_response(kpi, month) if kpi is not None else None
+    if first_response is not None:
+        sentence, _ = first_response
+        enough = now[now["responded_tickets"] >= LOW_SAMPLE]
+        slow = ""
+        if len(enough) >= 2:
+            slowest = enough.sort_values("median_first_response_minutes").iloc[-1]
+            fastest = enough.sort_values("median_first_response_minutes").iloc[0]
+            slow = (
+                f" Of the channels with at least {LOW_SAMPLE} tickets, {slowest['channel']} "
+                f"answers slowest ({fmt_number(slowest['median_first_response_minutes'], 0)} "
+                f"min) and {fastest['channel']} fastest "
+                f"({fmt_number(fastest['median_first_response_minutes'], 0)} min)."
             )
+        out.append(f"{sentence}." + slow)
     rated, good = float(now["rated"].sum()), float(now["rated_good"].sum())
     if rated:
         company = 100 * good / rated

@@ -373,7 +373,7 @@ def _at_risk_table(risky: pd.DataFrame, currency: str) -> str:
 
 def _nps_trend_section(data: DashboardData, figs: Figures) -> str:
     kpi = data.frame("kpi_monthly")
-    who = f"Segment {data.segment}:" if data.segment else "Company"
+    who = f"Segment {esc(data.segment)}:" if data.segment else "Company"
     fig = nps_trend_figure(kpi, data.reporting_month, who)  # type: ignore[arg-type]
     if fig is None:
         return page_section("NPS trend", not_available("NPS trend", "No NPS answers yet."))
