@@ -421,6 +421,38 @@ def core_only_warehouse(tmp_path: Path) -> Path:
     return warehouse
 
 
+def test_a_runs_end_rewrites_only_the_last_run_cards(core_only_warehouse: Path) -> None:
+    """The run writes the page while it runs; at its end only the "Last run" cards
+    change (refresh_last_run), byte for byte the rest stays; a page without the
+    markers (an older version's) is left for a whole rewrite."""
+    settings = settings_for(core_only_warehouse)
+    con = duckdb.connect(str(core_only_warehouse))
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw._runs as select 'r1' as run_id, timestamp '2026-11-02 08:00' as "
+        "started_at, null::timestamp as ended_at, 'running' as status, 3 as files_loaded, "
+        "'[]' as failed_checks, '[]' as failed_steps"
+    )
+    con.close()
+    written = render.write_dashboard(settings).read_text(encoding="utf-8")
+    assert "Last run</div><div class='value flat'>in progress" in written
+    con = duckdb.connect(str(core_only_warehouse))
+    con.execute(
+        "update raw._runs set status = 'failed', failed_checks = "
+        """'[{"entity": "accepted/crm__customers", "check": "gx_suite", "description": "x"}]'"""
+    )
+    con.close()
+    assert render.refresh_last_run(settings)
+    refreshed = settings.dashboard.read_text(encoding="utf-8")
+    assert "Last run</div><div class='value bad'>failed" in refreshed
+    assert "accepted/crm__customers" in refreshed and "flat'>in progress" not in refreshed
+    start, end = render.LAST_RUN_START, render.LAST_RUN_END
+    outside = lambda doc: doc[: doc.index(start)] + doc[doc.index(end) :]  # noqa: E731
+    assert outside(refreshed) == outside(written)
+    settings.dashboard.write_text(written.replace(start, ""), encoding="utf-8")
+    assert not render.refresh_last_run(settings)
+
+
 def test_missing_insight_marts_say_not_available_yet(core_only_warehouse: Path) -> None:
     text = render.write_dashboard(settings_for(core_only_warehouse)).read_text(encoding="utf-8")
     for what in ("Key drivers", "Revenue at risk", "Value of a promoter", "Initiative impact"):

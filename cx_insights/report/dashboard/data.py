@@ -275,6 +275,13 @@ def reporting_month_from(
     return choose_reporting_month(ordered, data_until)
 
 
+#: The run log's newest runs (the Data quality page's "Last run").
+RUNS_SQL = (
+    "select run_id, started_at, ended_at, status, files_loaded, failed_checks, "
+    "failed_steps from raw._runs order by started_at desc limit 10"
+)
+
+
 def load_dashboard_data(settings: Settings, month: date | None = None) -> DashboardData:
     data = DashboardData(
         currency=settings.reporting_currency,
@@ -347,11 +354,7 @@ def _read_marts(settings: Settings, data: DashboardData, month: date | None = No
         except Exception as exc:
             log.warning("dashboard: freshness unavailable: %s", exc)
         if table_exists(con, "raw", "_runs"):
-            data.frames["runs"] = _query(
-                con,
-                "select run_id, started_at, ended_at, status, files_loaded, failed_checks, "
-                "failed_steps from raw._runs order by started_at desc limit 10",
-            )
+            data.frames["runs"] = _query(con, RUNS_SQL)
         if table_exists(con, "raw", "_gate_results"):
             data.frames["gate_results"] = _query(
                 con,

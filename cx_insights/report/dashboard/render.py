@@ -10,13 +10,18 @@ from plotly.offline import get_plotlyjs
 from cx_insights.config import Settings
 from cx_insights.report.dashboard.charts import Figures
 from cx_insights.report.dashboard.components import ALL_SEGMENTS_TAG, Page
-from cx_insights.report.dashboard.data import DashboardData, load_dashboard_data
+from cx_insights.report.dashboard.data import RUNS_SQL, DashboardData, load_dashboard_data
 from cx_insights.report.dashboard.formatting import esc, month_label, segment_label
 from cx_insights.report.dashboard.pages.cx_lead import cx_lead_page
 from cx_insights.report.dashboard.pages.executive import executive_page
 from cx_insights.report.dashboard.pages.initiatives import initiatives_page
 from cx_insights.report.dashboard.pages.product import product_page
-from cx_insights.report.dashboard.pages.quality import quality_page
+from cx_insights.report.dashboard.pages.quality import (
+    LAST_RUN_END,
+    LAST_RUN_START,
+    last_run_html,
+    quality_page,
+)
 from cx_insights.report.dashboard.pages.support import support_page
 from cx_insights.report.html import asset, page
 
@@ -140,3 +145,29 @@ def write_dashboard(settings: Settings, month: date | None = None) -> Path:
     tmp.write_text(document, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def refresh_last_run(settings: Settings) -> bool:
+    """Rewrite only the "Last run" cards of `dashboard.html` from the run log: a run
+    writes the dashboard while it is still running, and once it has ended its final
+    status is all that changed (the marts are the same). False, and nothing written,
+    when the file has no such cards (a dashboard written by an older version) or there
+    is no run log: then write the whole dashboard."""
+    from cx_insights.warehouse import connect, table_exists
+
+    path = settings.dashboard
+    if not path.exists() or not settings.warehouse.exists():
+        return False
+    document = path.read_text(encoding="utf-8")
+    start, end = document.find(LAST_RUN_START), document.find(LAST_RUN_END)
+    if start < 0 or end < start or document.count(LAST_RUN_START) != 1:
+        return False
+    with connect(settings.warehouse, read_only=True) as con:
+        if not table_exists(con, "raw", "_runs"):
+            return False
+        runs = con.execute(RUNS_SQL).df()
+    document = document[:start] + last_run_html(runs) + document[end + len(LAST_RUN_END) :]
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(document, encoding="utf-8")
+    tmp.replace(path)
+    return True

@@ -31,42 +31,55 @@ def quality_page(data: DashboardData, figs: Figures, quality_href: str) -> Page:
     return page
 
 
+#: The markers around the last run's cards: `cx-insights run` rewrites only what is
+#: between them once the run has ended (`render.refresh_last_run`), not the whole page.
+LAST_RUN_START, LAST_RUN_END = "<!--cx:last-run-->", "<!--/cx:last-run-->"
+
+
+def last_run_html(runs: pd.DataFrame | None) -> str:
+    """The newest run of the run log (`raw._runs`, newest first): its status and its
+    failed checks and steps, between the LAST_RUN markers (empty without a run log)."""
+    if runs is None or runs.empty:
+        return LAST_RUN_START + LAST_RUN_END
+    parts = []
+    last = runs.iloc[0]
+    failed = json.loads(last["failed_checks"]) if isinstance(last["failed_checks"], str) else []
+    steps = json.loads(last["failed_steps"]) if isinstance(last["failed_steps"], str) else []
+    status = str(last["status"])
+    klass = "good" if status == "success" else ("bad" if status == "failed" else "flat")
+    started = f"started {pd.Timestamp(last['started_at']):%Y-%m-%d %H:%M} UTC"
+    if status == "running":
+        status, started = "in progress", started + " (this page was written during it)"
+    parts.append(
+        card_row(
+            metric_card("Last run", status, started, klass),
+            metric_card(
+                "Blocking checks failed",
+                str(len(failed)),
+                f"steps failed: {len(steps)}",
+                "bad" if failed else "good",
+            ),
+        )
+    )
+    if failed:
+        parts.append(
+            html_table(
+                ["entity", "check", "description"],
+                [
+                    [f.get("entity"), f.get("check"), mask_pii(str(f.get("description") or ""))]
+                    for f in failed
+                ],
+            )
+        )
+    return LAST_RUN_START + "".join(parts) + LAST_RUN_END
+
+
 def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> str:
     parts = [
         f"<p>The gate's full report, file by file and row by row: "
         f"<a href='{esc(quality_href)}'>data_quality.html</a>.</p>"
     ]
-    runs = data.frame("runs")
-    if runs is not None:
-        last = runs.iloc[0]
-        failed = json.loads(last["failed_checks"]) if isinstance(last["failed_checks"], str) else []
-        steps = json.loads(last["failed_steps"]) if isinstance(last["failed_steps"], str) else []
-        status = str(last["status"])
-        klass = "good" if status == "success" else ("bad" if status == "failed" else "flat")
-        started = f"started {pd.Timestamp(last['started_at']):%Y-%m-%d %H:%M} UTC"
-        if status == "running":
-            status, started = "in progress", started + " (this page was written during it)"
-        parts.append(
-            card_row(
-                metric_card("Last run", status, started, klass),
-                metric_card(
-                    "Blocking checks failed",
-                    str(len(failed)),
-                    f"steps failed: {len(steps)}",
-                    "bad" if failed else "good",
-                ),
-            )
-        )
-        if failed:
-            parts.append(
-                html_table(
-                    ["entity", "check", "description"],
-                    [
-                        [f.get("entity"), f.get("check"), mask_pii(str(f.get("description") or ""))]
-                        for f in failed
-                    ],
-                )
-            )
+    parts.append(last_run_html(data.frame("runs")))
     gate = data.frame("gate_results")
     if gate is None:
         parts.append(
