@@ -447,6 +447,17 @@ def test_the_value_of_a_detractor_is_computed_within_segment_with_mrr_weighted_c
     assert financial.segment_weighted_value(customers, "promoter") == estimate
 
 
+def test_bootstrap_counts_are_resamples_with_replacement():
+    """Each replicate draws every customer's count as a multinomial(n, 1/n): the counts
+    add up to n, average 1 with the multinomial's variance 1 - 1/n, and a seed gives
+    the same counts again."""
+    counts = financial.resample_counts(np.random.default_rng(3), 50, 4000)
+    assert counts.shape == (4000, 50) and (counts.sum(1) == 50).all()
+    assert counts.mean() == pytest.approx(1.0)
+    assert counts.var() == pytest.approx(1 - 1 / 50, rel=0.03)
+    assert (financial.resample_counts(np.random.default_rng(3), 50, 4000) == counts).all()
+
+
 def test_a_value_within_the_noise_or_on_few_customers_is_not_reliable():
     rows = [
         _customer_sums("smb", f"D{i}", "detractor", 5, 500.0, 100.0 * (i < 2)) for i in range(20)
