@@ -296,6 +296,7 @@ def run_gate(
         con.execute("reset variable cx_pii_salt")
         con.execute("drop table if exists _gate")
         con.execute("drop table if exists _gate_winners")
+        con.execute("drop table if exists _gate_rejected")
     return result
 
 
@@ -321,27 +322,32 @@ def _count_waiting(con: duckdb.DuckDBPyConnection, e: Entity) -> None:
     )
 
 
-def _checked_sql(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions, landed: str):
-    """The rows of `landed` (a table or subquery), typed, with `_rule` and `_reason`."""
-    rules = rules_for(e, options)
+def _typed_sql(
+    con: duckdb.DuckDBPyConnection, e: Entity, landed: str, *, context: bool = True
+) -> str:
+    """The rows of `landed` (a table or subquery) as landed, with each column typed
+    (`__t_<column>`) and, with `context`, the values from other entities some rules
+    read (one row per landed row: the joins are to one row per key)."""
     typed = ", ".join(
         f"{typed_expr(c.name, c.type, enum=bool(c.enum))} as {t(c.name)}" for c in e.columns
     )
-    extra_select, joins = context_joins(e)
-    rule_case = " ".join(f"when {r.violated} then {sql_literal(r.name)}" for r in rules)
-    reason_case = " ".join(f"when {r.violated} then {r.reason}" for r in rules)
+    extra_select, joins = context_joins(e) if context else ("", "")
     landed_cols = ", ".join(
         f"landed.{quote_ident(c)}" for c in table_columns(con, "raw", e.qualified)
     )
+    return f"(select {landed_cols}, {typed} {extra_select} from {landed} as landed {joins})"
+
+
+def _checked_sql(con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions, landed: str):
+    """The rows of `landed` (a table or subquery), typed, with `_rule` and `_reason`."""
+    rules = rules_for(e, options)
+    rule_case = " ".join(f"when {r.violated} then {sql_literal(r.name)}" for r in rules)
+    reason_case = " ".join(f"when {r.violated} then {r.reason}" for r in rules)
     return f"""(
-        with typed as (
-            select {landed_cols}, {typed} {extra_select}
-            from {landed} as landed {joins}
-        )
         select *,
             case {rule_case} end as _rule,
             case {reason_case} end as _reason
-        from typed
+        from {_typed_sql(con, e, landed)} as typed
     )"""
 
 
@@ -380,17 +386,17 @@ def _accepted_select(e: Entity, gated_at: datetime, *, with_mtime: bool = False)
 def _latest_accepted(
     con: duckdb.DuckDBPyConnection,
     e: Entity,
-    checked: str,
+    accepted: str,
     gated_at: datetime,
     target: str,
     *,
     with_mtime: bool = False,
 ) -> None:
-    """Insert into `target` the accepted rows of `checked`, one per key: the latest
-    (file mtime, file, line).
+    """Insert into `target` the rows of `accepted` (typed rows that broke no rule), one
+    per key: the latest (file mtime, file, line).
 
     Most keys arrive once. Those stream straight through; only the keys that
-    occur more than once go through the window. `checked` is read as a
+    occur more than once go through the window. `accepted` is read as a
     subquery, never materialised: at 50 M rows a temp table of typed rows is
     what made the gate spill to disk.
     """
@@ -399,23 +405,21 @@ def _latest_accepted(
     con.execute(
         f"""
         create or replace temp table _gate_repeated as
-        select {key} from {checked} as checked where _rule is null
+        select {key} from {accepted} as accepted
         group by {key} having count(*) > 1
         """
     )
     con.execute(
         f"""
         insert into {target}
-        {select} from {checked} as checked anti join _gate_repeated using ({key})
-        where _rule is null
+        {select} from {accepted} as accepted anti join _gate_repeated using ({key})
         """
     )
     con.execute(
         f"""
         insert into {target}
         {select} from (
-            select * from {checked} as checked semi join _gate_repeated using ({key})
-            where _rule is null
+            select * from {accepted} as accepted semi join _gate_repeated using ({key})
         ) as updates
         qualify row_number() over (
             partition by {key} order by _file_mtime desc, _source_file desc, _source_line desc
@@ -429,10 +433,43 @@ def _gate_full(
     con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions, gated_at: datetime
 ) -> int:
     con.execute(f"create or replace table quarantine.{e.qualified} as {_quarantine_empty(con, e)}")
-    checked = _checked_sql(con, e, options, f"raw.{e.qualified}")
-    _quarantine(con, e, checked, gated_at)
+    raw = f"raw.{e.qualified}"
+    # The rules run once per row, into the (usually few) rejected rows' ids, verdicts
+    # and reasons. Without filter pushdown: DuckDB would push `_rule is not null`
+    # below the projection that types the row and substitute each typed column's
+    # expression wherever a rule names it, so a timestamp's parse (regexes, casts)
+    # ran once per rule reading it instead of once per row (the tickets' three
+    # timestamps: 5 s -> 1.4 s for their gate at 100 k customers).
+    con.execute("set disabled_optimizers = 'filter_pushdown'")
+    try:
+        con.execute(
+            f"""
+            create or replace temp table _gate_rejected as
+            select _source_file, _source_line, _rule, _reason
+            from {_checked_sql(con, e, options, raw)} as checked where _rule is not null
+            """
+        )
+    finally:
+        con.execute("reset disabled_optimizers")
+    cols = ", ".join(f"landed.{quote_ident(c)}" for c in table_columns(con, "raw", e.qualified))
+    con.execute(
+        f"""
+        insert into quarantine.{e.qualified}
+        select {cols}, rejected._rule, coalesce(rejected._reason, rejected._rule),
+            {sql_literal(gated_at.isoformat())}::timestamp
+        from {raw} as landed
+        inner join _gate_rejected as rejected using (_source_file, _source_line)
+        order by landed._file_mtime, landed._source_file, landed._source_line
+        """
+    )
+    # Every other row is accepted: typed again (cheap next to the rules), without the
+    # context values only the rules read.
+    accepted = (
+        f"(select * from {_typed_sql(con, e, raw, context=False)} as typed "
+        "anti join _gate_rejected using (_source_file, _source_line))"
+    )
     con.execute(f"delete from raw.{accepted_table(e)}")
-    _latest_accepted(con, e, checked, gated_at, f"raw.{accepted_table(e)}")
+    _latest_accepted(con, e, accepted, gated_at, f"raw.{accepted_table(e)}")
     return int(con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[0])
 
 
@@ -487,7 +524,14 @@ def _gate_delta(
     key_match = " and ".join(f"current.{quote_ident(k)} = winner.{quote_ident(k)}" for k in e.key)
     winner_cols = _accepted_select(e, gated_at, with_mtime=True)
     con.execute(f"create or replace temp table _gate_winners as {winner_cols} from _gate limit 0")
-    _latest_accepted(con, e, "_gate", gated_at, "_gate_winners", with_mtime=True)
+    _latest_accepted(
+        con,
+        e,
+        "(select * from _gate where _rule is null)",
+        gated_at,
+        "_gate_winners",
+        with_mtime=True,
+    )
     # A winner older than the row already accepted for its key loses (a late file
     # with an old modification time): the same outcome as re-gating every row.
     con.execute(
