@@ -1216,3 +1216,22 @@ def test_a_rating_reads_the_same_whichever_engine_averaged_it():
         assert reasons._out_of_ten(low) == reasons._out_of_ten(high)
     assert reasons._out_of_ten(0.555) == "5.6"  # halves round up
     assert reasons._out_of_ten(0.0) == "0.0" and reasons._out_of_ten(1.0) == "10.0"
+
+
+def test_relative_weights_of_many_draws_at_once_equal_one_by_one():
+    """The bootstrap's stacked computation gives each draw's shares as
+    relative_weights does, and leaves out a draw that is not positive definite."""
+    from cx_insights.insights.stats import _shares_of_draws, relative_weights
+
+    rng = np.random.default_rng(5)
+    corr = []
+    for _ in range(20):
+        data = rng.normal(size=(60, 4))
+        data[:, 0] += data[:, 1:].sum(1)
+        corr.append(np.corrcoef(data, rowvar=False))
+    singular = np.ones((4, 4))  # every variable the same: eigenvalues 4, 0, 0, 0
+    corr = np.stack([*corr[:10], singular, *corr[10:]])
+    stacked = _shares_of_draws(corr[:, 1:, 1:], corr[:, 0, 1:])
+    expected = [relative_weights(c[1:, 1:], c[0, 1:]).shares for i, c in enumerate(corr) if i != 10]
+    assert stacked.shape == (20, 3)
+    np.testing.assert_allclose(stacked, np.asarray(expected), rtol=1e-12)

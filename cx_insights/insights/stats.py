@@ -171,20 +171,45 @@ def relative_weight_share_intervals(
         random_state=np.random.default_rng(seed),
     )
     samples = samples.reshape(draws, k + 1, k + 1)
-    shares = []
-    for cov in samples:
-        scale = np.sqrt(np.diag(cov))
-        corr = cov / np.outer(scale, scale)
-        try:
-            result = relative_weights(corr[1:, 1:], corr[0, 1:])
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if result.r_squared > 0:
-            shares.append(result.shares)
+    scale = np.sqrt(np.diagonal(samples, axis1=1, axis2=2))
+    corr = samples / (scale[:, :, None] * scale[:, None, :])
+    try:
+        shares = _shares_of_draws(corr[:, 1:, 1:], corr[:, 0, 1:])
+    except np.linalg.LinAlgError:  # a draw singular beyond its eigenvalues: one by one
+        shares = []
+        for c in corr:
+            try:
+                result = relative_weights(c[1:, 1:], c[0, 1:])
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if result.r_squared > 0:
+                shares.append(result.shares)
+        shares = np.asarray(shares)
     if len(shares) < draws // 2:
         return nan, nan
-    low, high = np.percentile(np.asarray(shares), [2.5, 97.5], axis=0)
+    low, high = np.percentile(shares, [2.5, 97.5], axis=0)
     return low, high
+
+
+def _shares_of_draws(rxx: np.ndarray, rxy: np.ndarray) -> np.ndarray:
+    """relative_weights(...).shares of every draw at once (draws x k x k and draws x k,
+    numpy's stacked eigh and solve: 45 driver models x 1,000 draws one by one spent
+    3 s in numpy's per-call overhead), leaving out the draws relative_weights
+    rejects (not positive definite) and those without explained variance."""
+    eigenvalues, eigenvectors = np.linalg.eigh((rxx + np.swapaxes(rxx, 1, 2)) / 2)
+    keep = eigenvalues.min(axis=1) > 0
+    eigenvalues, eigenvectors, rxx, rxy = (
+        eigenvalues[keep],
+        eigenvectors[keep],
+        rxx[keep],
+        rxy[keep],
+    )
+    root = eigenvectors @ (np.sqrt(eigenvalues)[:, :, None] * np.swapaxes(eigenvectors, 1, 2))
+    beta = np.linalg.solve(root, rxy[:, :, None])[:, :, 0]
+    raw = ((root**2) @ (beta**2)[:, :, None])[:, :, 0]
+    r_squared = np.einsum("dk,dk->d", rxy, np.linalg.solve(rxx, rxy[:, :, None])[:, :, 0])
+    positive = r_squared > 0
+    return 100 * raw[positive] / r_squared[positive][:, None]
 
 
 def correlation_interval(r: float, n: int, z: float = Z95) -> tuple[float, float]:
