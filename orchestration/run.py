@@ -259,6 +259,25 @@ def check_selection(settings: Settings, select: str) -> None:
     resolve_selection(defs.resolve_asset_graph(), select)
 
 
+def _export_staging_tested_before(settings: Settings, digest: str) -> None:
+    """CX_TESTS_GATED_SINCE for dbt: the staging tests check the rows gated since the
+    last successful run that built every staging model with the same tests
+    (dbt_project/macros/tests/get_where_subquery.sql); empty: every row."""
+    from cx_insights.report.status import staging_tested_before
+
+    _export_env(settings)
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    staging = {
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).group_name == "staging"
+    }
+    since = staging_tested_before(settings, staging, digest)
+    os.environ["CX_TESTS_GATED_SINCE"] = since.isoformat(sep=" ") if since else ""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from cx_insights.serve import WarehouseInUseError, check_warehouse_free, in_use_message
     from cx_insights.warehouse import WarehouseLockedError
@@ -287,12 +306,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 from cx_insights import spark
 
                 say(f"target:    Spark ({spark.describe(settings)})")
-            from cx_insights.report.status import record_run_start
+            from cx_insights.report.status import record_run_start, staging_tests_digest
 
             # One id for the run log, the published file's marts._build and Dagster's run.
             run_id = str(uuid.uuid4())
             os.environ["CX_RUN_ID"] = run_id
-            record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None))
+            digest = staging_tests_digest()
+            _export_staging_tested_before(settings, digest)
+            record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None), digest)
             holder = None
             try:
                 from cx_insights.spark import connect_server

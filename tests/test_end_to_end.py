@@ -217,6 +217,11 @@ def test_second_run_changes_nothing(sample_build, tmp_path_factory):
     # Nothing piles up: dbt's artefacts go to one folder beside the warehouse.
     assert set((DBT_PROJECT_DIR / "target").glob("cx_dbt_models-*")) <= dbt_folders
     assert (sample_build.warehouse.parent / "dbt_target" / "run_results.json").exists()
+    # The staging tests re-proving the gate checked only the rows gated since the
+    # previous run (none here); the first build tested every row.
+    target = sample_build.warehouse.parent / "dbt_target" / "run"
+    (compiled,) = target.rglob("unique_stg_web__events_event_id.sql")
+    assert "where _gated_at >= cast(" in compiled.read_text()
 
 
 def test_missing_required_column_blocks_the_models(tmp_path):

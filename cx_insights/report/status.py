@@ -25,20 +25,74 @@ create table if not exists raw._runs (
     rows_by_entity varchar,           -- json: entity -> landed / accepted / quarantined
     failed_checks varchar,            -- json list
     failed_steps varchar,             -- json list
-    assets_materialized varchar       -- json list of asset keys (dbt models included)
+    assets_materialized varchar,      -- json list of asset keys (dbt models included)
+    tests_digest varchar              -- staging_tests_digest() of the run's dbt project
 )
 """
 
 
-def record_run_start(settings: Settings, run_id: str, started_at: datetime) -> None:
+def staging_tests_digest() -> str:
+    """A hash of what decides which staging and source tests a build runs: their yml
+    files, dbt_project.yml and the test macros. A build tests only the rows gated
+    since an earlier build with the same digest (staging_tested_before); a test added or
+    changed since then checks every row once."""
+    import hashlib
+
+    from cx_insights.config import DBT_PROJECT_DIR
+
+    files = sorted(
+        [
+            *DBT_PROJECT_DIR.glob("models/staging/**/*.yml"),
+            *DBT_PROJECT_DIR.glob("macros/tests/*.sql"),
+            *DBT_PROJECT_DIR.glob("tests/generic/*.sql"),
+            DBT_PROJECT_DIR / "dbt_project.yml",
+        ]
+    )
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def staging_tested_before(
+    settings: Settings, staging_assets: set[str], digest: str
+) -> datetime | None:
+    """When the latest successful run that built every staging model (so ran all their
+    tests) with the same tests (`digest`) started: every row gated before it passed
+    those tests. None when there is no such run: test every row."""
+    if not settings.warehouse.exists():
+        return None
+    with connect(settings.warehouse, read_only=True) as con:
+        if not table_exists(con, "raw", "_runs") or "tests_digest" not in {
+            r[0] for r in con.execute("describe raw._runs").fetchall()
+        }:
+            return None
+        runs = con.execute(
+            "select started_at, assets_materialized from raw._runs "
+            "where status = 'success' and tests_digest = ? order by started_at desc",
+            [digest],
+        ).fetchall()
+    for started_at, materialized in runs:
+        if staging_assets <= set(json.loads(materialized or "[]")):
+            return started_at
+    return None
+
+
+def record_run_start(
+    settings: Settings, run_id: str, started_at: datetime, tests_digest: str | None = None
+) -> None:
     with connect(settings.warehouse) as con:
         con.execute(RUNS_DDL)
+        # Warehouses created before these columns existed get them now.
+        con.execute("alter table raw._runs add column if not exists assets_materialized varchar")
+        con.execute("alter table raw._runs add column if not exists tests_digest varchar")
         # The caller holds the run lock: a run still marked running was killed.
         con.execute("update raw._runs set status = 'interrupted' where status = 'running'")
         con.execute(
-            "insert or replace into raw._runs (run_id, started_at, status, landing_dir) "
-            "values (?, ?, 'running', ?)",
-            [run_id, started_at, str(settings.landing_dir)],
+            "insert or replace into raw._runs (run_id, started_at, status, landing_dir, "
+            "tests_digest) values (?, ?, 'running', ?, ?)",
+            [run_id, started_at, str(settings.landing_dir), tests_digest],
         )
 
 

@@ -14,7 +14,8 @@ renamed as (
         cast(country_code as {{ dbt.type_string() }}) as country_code,
         cast(segment as {{ dbt.type_string() }}) as segment,
         cast(age_band as {{ dbt.type_string() }}) as age_band,
-        cast(acquisition_channel as {{ dbt.type_string() }}) as acquisition_channel
+        cast(acquisition_channel as {{ dbt.type_string() }}) as acquisition_channel,
+        _gated_at
     from source
 )
 

@@ -11,7 +11,8 @@ renamed as (
         cast(issued_at as {{ dbt.type_timestamp() }}) as issued_at,
         cast(amount as {{ type_money() }}) as amount,
         cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
-        cast(status as {{ dbt.type_string() }}) as invoice_status
+        cast(status as {{ dbt.type_string() }}) as invoice_status,
+        _gated_at
     from source
 )
 

@@ -12,7 +12,8 @@ renamed as (
         cast(mrr as {{ type_money() }}) as mrr,
         cast(upper(trim(currency)) as {{ dbt.type_string() }}) as currency,
         cast(started_at as {{ dbt.type_timestamp() }}) as started_at,
-        cast(ended_at as {{ dbt.type_timestamp() }}) as ended_at
+        cast(ended_at as {{ dbt.type_timestamp() }}) as ended_at,
+        _gated_at
     from source
 )
 

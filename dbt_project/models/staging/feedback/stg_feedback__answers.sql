@@ -9,7 +9,8 @@ renamed as (
         cast(response_id as {{ dbt.type_string() }}) as response_id,
         cast(question_id as {{ dbt.type_string() }}) as question_id,
         cast(value_number as {{ type_money() }}) as value_number,
-        cast({{ mask_pii_text('value_text') }} as {{ dbt.type_string() }}) as value_text
+        cast({{ mask_pii_text('value_text') }} as {{ dbt.type_string() }}) as value_text,
+        _gated_at
     from source
 )
 

@@ -11,7 +11,8 @@ renamed as (
         cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(touchpoint_id as {{ dbt.type_string() }}) as touchpoint_id,
         cast(channel as {{ dbt.type_string() }}) as channel,
-        cast(submitted_at as {{ dbt.type_timestamp() }}) as submitted_at
+        cast(submitted_at as {{ dbt.type_timestamp() }}) as submitted_at,
+        _gated_at
     from source
 )
 

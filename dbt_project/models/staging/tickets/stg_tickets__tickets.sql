@@ -17,7 +17,8 @@ renamed as (
         cast(solved_at as {{ dbt.type_timestamp() }}) as solved_at,
         cast(touchpoint_id as {{ dbt.type_string() }}) as touchpoint_id,
         cast(agent_id as {{ dbt.type_string() }}) as agent_id,
-        cast(satisfaction as {{ dbt.type_string() }}) as satisfaction
+        cast(satisfaction as {{ dbt.type_string() }}) as satisfaction,
+        _gated_at
     from source
 )
 
