@@ -24,14 +24,24 @@ def _settings(warehouse: Path):
 
 
 def _run(con, run_id: str, started: str, status: str, materialized: set[str], digest: str):
+    begin = datetime.fromisoformat(started)
     con.execute(
-        "insert into raw._runs (run_id, started_at, status, assets_materialized, tests_digest) "
-        "values (?, ?, ?, ?, ?)",
-        [run_id, datetime.fromisoformat(started), status, json.dumps(sorted(materialized)), digest],
+        "insert into raw._runs (run_id, started_at, ended_at, status, assets_materialized, "
+        "tests_digest) values (?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            begin,
+            begin.replace(minute=30),
+            status,
+            json.dumps(sorted(materialized)),
+            digest,
+        ],
     )
 
 
-def test_rows_are_tested_since_the_last_successful_full_build_with_the_same_tests(tmp_path):
+def test_rows_are_tested_since_the_end_of_the_last_successful_full_build_with_the_same_tests(
+    tmp_path,
+):
     warehouse = tmp_path / "cx.duckdb"
     settings = _settings(warehouse)
     assert staging_tested_before(settings, STAGING, "d1") is None  # no warehouse: every row
@@ -44,8 +54,8 @@ def test_rows_are_tested_since_the_last_successful_full_build_with_the_same_test
         _run(con, "b", "2026-11-02 08:00", "failed", STAGING, "d1")  # its tests may have failed
         _run(con, "c", "2026-11-03 08:00", "success", {"staging/stg_web__events"}, "d1")  # subset
         _run(con, "d", "2026-11-04 08:00", "success", STAGING, "d0")  # other tests
-    assert staging_tested_before(settings, STAGING, "d1") == datetime(2026, 11, 1, 8)
-    assert staging_tested_before(settings, STAGING, "d0") == datetime(2026, 11, 4, 8)
+    assert staging_tested_before(settings, STAGING, "d1") == datetime(2026, 11, 1, 8, 30)
+    assert staging_tested_before(settings, STAGING, "d0") == datetime(2026, 11, 4, 8, 30)
     assert staging_tested_before(settings, STAGING, "new tests") is None
 
 

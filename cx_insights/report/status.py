@@ -59,8 +59,9 @@ def staging_tested_before(
     settings: Settings, staging_assets: set[str], digest: str
 ) -> datetime | None:
     """When the latest successful run that built every staging model (so ran all their
-    tests) with the same tests (`digest`) started: every row gated before it passed
-    those tests. None when there is no such run: test every row."""
+    tests) with the same tests (`digest`) ended: every row gated before then passed
+    those tests (a run gates before its dbt step, and nothing gates after it). None
+    when there is no such run: test every row."""
     if not settings.warehouse.exists():
         return None
     with connect(settings.warehouse, read_only=True) as con:
@@ -69,13 +70,13 @@ def staging_tested_before(
         }:
             return None
         runs = con.execute(
-            "select started_at, assets_materialized from raw._runs "
-            "where status = 'success' and tests_digest = ? order by started_at desc",
+            "select ended_at, assets_materialized from raw._runs where status = 'success' "
+            "and tests_digest = ? and ended_at is not null order by ended_at desc",
             [digest],
         ).fetchall()
-    for started_at, materialized in runs:
+    for ended_at, materialized in runs:
         if staging_assets <= set(json.loads(materialized or "[]")):
-            return started_at
+            return ended_at
     return None
 
 

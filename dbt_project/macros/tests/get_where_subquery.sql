@@ -5,7 +5,7 @@
     gate guarantees of every accepted row (one row per key, required columns
     set, values in their lists, answers of known responses); a row passed them
     when it was gated, so a build tests the rows gated since the previous
-    successful full build started (`CX_TESTS_GATED_SINCE`, which `cx-insights
+    successful full build ended (`CX_TESTS_GATED_SINCE`, which `cx-insights
     run` sets from its run log), not all of them again: at 1 M customers that is
     tens of millions of rows per run. Every row is tested when the variable is
     unset (a first build, `dbt build` by hand, `make dev`), when the relation has
