@@ -261,7 +261,7 @@ def check_selection(settings: Settings, select: str) -> None:
 
 def _export_staging_tested_before(settings: Settings, digest: str) -> None:
     """CX_TESTS_GATED_SINCE for dbt: the staging tests check the rows gated since the
-    last successful run that built every staging model with the same tests
+    end of the last successful run that built every staging model with the same tests
     (dbt_project/macros/tests/get_where_subquery.sql); empty: every row."""
     from cx_insights.report.status import staging_tested_before
 
