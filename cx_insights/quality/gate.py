@@ -451,17 +451,11 @@ def _gate_full(
         )
     finally:
         con.execute("reset disabled_optimizers")
-    cols = ", ".join(f"landed.{quote_ident(c)}" for c in table_columns(con, "raw", e.qualified))
-    con.execute(
-        f"""
-        insert into quarantine.{e.qualified}
-        select {cols}, rejected._rule, coalesce(rejected._reason, rejected._rule),
-            {sql_literal(gated_at.isoformat())}::timestamp
-        from {raw} as landed
-        inner join _gate_rejected as rejected using (_source_file, _source_line)
-        order by landed._file_mtime, landed._source_file, landed._source_line
-        """
+    rejected = (
+        f"(select landed.*, rejected._rule, rejected._reason from {raw} as landed "
+        "inner join _gate_rejected as rejected using (_source_file, _source_line))"
     )
+    _quarantine(con, e, rejected, gated_at)
     # Every other row is accepted: typed again (cheap next to the rules), without the
     # context values only the rules read.
     accepted = (

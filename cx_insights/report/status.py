@@ -12,7 +12,7 @@ from cx_insights.config import Settings, dagster_home
 from cx_insights.connectors.runner import status_lines as connector_status_lines
 from cx_insights.contract import ENTITIES
 from cx_insights.ingest.loader import newest_loaded_file
-from cx_insights.warehouse import WarehouseLockedError, connect, table_exists
+from cx_insights.warehouse import WarehouseLockedError, connect, table_columns, table_exists
 
 RUNS_DDL = """
 create table if not exists raw._runs (
@@ -65,9 +65,9 @@ def staging_tested_before(
     if not settings.warehouse.exists():
         return None
     with connect(settings.warehouse, read_only=True) as con:
-        if not table_exists(con, "raw", "_runs") or "tests_digest" not in {
-            r[0] for r in con.execute("describe raw._runs").fetchall()
-        }:
+        if not table_exists(con, "raw", "_runs") or "tests_digest" not in table_columns(
+            con, "raw", "_runs"
+        ):
             return None
         runs = con.execute(
             "select ended_at, assets_materialized from raw._runs where status = 'success' "

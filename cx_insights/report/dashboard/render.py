@@ -141,10 +141,15 @@ def write_dashboard(settings: Settings, month: date | None = None) -> Path:
     document = render_dashboard(data, quality_href=href)
     path = settings.dashboard
     path.parent.mkdir(parents=True, exist_ok=True)
+    _replace_file(path, document)
+    return path
+
+
+def _replace_file(path: Path, document: str) -> None:
+    """Write beside and rename into place: a reader never sees half a page."""
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(document, encoding="utf-8")
     tmp.replace(path)
-    return path
 
 
 def refresh_last_run(settings: Settings) -> bool:
@@ -166,8 +171,7 @@ def refresh_last_run(settings: Settings) -> bool:
         if not table_exists(con, "raw", "_runs"):
             return False
         runs = con.execute(RUNS_SQL).df()
-    document = document[:start] + last_run_html(runs) + document[end + len(LAST_RUN_END) :]
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(document, encoding="utf-8")
-    tmp.replace(path)
+    _replace_file(
+        path, document[:start] + last_run_html(runs) + document[end + len(LAST_RUN_END) :]
+    )
     return True
