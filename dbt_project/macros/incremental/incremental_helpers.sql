@@ -46,16 +46,19 @@
     whose key is no longer in `upstream` (a complete re-gate can drop rows; an
     incremental run only adds and replaces rows). It costs two count(*) per
     run; the anti-join (a scan of both tables) runs only when the counts
-    differ, i.e. after rows went missing upstream. Holding fewer rows than
-    `upstream` after that means an upstream row was gated with a `_gated_at`
-    older than the model's latest one and never processed: the run fails and
-    asks for a --full-refresh rather than serve rows that silently miss some.
+    differ, i.e. after rows went missing upstream. A count still different
+    after that means rows the model never processed (an upstream row written
+    with a marker older than the model's latest) or a stale aggregate: the
+    run fails and asks for a --full-refresh rather than serve wrong rows.
+    `stored_rows` is how the model counts the upstream rows it holds: count(*)
+    for one row per upstream row; sum(event_count) for sessions of events,
+    where a stale session (its id gone upstream) counts events twice.
 -#}
-{% macro delete_rows_missing_from(upstream, key) -%}
+{% macro delete_rows_missing_from(upstream, key, stored_rows='count(*)') -%}
     {%- if execute and not should_full_refresh() and model.config.materialized == 'incremental' -%}
         {%- set count_sql -%}
             select
-                (select count(*) from {{ this }}) as stored_rows,
+                (select coalesce({{ stored_rows }}, 0) from {{ this }}) as stored_rows,
                 (select count(*) from {{ upstream }}) as upstream_rows
         {%- endset -%}
         {%- set counts = run_query(count_sql).rows[0] -%}
@@ -63,7 +66,7 @@
             {%- set delete_sql -%}
                 delete from {{ this }}
                 where {{ key }} not in (
-                    select {{ key }} from {{ upstream }}
+                    select distinct {{ key }} from {{ upstream }}
                     where {{ key }} is not null
                 )
             {%- endset -%}
@@ -71,12 +74,24 @@
             {%- set counts = run_query(count_sql).rows[0] -%}
             {%- do log(this ~ ': deleted the rows missing from ' ~ upstream, info=true) -%}
         {%- endif -%}
-        {%- if counts[0] < counts[1] -%}
+        {%- if counts[0] != counts[1] -%}
             {{ exceptions.raise_compiler_error(
-                this ~ ' holds ' ~ counts[0] ~ ' rows but ' ~ upstream ~ ' has ' ~ counts[1]
-                ~ ': upstream rows were gated before the latest _gated_at the model holds. '
+                this ~ ' accounts for ' ~ counts[0] ~ ' rows (' ~ stored_rows ~ ') but '
+                ~ upstream ~ ' has ' ~ counts[1]
+                ~ ': it missed upstream changes (rows written before its latest marker, or a stale aggregate). '
                 ~ 'Rebuild it: dbt build --full-refresh --select ' ~ this.identifier
             ) }}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The start of this dbt invocation as a timestamp literal (UTC, zone-less
+    like every timestamp here): the marker an incremental model stamps on the
+    rows it writes, so that a model downstream can tell which rows this run
+    rewrote even when their `_gated_at` did not change. Later runs give later
+    markers; a full refresh stamps every row with one marker.
+-#}
+{% macro run_marker() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}

@@ -10,6 +10,7 @@ sees the SQL that dbt runs.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import pass_context
@@ -67,3 +68,5 @@ builtins = _Builtins()
 target = _Target()
 adapter = _Adapter()
 model = _Model()
+#: dbt's start of the invocation (the run_marker macro formats it).
+run_started_at = datetime(2026, 1, 1, tzinfo=UTC)

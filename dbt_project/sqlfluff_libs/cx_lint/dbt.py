@@ -51,3 +51,10 @@ def concat(fields: Sequence[str]) -> str:
 
 def generate_series(upper_bound: int) -> str:
     return f"select generate_series as generated_number from generate_series(1, {upper_bound})"
+
+
+def listagg(
+    measure: str, delimiter_text: str = "','", order_by_clause: str | None = None, limit_num=None
+) -> str:
+    order = f" {order_by_clause}" if order_by_clause else ""
+    return f"string_agg({measure}, {delimiter_text}{order})"

@@ -1,9 +1,37 @@
 -- One row per web session: its landing page (first event), customer (first
 -- event that carries one), the events it holds, and its revenue in the
 -- reporting currency (each event converted at its occurred_at date).
+--
+-- Incremental by session. A session's row depends on its events and on the fx
+-- rates. int_events_sessionised stamps every event it writes with its run's
+-- start (`_sessionised_at`), and it rewrites every event of each group
+-- (given session, or an anonymous id's unsessioned events) a new or updated
+-- event touched, including the events whose session changed. A run here
+-- recomputes, from all their events, the sessions of the events written after
+-- the latest `_sessionised_at` stored here, and replaces them by session_id.
+-- A session that no longer exists (its events now start a later session, or
+-- moved to another group) is deleted by the post-hook: the stored sessions
+-- then count more events than int_events_sessionised holds (two aggregates
+-- per run; the anti-join only when they differ). Different fx rates (their
+-- MD5 is stored in every row) change the revenue of any session: the run then
+-- recomputes every session. On Spark (no DELETE or MERGE on Parquet) the model
+-- is a table rebuilt whole.
+-- Proof: tests/test_incremental_models.py compares it with a full refresh
+-- after each of several drops, and fails on deliberate mutants of this logic.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy=replace_by_key_strategy(),
+    unique_key='session_id',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_rows_missing_from(ref('int_events_sessionised'), 'session_id', stored_rows='sum(event_count)') }}",
+) }}
+
+{#- Stored rows that lack a documented column (older version) are recomputed whole. -#}
+{%- set incremental_run = is_incremental() and relation_has_columns(this, model.columns.keys() | list) %}
+
 with
 
-events as (
+all_events as (
     select * from {{ ref('int_events_sessionised') }}
 ),
 
@@ -11,11 +39,57 @@ fx_rates as (
     select * from {{ ref('int_fx_rates_spanned') }}
 ),
 
+fx_rates_digest as (
+    select
+        md5({{ sorted_string_agg(
+            dbt.concat([
+                'currency', "'|'",
+                'cast(valid_from_date as ' ~ dbt.type_string() ~ ')', "'|'",
+                "coalesce(cast(valid_to_date as " ~ dbt.type_string() ~ "), '')", "'|'",
+                'cast(rate_to_reporting as ' ~ dbt.type_string() ~ ')',
+            ]),
+            "';'",
+        ) }}) as digest
+    from fx_rates
+),
+
+{% if incremental_run %}
+stored_state as (
+    select
+        max(_sessionised_at) as max_sessionised_at,
+        max(_fx_rates_digest) as fx_rates_digest
+    from {{ this }}
+),
+
+touched_sessions as (
+    select distinct all_events.session_id
+    from all_events
+    cross join stored_state
+    cross join fx_rates_digest
+    where
+        stored_state.max_sessionised_at is null
+        or all_events._sessionised_at > stored_state.max_sessionised_at
+        or stored_state.fx_rates_digest <> fx_rates_digest.digest
+),
+
+events as (
+    select all_events.*
+    from all_events
+    inner join touched_sessions
+        on all_events.session_id = touched_sessions.session_id
+),
+{% else %}
+events as (
+    select * from all_events
+),
+{% endif %}
+
 converted_events as (
     select
         events.session_id,
         events.event_name,
         events.occurred_at,
+        events._sessionised_at,
         cast(events.revenue * fx_rates.rate_to_reporting as {{ type_converted_money() }}) as revenue_reporting
     from events
     left join fx_rates
@@ -62,7 +136,8 @@ session_activity as (
         cast(sum(case when event_name = 'page_view' then 1 else 0 end) as {{ dbt.type_bigint() }}) as page_view_count,
         bool_or(event_name = 'add_to_cart') as has_add_to_cart,
         bool_or(event_name = 'purchase') as has_purchase,
-        sum(revenue_reporting) as revenue_reporting
+        sum(revenue_reporting) as revenue_reporting,
+        max(_sessionised_at) as _sessionised_at
     from converted_events
     group by session_id
 ),
@@ -82,12 +157,15 @@ final as (
         session_activity.has_purchase,
         session_activity.event_count = 1 and landing_events.landing_event_name = 'page_view' as is_bounce,
         session_activity.has_add_to_cart and not session_activity.has_purchase as is_cart_abandoned,
-        session_activity.revenue_reporting
+        session_activity.revenue_reporting,
+        session_activity._sessionised_at,
+        fx_rates_digest.digest as _fx_rates_digest
     from landing_events
     inner join session_activity
         on landing_events.session_id = session_activity.session_id
     left join session_customers
         on landing_events.session_id = session_customers.session_id
+    cross join fx_rates_digest
 )
 
 select * from final
