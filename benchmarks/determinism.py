@@ -30,7 +30,14 @@ from pathlib import Path
 import duckdb
 
 #: Column names that hold the time of the build, not data.
-BUILD_TIME_MARKERS = ("_gated_at", "_loaded_at", "built_at", "computed_at", "generated_at")
+BUILD_TIME_MARKERS = (
+    "_gated_at",
+    "_loaded_at",
+    "_sessionised_at",
+    "built_at",
+    "computed_at",
+    "generated_at",
+)
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> None:
