@@ -6,6 +6,8 @@ Run by tests/test_incremental_models.py in a subprocess of its own (dbt runs
 in-process here, about 1 s per invocation instead of 4 s for a new dbt):
 
     python -m tests.incremental_proof [--project DIR] [--seeds N]
+    python -m tests.incremental_proof --mutants     # every mutant must be caught
+    python -m tests.incremental_proof --postgres    # the designed scenario on PostgreSQL
 
 Exits 0 when every step of every scenario matched, 1 at the first step that
 did not (printing the scenario, step and the rows that differ), 2 when a dbt
@@ -181,29 +183,41 @@ class Accepted:
     def write(self, warehouse: Path) -> None:
         import duckdb
 
+        with duckdb.connect(str(warehouse)) as con:
+            self._write(con, "?")
+
+    def write_postgres(self, dsn: str) -> None:
+        import psycopg2
+
+        with psycopg2.connect(dsn) as pg, pg.cursor() as cur:
+            self._write(cur, "%s")
+
+    def _write(self, con, mark: str) -> None:
+        """The accepted tables as the gate leaves them (a DuckDB connection or a
+        PostgreSQL cursor: the contract's DDL is valid on both)."""
         from cx_insights.contract import ENTITIES, accepted_table_ddl
 
-        with duckdb.connect(str(warehouse)) as con:
-            con.execute("create schema if not exists raw")
-            for e in ENTITIES:
-                con.execute(accepted_table_ddl(e))
-            con.execute("delete from raw.web__events__accepted")
-            con.execute("delete from raw.framework__fx_rates__accepted")
-            columns = ", ".join(
-                (*EVENT_COLUMNS, "_source_file", "_source_line", "_loaded_at", "_gated_at")
+        con.execute("create schema if not exists raw")
+        for e in ENTITIES:
+            con.execute(accepted_table_ddl(e))
+        con.execute("delete from raw.web__events__accepted")
+        con.execute("delete from raw.framework__fx_rates__accepted")
+        columns = ", ".join(
+            (*EVENT_COLUMNS, "_source_file", "_source_line", "_loaded_at", "_gated_at")
+        )
+        marks = ", ".join([mark] * 9)
+        for line, row in enumerate(self.events.values(), start=1):
+            con.execute(
+                f"insert into raw.web__events__accepted ({columns}) "
+                f"values ({marks}, 'proof.csv', {mark}, {mark}, {mark})",
+                [*row[:-1], line, row[-1], row[-1]],
             )
-            for line, row in enumerate(self.events.values(), start=1):
-                con.execute(
-                    f"insert into raw.web__events__accepted ({columns}) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'proof.csv', ?, ?, ?)",
-                    [*row[:-1], line, row[-1], row[-1]],
-                )
-            for line, (rate_date, currency, rate, gated_at) in enumerate(self.fx.values(), start=1):
-                con.execute(
-                    "insert into raw.framework__fx_rates__accepted "
-                    "values (?, ?, ?, 'fx.csv', ?, ?, ?)",
-                    [rate_date, currency, rate, line, gated_at, gated_at],
-                )
+        for line, (rate_date, currency, rate, gated_at) in enumerate(self.fx.values(), start=1):
+            con.execute(
+                "insert into raw.framework__fx_rates__accepted "
+                f"values ({mark}, {mark}, {mark}, 'fx.csv', {mark}, {mark}, {mark})",
+                [rate_date, currency, rate, line, gated_at, gated_at],
+            )
 
 
 class Dbt:
@@ -272,6 +286,103 @@ def rows(warehouse: Path, model: str) -> list[tuple]:
         return con.execute(f"select {projection} from intermediate.{model} order by all").fetchall()
 
 
+class PostgresDbt(Dbt):
+    """The same runs on PostgreSQL (the project's local cluster): one database, so
+    the full refresh runs after the incremental tables are renamed aside."""
+
+    def __init__(self, project: Path, work: Path, env: dict[str, str], dsn: str) -> None:
+        super().__init__(project, work)
+        os.environ.update({**env, "CX_TARGET": "postgres"})
+        self.dsn = dsn
+
+    def run(self, warehouse: Path | None = None, *extra: str) -> bool:
+        return self.runner.invoke(
+            [
+                "run",
+                "--select",
+                SELECTION,
+                "--project-dir",
+                str(self.project),
+                "--profiles-dir",
+                str(self.project),
+                "--target-path",
+                str(self.work / "target"),
+                "--log-path",
+                str(self.work / "logs"),
+                "-q",
+                *extra,
+            ]
+        ).success
+
+    def execute(self, sql: str) -> list[tuple]:
+        import psycopg2
+
+        with psycopg2.connect(self.dsn) as pg, pg.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    def rows(self, table: str) -> list[tuple]:
+        columns = [
+            name
+            for (name,) in self.execute(
+                "select column_name from information_schema.columns "
+                f"where table_schema = 'intermediate' and table_name = '{table}' "
+                "order by ordinal_position"
+            )
+            if name not in RUN_MARKERS
+        ]
+        found = self.execute(f"select {', '.join(columns)} from intermediate.{table}")
+        return sorted(found, key=repr)
+
+
+def prove_postgres(scenario: list[Drop], dbt: PostgresDbt) -> str | None:
+    """As prove(), on PostgreSQL."""
+    accepted = Accepted()
+    for step, drop in enumerate(scenario):
+        accepted.apply(drop)
+        accepted.write_postgres(dbt.dsn)
+        if not dbt.run():
+            return f"step {step} ({drop.label}): the incremental run failed"
+        for model in MODELS:
+            dbt.execute(f"alter table intermediate.{model} rename to {model}__incremental")
+        try:
+            if not dbt.run(None, "--full-refresh"):
+                return f"step {step} ({drop.label}): the full refresh failed"
+            for model in MODELS:
+                got, want = dbt.rows(f"{model}__incremental"), dbt.rows(model)
+                if got != want or not got:
+                    return f"step {step} ({drop.label}): {model} differs from a full refresh"
+        finally:
+            for model in MODELS:
+                dbt.execute(f"drop table if exists intermediate.{model}")
+                dbt.execute(f"alter table intermediate.{model}__incremental rename to {model}")
+    return None
+
+
+def run_postgres(project: Path, work: Path) -> int:
+    """The designed scenario on the project's own PostgreSQL cluster."""
+    from cx_insights.config import load_settings
+    from cx_insights.postgres import LocalCluster
+
+    root = work / "postgres"
+    root.mkdir()
+    for folder in (work, root):
+        folder.chmod(0o755)  # the server account must reach its data folder
+    settings = load_settings({"CX_WAREHOUSE": str(root / "cx.duckdb"), "CX_PII_SALT": "x"})
+    cluster = LocalCluster(settings)
+    conn = cluster.start()
+    try:
+        dbt = PostgresDbt(project, root, conn.dbt_env(), conn.dsn)
+        failure = prove_postgres(DESIGNED, dbt)
+    finally:
+        cluster.stop()
+    if failure:
+        print(f"designed scenario on postgres, {failure}")
+        return 1
+    print(f"designed scenario on postgres: {len(DESIGNED)} steps, incremental == full refresh")
+    return 0
+
+
 def prove(scenario: list[Drop], dbt: Dbt, work: Path) -> str | None:
     """None when every step matched, else what differed first."""
     accepted = Accepted()
@@ -287,6 +398,8 @@ def prove(scenario: list[Drop], dbt: Dbt, work: Path) -> str | None:
             return f"step {step} ({drop.label}): the full refresh failed"
         for model in MODELS:
             got, want = rows(incremental, model), rows(full, model)
+            if not want:
+                return f"step {step} ({drop.label}): {model} is empty: nothing was compared"
             if got != want:
                 extra = sorted(set(got) - set(want))[:5]
                 missing = sorted(set(want) - set(got))[:5]
@@ -376,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="instead: every mutant must fail the designed scenario",
     )
+    parser.add_argument(
+        "--postgres", action="store_true", help="instead: the designed scenario on PostgreSQL"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     from cx_insights.config import DBT_PROJECT_DIR
@@ -388,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if args.mutants:
             return run_mutants(project, work)
+        if args.postgres:
+            return run_postgres(project, work)
         dbt = Dbt(project, work)
         for name, scenario in scenarios:
             scenario_dir = work / name.replace(" ", "_")

@@ -34,6 +34,13 @@ def test_incremental_runs_equal_a_full_refresh_after_every_drop():
     assert "random 0 scenario: 5 steps, incremental == full refresh" in done.stdout
 
 
+@pytest.mark.slow  # half a minute: the project's own cluster, dbt twice per step
+def test_incremental_runs_equal_a_full_refresh_on_postgresql():
+    done = _proof("--postgres")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert "designed scenario on postgres: 8 steps, incremental == full refresh" in done.stdout
+
+
 @pytest.mark.slow  # about a minute: each mutant is a copy of the dbt project
 def test_every_mutant_of_the_incremental_logic_is_caught():
     done = _proof("--mutants")
