@@ -36,9 +36,13 @@ from pathlib import Path
 
 #: The incremental models under proof, and the columns that record which run
 #: wrote a row (different between an incremental run and a full refresh by design).
-MODELS = ("int_events_sessionised", "int_sessions_aggregated")
-RUN_MARKERS = ("_sessionised_at",)
-SELECTION = "+int_sessions_aggregated"
+MODELS = (
+    "int_events_sessionised",
+    "int_sessions_aggregated",
+    "int_touchpoint_assignments_resolved",
+)
+RUN_MARKERS = ("_sessionised_at", "_subject_marker")
+SELECTION = "+int_touchpoint_assignments_resolved"
 
 EVENT_COLUMNS = (
     "event_id",
@@ -51,7 +55,37 @@ EVENT_COLUMNS = (
     "revenue",
     "currency",
 )
+TICKET_COLUMNS = ("ticket_id", "customer_id", "created_at", "category", "touchpoint_id")
+RESPONSE_COLUMNS = ("response_id", "survey_id", "customer_id", "touchpoint_id", "submitted_at")
 DAY = datetime(2026, 1, 10, 10, 0)
+
+
+def ticket(ticket_id: str, category: str | None, touchpoint: str | None = None) -> tuple:
+    return ("tickets__tickets", (ticket_id, "c1", DAY, category, touchpoint))
+
+
+def response(response_id: str, touchpoint: str | None = None) -> tuple:
+    return ("feedback__responses", (response_id, "S1", "c1", touchpoint, DAY))
+
+
+def rule(rule_id: str, source: str, column: str, pattern: str, touchpoint: str, priority) -> tuple:
+    return ("framework__touchpoint_rules", (rule_id, source, column, pattern, touchpoint, priority))
+
+
+def touchpoint(touchpoint_id: str) -> tuple:
+    return ("framework__touchpoints", (touchpoint_id, "job1", touchpoint_id))
+
+
+FRAMEWORK = [
+    ("framework__journeys", ("j1", "Buy", 1)),
+    ("framework__jobs", ("job1", "j1", "Pay")),
+    touchpoint("tp_home"),
+    touchpoint("tp_checkout"),
+    touchpoint("tp_billing"),
+    rule("w1", "web", "page_path", "/checkout%", "tp_checkout", 1),
+    rule("w2", "web", "page_path", "/%", "tp_home", None),
+    rule("k1", "tickets", "category", "billing%", "tp_billing", None),
+]
 
 
 def event(
@@ -72,11 +106,13 @@ def event(
 
 @dataclass
 class Drop:
-    """One step: events upserted by id, fx rates added, or a complete re-gate."""
+    """One step: events upserted by id, fx rates added, other rows upserted by key
+    ((table, row) pairs), or a complete re-gate."""
 
     label: str
     events: list[tuple] = field(default_factory=list)
     fx_rates: list[tuple] = field(default_factory=list)
+    rows: list[tuple[str, tuple]] = field(default_factory=list)
     regate_dropping: tuple[str, ...] | None = None
 
 
@@ -96,14 +132,29 @@ DESIGNED = [
             event("e8", "a4", 0, session="anon:a4:e8"),
         ],
         fx_rates=[("2026-01-01", "USD", "0.800000000")],
+        rows=[
+            *FRAMEWORK,
+            ticket("t1", "billing-refund"),
+            ticket("t2", "other", touchpoint="tp_bogus"),
+            response("r1", touchpoint="tp_home"),
+            response("r2"),
+        ],
     ),
     Drop("an earlier event renames a1's session", events=[event("e9", "a1", -10)]),
-    Drop("a3's only event moves to a given session", events=[event("e7", "a3", 1, session="s1")]),
+    Drop(
+        "a3's only event moves to a given session; a ticket's category changes",
+        events=[event("e7", "a3", 1, session="s1")],
+        rows=[ticket("t2", "billing")],
+    ),
     Drop(
         "a1's bridging event moves to a given session: a1 splits",
         events=[event("e3", "a1", 45, session="s2")],
     ),
     Drop("nothing new"),
+    Drop(
+        "a new touchpoint and a rule for the home page that wins",
+        rows=[touchpoint("tp_landing"), rule("w0", "web", "page_path", "/home", "tp_landing", 0)],
+    ),
     Drop(
         "an fx rate from the day of the purchase", fx_rates=[("2026-01-10", "USD", "0.900000000")]
     ),
@@ -115,8 +166,9 @@ DESIGNED = [
             event("e6", "a2", 5, "add_to_cart", session="s1", customer="c2"),
         ],
         fx_rates=[("2026-01-01", "GBP", "1.150000000")],
+        rows=[ticket("t3", "billing"), response("r3")],
     ),
-    Drop("a complete re-gate drops an event", regate_dropping=("e5",)),
+    Drop("a complete re-gate drops an event and a response", regate_dropping=("e5", "r2")),
 ]
 
 
@@ -146,6 +198,7 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
             f"seed {seed}: first build",
             events=[random_event() for _ in range(6)],
             fx_rates=[("2026-01-01", "USD", "0.800000000")],
+            rows=list(FRAMEWORK),
         )
     ]
     for step in range(1, steps):
@@ -158,27 +211,50 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
     return drops
 
 
+#: The accepted tables a scenario writes: their columns (the contract's, without
+#: the load columns) and how many leading columns make the key.
+TABLES: dict[str, tuple[tuple[str, ...], int]] = {
+    "web__events": (EVENT_COLUMNS, 1),
+    "framework__fx_rates": (("rate_date", "currency", "rate_to_reporting"), 2),
+    "tickets__tickets": (TICKET_COLUMNS, 1),
+    "feedback__responses": (RESPONSE_COLUMNS, 1),
+    "framework__touchpoint_rules": (
+        ("rule_id", "source", "match_column", "pattern", "touchpoint_id", "priority"),
+        1,
+    ),
+    "framework__touchpoints": (("touchpoint_id", "job_id", "touchpoint_name"), 1),
+    "framework__jobs": (("job_id", "journey_id", "job_statement"), 1),
+    "framework__journeys": (("journey_id", "journey_name", "stage_order"), 1),
+}
+
+
 class Accepted:
     """The accepted rows the gate would hold after each drop (latest per key)."""
 
     def __init__(self) -> None:
-        self.events: dict[str, tuple] = {}
-        self.fx: dict[tuple[str, str], tuple] = {}
+        self.tables: dict[str, dict[tuple, tuple]] = {name: {} for name in TABLES}
         self.clock = datetime(2026, 12, 1, 0, 0)
+
+    def upsert(self, table: str, row: tuple) -> None:
+        self.tables[table][row[: TABLES[table][1]]] = (*row, self.clock)
 
     def apply(self, drop: Drop) -> None:
         self.clock += timedelta(minutes=1)
         if drop.regate_dropping is not None:
-            self.events = {
-                key: (*row[:-1], self.clock)
-                for key, row in self.events.items()
-                if key not in drop.regate_dropping
+            self.tables = {
+                name: {
+                    key: (*row[:-1], self.clock)
+                    for key, row in rows.items()
+                    if key[0] not in drop.regate_dropping
+                }
+                for name, rows in self.tables.items()
             }
-            self.fx = {key: (*row[:-1], self.clock) for key, row in self.fx.items()}
         for row in drop.events:
-            self.events[row[0]] = (*row, self.clock)
-        for rate_date, currency, rate in drop.fx_rates:
-            self.fx[(rate_date, currency)] = (rate_date, currency, rate, self.clock)
+            self.upsert("web__events", row)
+        for row in drop.fx_rates:
+            self.upsert("framework__fx_rates", row)
+        for table, row in drop.rows:
+            self.upsert(table, row)
 
     def write(self, warehouse: Path) -> None:
         import duckdb
@@ -200,24 +276,15 @@ class Accepted:
         con.execute("create schema if not exists raw")
         for e in ENTITIES:
             con.execute(accepted_table_ddl(e))
-        con.execute("delete from raw.web__events__accepted")
-        con.execute("delete from raw.framework__fx_rates__accepted")
-        columns = ", ".join(
-            (*EVENT_COLUMNS, "_source_file", "_source_line", "_loaded_at", "_gated_at")
-        )
-        marks = ", ".join([mark] * 9)
-        for line, row in enumerate(self.events.values(), start=1):
-            con.execute(
-                f"insert into raw.web__events__accepted ({columns}) "
-                f"values ({marks}, 'proof.csv', {mark}, {mark}, {mark})",
-                [*row[:-1], line, row[-1], row[-1]],
-            )
-        for line, (rate_date, currency, rate, gated_at) in enumerate(self.fx.values(), start=1):
-            con.execute(
-                "insert into raw.framework__fx_rates__accepted "
-                f"values ({mark}, {mark}, {mark}, 'fx.csv', {mark}, {mark}, {mark})",
-                [rate_date, currency, rate, line, gated_at, gated_at],
-            )
+        for table, (columns, _) in TABLES.items():
+            con.execute(f"delete from raw.{table}__accepted")
+            names = ", ".join((*columns, "_source_file", "_source_line", "_loaded_at", "_gated_at"))
+            marks = ", ".join([mark] * (len(columns) + 4))
+            for line, row in enumerate(self.tables[table].values(), start=1):
+                con.execute(
+                    f"insert into raw.{table}__accepted ({names}) values ({marks})",
+                    [*row[:-1], "proof.csv", line, row[-1], row[-1]],
+                )
 
 
 class Dbt:
@@ -272,7 +339,6 @@ def rows(warehouse: Path, model: str) -> list[tuple]:
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        markers = ", ".join(RUN_MARKERS)
         columns = [
             name
             for (name,) in con.execute(
@@ -282,7 +348,7 @@ def rows(warehouse: Path, model: str) -> list[tuple]:
             ).fetchall()
         ]
         exclude = [m for m in RUN_MARKERS if m in columns]
-        projection = f"* exclude ({markers})" if exclude else "*"
+        projection = f"* exclude ({', '.join(exclude)})" if exclude else "*"
         return con.execute(f"select {projection} from intermediate.{model} order by all").fetchall()
 
 
@@ -414,6 +480,7 @@ def prove(scenario: list[Drop], dbt: Dbt, work: Path) -> str | None:
 
 SESSIONS = "models/intermediate/web/int_sessions_aggregated.sql"
 SESSIONISED = "models/intermediate/web/int_events_sessionised.sql"
+ASSIGNMENTS = "models/intermediate/framework/int_touchpoint_assignments_resolved.sql"
 
 #: Deliberate mistakes in the incremental logic, each a textual change of one
 #: model (file, text, replacement). Every one must fail the designed scenario.
@@ -428,6 +495,12 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "sessions ignore a change of fx rates": [
         (SESSIONS, "        or stored_state.fx_rates_digest <> fx_rates_digest.digest\n", ""),
+    ],
+    "assignments keep the subjects that no longer exist": [
+        (ASSIGNMENTS, '    post_hook="{{ delete_assignments_of_missing_subjects() }}",\n', ""),
+    ],
+    "assignments ignore a change of rules or touchpoints": [
+        (ASSIGNMENTS, "        or stored_state.framework_digest <> framework_digest.digest\n", ""),
     ],
     "sessionisation stamps rewritten rows with their gated time": [
         (SESSIONISED, "{{ run_marker() }} as _sessionised_at", "_gated_at as _sessionised_at"),

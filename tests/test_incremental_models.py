@@ -30,7 +30,7 @@ def _proof(*args: str) -> subprocess.CompletedProcess:
 def test_incremental_runs_equal_a_full_refresh_after_every_drop():
     done = _proof("--seeds", "1")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    assert "designed scenario: 8 steps, incremental == full refresh" in done.stdout
+    assert "designed scenario: 9 steps, incremental == full refresh" in done.stdout
     assert "random 0 scenario: 5 steps, incremental == full refresh" in done.stdout
 
 
@@ -38,7 +38,7 @@ def test_incremental_runs_equal_a_full_refresh_after_every_drop():
 def test_incremental_runs_equal_a_full_refresh_on_postgresql():
     done = _proof("--postgres")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    assert "designed scenario on postgres: 8 steps, incremental == full refresh" in done.stdout
+    assert "designed scenario on postgres: 9 steps, incremental == full refresh" in done.stdout
 
 
 @pytest.mark.slow  # about a minute: each mutant is a copy of the dbt project
@@ -46,4 +46,4 @@ def test_every_mutant_of_the_incremental_logic_is_caught():
     done = _proof("--mutants")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     caught = [line for line in done.stdout.splitlines() if line.startswith("mutant caught: ")]
-    assert len(caught) == 4, done.stdout[-4000:]
+    assert len(caught) == 6, done.stdout[-4000:]

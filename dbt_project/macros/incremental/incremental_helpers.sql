@@ -95,3 +95,21 @@
 {% macro run_marker() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
+
+{#-
+    Post-hook of int_touchpoint_assignments_resolved: delete the assignments
+    whose subject (ticket, web session, survey response) no longer exists.
+-#}
+{% macro delete_assignments_of_missing_subjects() -%}
+    {%- set subjects -%}
+        (
+            select 'ticket' as subject_type, ticket_id as subject_id from {{ ref('stg_tickets__tickets') }}
+            union all
+            select 'web_session' as subject_type, session_id as subject_id from {{ ref('int_sessions_aggregated') }}
+            union all
+            select 'survey_response' as subject_type, response_id as subject_id
+            from {{ ref('stg_feedback__responses') }}
+        ) as subjects
+    {%- endset -%}
+    {{ delete_rows_missing_from(subjects, dbt.concat(['subject_type', "'|'", 'subject_id'])) }}
+{%- endmacro %}

@@ -4,6 +4,27 @@
 -- tickets: category, source web: the session's landing page_path; SQL LIKE)
 -- by priority (nulls last), then rule_id; otherwise `unknown`. Nothing is
 -- dropped.
+--
+-- Incremental by subject. Each row keeps the marker of the subject version it
+-- was resolved from (`_subject_marker`: a ticket's or response's `_gated_at`,
+-- a session's `_sessionised_at`): a run resolves the subjects with a marker
+-- after the latest one stored for their type (new and updated tickets and
+-- responses, recomputed sessions) and replaces them by (subject_type,
+-- subject_id). Subjects gone upstream (a session that no longer exists, rows a
+-- complete re-gate dropped) are deleted by the post-hook (counts first, the
+-- anti-join only when they differ). Other rules or touchpoints (their MD5 is
+-- stored in every row) re-resolve every subject. On Spark a table rebuilt whole.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy=replace_by_key_strategy(),
+    unique_key=['subject_type', 'subject_id'],
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_assignments_of_missing_subjects() }}",
+) }}
+
+{#- Stored rows that lack a documented column (older version) are resolved again. -#}
+{%- set incremental_run = is_incremental() and relation_has_columns(this, model.columns.keys() | list) %}
+
 with
 
 tickets as (
@@ -31,14 +52,15 @@ known_touchpoints as (
     where not is_unknown_member
 ),
 
-subjects as (
+all_subjects as (
     select
         'ticket' as subject_type,
         ticket_id as subject_id,
         touchpoint_id as explicit_touchpoint_id,
         'tickets' as rule_source,
         'category' as match_column,
-        category as match_value
+        category as match_value,
+        _gated_at as _subject_marker
     from tickets
     union all
     select
@@ -47,7 +69,8 @@ subjects as (
         cast(null as {{ dbt.type_string() }}) as explicit_touchpoint_id,
         'web' as rule_source,
         'page_path' as match_column,
-        landing_page_path as match_value
+        landing_page_path as match_value,
+        _sessionised_at as _subject_marker
     from sessions
     union all
     select
@@ -56,8 +79,55 @@ subjects as (
         touchpoint_id as explicit_touchpoint_id,
         cast(null as {{ dbt.type_string() }}) as rule_source,
         cast(null as {{ dbt.type_string() }}) as match_column,
-        cast(null as {{ dbt.type_string() }}) as match_value
+        cast(null as {{ dbt.type_string() }}) as match_value,
+        _gated_at as _subject_marker
     from responses
+),
+
+framework_digest as (
+    select
+        {{ dbt.concat([
+            "(select " ~ rows_digest(['rule_id', 'rule_source', 'match_column', 'pattern', 'touchpoint_id', 'priority']) ~ " from rules)",
+            "(select " ~ rows_digest(['touchpoint_id', 'job_id', 'journey_id', 'is_unknown_member']) ~ " from touchpoints)",
+        ]) }} as digest
+),
+
+{% if incremental_run %}
+stored_state as (
+    select
+        max(case when subject_type = 'ticket' then _subject_marker end) as ticket_marker,
+        max(case when subject_type = 'web_session' then _subject_marker end) as session_marker,
+        max(case when subject_type = 'survey_response' then _subject_marker end) as response_marker,
+        max(_framework_digest) as framework_digest
+    from {{ this }}
+),
+
+scoped_subjects as (
+    select all_subjects.*
+    from all_subjects
+    cross join stored_state
+    cross join framework_digest
+    where
+        stored_state.framework_digest is null
+        or stored_state.framework_digest <> framework_digest.digest
+        or (all_subjects.subject_type = 'ticket' and (
+            stored_state.ticket_marker is null or all_subjects._subject_marker > stored_state.ticket_marker
+        ))
+        or (all_subjects.subject_type = 'web_session' and (
+            stored_state.session_marker is null or all_subjects._subject_marker > stored_state.session_marker
+        ))
+        or (all_subjects.subject_type = 'survey_response' and (
+            stored_state.response_marker is null or all_subjects._subject_marker > stored_state.response_marker
+        ))
+),
+{% else %}
+scoped_subjects as (
+    select * from all_subjects
+),
+{% endif %}
+
+subjects as (
+    select * from scoped_subjects
 ),
 
 applicable_rules as (
@@ -107,7 +177,8 @@ resolved as (
         end as assignment_method,
         case
             when explicit_touchpoints.touchpoint_id is null then first_matches.rule_id
-        end as matched_rule_id
+        end as matched_rule_id,
+        subjects._subject_marker
     from subjects
     left join known_touchpoints as explicit_touchpoints
         on subjects.explicit_touchpoint_id = explicit_touchpoints.touchpoint_id
@@ -126,10 +197,13 @@ final as (
         touchpoints.journey_id,
         resolved.assignment_method,
         resolved.matched_rule_id,
-        resolved.explicit_touchpoint_id
+        resolved.explicit_touchpoint_id,
+        resolved._subject_marker,
+        framework_digest.digest as _framework_digest
     from resolved
     inner join touchpoints
         on resolved.touchpoint_id = touchpoints.touchpoint_id
+    cross join framework_digest
 )
 
 select * from final

@@ -7,8 +7,9 @@
 -- start (`_sessionised_at`), and it rewrites every event of each group
 -- (given session, or an anonymous id's unsessioned events) a new or updated
 -- event touched, including the events whose session changed. A run here
--- recomputes, from all their events, the sessions of the events written after
--- the latest `_sessionised_at` stored here, and replaces them by session_id.
+-- recomputes the sessions of the events written after the latest
+-- `_sessionised_at` stored here (all of a session's events are: they were
+-- written together) and replaces them by session_id.
 -- A session that no longer exists (its events now start a later session, or
 -- moved to another group) is deleted by the post-hook: the stored sessions
 -- then count more events than int_events_sessionised holds (two aggregates
@@ -40,16 +41,7 @@ fx_rates as (
 ),
 
 fx_rates_digest as (
-    select
-        md5({{ sorted_string_agg(
-            dbt.concat([
-                'currency', "'|'",
-                'cast(valid_from_date as ' ~ dbt.type_string() ~ ')', "'|'",
-                "coalesce(cast(valid_to_date as " ~ dbt.type_string() ~ "), '')", "'|'",
-                'cast(rate_to_reporting as ' ~ dbt.type_string() ~ ')',
-            ]),
-            "';'",
-        ) }}) as digest
+    select {{ rows_digest(['currency', 'valid_from_date', 'valid_to_date', 'rate_to_reporting']) }} as digest
     from fx_rates
 ),
 
@@ -61,8 +53,13 @@ stored_state as (
     from {{ this }}
 ),
 
-touched_sessions as (
-    select distinct all_events.session_id
+-- The events of the sessions to recompute: those written after the stored
+-- marker. int_events_sessionised rewrites every event of a group it touches,
+-- so all events of a session carry the marker of the run that last wrote
+-- their group: a session either has all its events after the stored marker or
+-- none (no join back to the 50 M events at 1 M customers).
+events as (
+    select all_events.*
     from all_events
     cross join stored_state
     cross join fx_rates_digest
@@ -70,13 +67,6 @@ touched_sessions as (
         stored_state.max_sessionised_at is null
         or all_events._sessionised_at > stored_state.max_sessionised_at
         or stored_state.fx_rates_digest <> fx_rates_digest.digest
-),
-
-events as (
-    select all_events.*
-    from all_events
-    inner join touched_sessions
-        on all_events.session_id = touched_sessions.session_id
 ),
 {% else %}
 events as (
