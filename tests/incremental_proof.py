@@ -306,24 +306,26 @@ class Dbt:
         finally:
             current.rename(warehouse)
 
+    def args(self, *extra: str) -> list[str]:
+        """`dbt run` of the models under proof and their parents, in this project."""
+        return [
+            "run",
+            "--select",
+            SELECTION,
+            "--project-dir",
+            str(self.project),
+            "--profiles-dir",
+            str(self.project),
+            "--target-path",
+            str(self.work / "target"),
+            "--log-path",
+            str(self.work / "logs"),
+            "-q",
+            *extra,
+        ]
+
     def _invoke(self, *extra: str) -> bool:
-        result = self.runner.invoke(
-            [
-                "run",
-                "--select",
-                SELECTION,
-                "--project-dir",
-                str(self.project),
-                "--profiles-dir",
-                str(self.project),
-                "--target-path",
-                str(self.work / "target"),
-                "--log-path",
-                str(self.work / "logs"),
-                "-q",
-                *extra,
-            ]
-        )
+        result = self.runner.invoke(self.args(*extra))
         # dbt-duckdb keeps its database open in the process for the next
         # invocation: close it, so that this process can open the file itself.
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
@@ -362,23 +364,7 @@ class PostgresDbt(Dbt):
         self.dsn = dsn
 
     def run(self, warehouse: Path | None = None, *extra: str) -> bool:
-        return self.runner.invoke(
-            [
-                "run",
-                "--select",
-                SELECTION,
-                "--project-dir",
-                str(self.project),
-                "--profiles-dir",
-                str(self.project),
-                "--target-path",
-                str(self.work / "target"),
-                "--log-path",
-                str(self.work / "logs"),
-                "-q",
-                *extra,
-            ]
-        ).success
+        return self.runner.invoke(self.args(*extra)).success
 
     def execute(self, sql: str) -> list[tuple]:
         import psycopg2
