@@ -8,7 +8,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 #: The repository root (the package is installed in editable mode from it).
@@ -55,6 +55,9 @@ class Settings:
     days_ahead: int = 1
     #: Where alerts are POSTed as JSON besides the outbox (None: the outbox only).
     alert_webhook: str | None = None
+    #: How often the insight models recompute when their inputs changed (None: every
+    #: run; cx_insights/insights/schedule.py).
+    insights_every: timedelta | None = None
 
     @property
     def output_dir(self) -> Path:
@@ -127,7 +130,22 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         earliest_date=_date(env, "CX_EARLIEST_DATE", DEFAULT_EARLIEST_DATE),
         days_ahead=_days(env, "CX_DAYS_AHEAD", 1),
         alert_webhook=_url(env, "CX_ALERT_WEBHOOK"),
+        insights_every=_period(env, "CX_INSIGHTS_EVERY"),
     )
+
+
+_PERIOD_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def _period(env: dict[str, str], name: str) -> timedelta | None:
+    """`run` (or unset): None; `12h`, `1d`, `2w`: that period."""
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "run"):
+        return None
+    match = re.fullmatch(r"(\d{1,4})\s*([hdw])", raw)
+    if not match or int(match[1]) == 0:
+        raise _bad(name, env[name], "`run` or a period such as 12h, 1d or 2w")
+    return int(match[1]) * _PERIOD_UNITS[match[2]]
 
 
 def _url(env: dict[str, str], name: str) -> str | None:

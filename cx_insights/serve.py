@@ -162,20 +162,31 @@ def _write_marts_from_target(settings: Settings, tmp: Path, run_id: str | None) 
 def _write_build_table(
     con: duckdb.DuckDBPyConnection, database: str, counts: list, run_id: str | None
 ) -> None:
+    """One row per published table; `computed_at` / `computed_by_run`: when and by which
+    run its rows were computed (an insight mart a run did not recompute keeps the run
+    that did: cx_insights/insights/schedule.py)."""
+    from cx_insights.insights.schedule import skipped_origin
+
     built_at = datetime.now(UTC).replace(tzinfo=None)
+    origin = skipped_origin()
     con.execute(
         f"""
         create table {database}.{MARTS_SCHEMA}.{BUILD_TABLE} (
             table_name varchar not null,
             row_count bigint not null,
             built_at timestamp not null,
-            run_id varchar
+            run_id varchar,
+            computed_at timestamp not null,
+            computed_by_run varchar
         )
         """
     )
+    rows = []
+    for table, count in counts:
+        computed = (origin[1], origin[0]) if origin and table in origin[2] else (built_at, run_id)
+        rows.append((table, count, built_at, run_id, *computed))
     con.executemany(
-        f"insert into {database}.{MARTS_SCHEMA}.{BUILD_TABLE} values (?, ?, ?, ?)",
-        [(table, rows, built_at, run_id) for table, rows in counts],
+        f"insert into {database}.{MARTS_SCHEMA}.{BUILD_TABLE} values (?, ?, ?, ?, ?, ?)", rows
     )
 
 

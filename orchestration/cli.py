@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Dagster asset selection, e.g. 'group:ingest' or 'key:marts/kpi_monthly+' "
         "(one that matches nothing is an error)",
     )
+    p.add_argument(
+        "--refresh-insights",
+        action="store_true",
+        help="recompute the insight models now, whatever CX_INSIGHTS_EVERY says",
+    )
     loud = p.add_mutually_exclusive_group()
     loud.add_argument(
         "--verbose",

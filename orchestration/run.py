@@ -117,10 +117,12 @@ def materialize(
     progress: bool = False,
     verbose: bool = False,
     run_id: str | None = None,
+    skip: frozenset = frozenset(),
 ) -> RunOutcome:
     """Materialise the assets (all by default) in this process through Dagster, on the
     warehouse's persistent instance (`<warehouse dir>/dagster_home`, or DAGSTER_HOME), so
-    `make dev` shows every run, materialisation and check result."""
+    `make dev` shows every run, materialisation and check result. `skip`: asset keys
+    left out of the selection (the insights a run does not recompute)."""
     import contextlib
 
     from orchestration.instance import open_instance, prune_runs
@@ -134,6 +136,11 @@ def materialize(
     kwargs: dict = {}
     if select and select != "*":
         kwargs["asset_selection"] = resolve_selection(graph, select)
+    if skip:
+        chosen = kwargs.get("asset_selection") or [
+            k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable
+        ]
+        kwargs["asset_selection"] = [k for k in chosen if k not in skip]
     run_id = run_id or str(uuid.uuid4())
     insight_keys = {
         k.to_user_string()
@@ -313,7 +320,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             os.environ["CX_RUN_ID"] = run_id
             digest = staging_tests_digest()
             _export_staging_tested_before(settings, digest)
-            record_run_start(settings, run_id, datetime.now(UTC).replace(tzinfo=None), digest)
+            now = datetime.now(UTC).replace(tzinfo=None)
+            insights, skip = _plan_insights(settings, args, pulled[0], now)
+            if insights:
+                say(f"insights:  {insights.line()}")
+            record_run_start(settings, run_id, now, digest, insights)
             holder = None
             try:
                 from cx_insights.spark import connect_server
@@ -326,6 +337,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                         progress=not args.quiet,
                         verbose=args.verbose,
                         run_id=run_id,
+                        skip=skip,
                     )
                 outcome.failed_steps[:0] = pulled[1]
                 outcome.success = outcome.success and not pulled[1]
@@ -424,6 +436,57 @@ def _print_summary(settings: Settings, outcome: RunOutcome, run_id: str, say) ->
     if settings.dashboard.exists():
         say(f"dashboard:           {settings.dashboard}")
     say(f"Dagster run:         {run_id} in {dagster_home(settings)} (`make dev` shows it)")
+
+
+def scheduled_insight_keys(graph) -> frozenset:
+    """The insight layer's assets a run may leave out: the tagged models, less any whose
+    output a model outside the layer reads (the verbatim analysis feeds
+    fct_verbatim_topics), so what is built is never built from a stale insight."""
+    from orchestration.defs.report.assets import REPORT_GROUP
+    from orchestration.defs.transform.assets import INSIGHTS_TAG
+
+    keys = {
+        k
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).is_materializable and graph.get(k).tags.get(INSIGHTS_TAG)
+    }
+    while True:
+        read_outside = {
+            k
+            for k in keys
+            for child in graph.get(k).child_keys
+            if child not in keys and graph.get(child).group_name != REPORT_GROUP
+        }
+        if not read_outside:
+            return frozenset(keys)
+        keys -= read_outside
+
+
+def _plan_insights(settings: Settings, args: argparse.Namespace, selection: str, now: datetime):
+    """A full run's plan for the insight models (cx_insights/insights/schedule.py), and
+    the assets it leaves out; a run with --select builds what it selects."""
+    from cx_insights.insights.schedule import (
+        export_skipped,
+        inputs_digest,
+        last_computation,
+        plan_insights,
+    )
+
+    if args.select != "*":
+        return None, frozenset()
+    from orchestration.definitions import defs
+
+    inputs = inputs_digest(settings, pulled=selection != "*")
+    plan = plan_insights(
+        settings,
+        inputs,
+        now,
+        force=getattr(args, "refresh_insights", False),
+        last=last_computation(settings),
+    )
+    skip = frozenset() if plan.compute else scheduled_insight_keys(defs.resolve_asset_graph())
+    export_skipped(plan, [k.path[-1] for k in skip if k.path[0] == "marts"])
+    return plan, skip
 
 
 def _pull_first(settings: Settings, args: argparse.Namespace) -> tuple[str, list]:

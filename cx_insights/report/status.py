@@ -12,6 +12,7 @@ from cx_insights.config import Settings, dagster_home
 from cx_insights.connectors.runner import status_lines as connector_status_lines
 from cx_insights.contract import ENTITIES
 from cx_insights.ingest.loader import newest_loaded_file
+from cx_insights.insights.schedule import InsightsPlan
 from cx_insights.warehouse import WarehouseLockedError, connect, table_columns, table_exists
 
 RUNS_DDL = """
@@ -26,7 +27,9 @@ create table if not exists raw._runs (
     failed_checks varchar,            -- json list
     failed_steps varchar,             -- json list
     assets_materialized varchar,      -- json list of asset keys (dbt models included)
-    tests_digest varchar              -- staging_tests_digest() of the run's dbt project
+    tests_digest varchar,             -- staging_tests_digest() of the run's dbt project
+    insights varchar,                 -- computed or skipped, and why (insights/schedule.py)
+    insights_inputs varchar           -- inputs_digest() when the run computes the insights
 )
 """
 
@@ -81,19 +84,31 @@ def staging_tested_before(
 
 
 def record_run_start(
-    settings: Settings, run_id: str, started_at: datetime, tests_digest: str | None = None
+    settings: Settings,
+    run_id: str,
+    started_at: datetime,
+    tests_digest: str | None = None,
+    insights: InsightsPlan | None = None,
 ) -> None:
     with connect(settings.warehouse) as con:
         con.execute(RUNS_DDL)
         # Warehouses created before these columns existed get them now.
         con.execute("alter table raw._runs add column if not exists assets_materialized varchar")
-        con.execute("alter table raw._runs add column if not exists tests_digest varchar")
+        for column in ("tests_digest", "insights", "insights_inputs"):
+            con.execute(f"alter table raw._runs add column if not exists {column} varchar")
         # The caller holds the run lock: a run still marked running was killed.
         con.execute("update raw._runs set status = 'interrupted' where status = 'running'")
         con.execute(
             "insert or replace into raw._runs (run_id, started_at, status, landing_dir, "
-            "tests_digest) values (?, ?, 'running', ?, ?)",
-            [run_id, started_at, str(settings.landing_dir), tests_digest],
+            "tests_digest, insights, insights_inputs) values (?, ?, 'running', ?, ?, ?, ?)",
+            [
+                run_id,
+                started_at,
+                str(settings.landing_dir),
+                tests_digest,
+                insights.line() if insights else None,
+                insights.inputs if insights and insights.compute else None,
+            ],
         )
 
 
@@ -248,6 +263,18 @@ def _print_runs(settings: Settings, con: duckdb.DuckDBPyConnection, limit: int) 
         shown += 1
 
 
+def _print_insights(con: duckdb.DuckDBPyConnection) -> None:
+    """The insight models of the last full run: computed or skipped, and why."""
+    if "insights" not in table_columns(con, "raw", "_runs"):
+        return
+    row = con.execute(
+        "select started_at, insights from raw._runs where insights is not null "
+        "order by started_at desc limit 1"
+    ).fetchone()
+    if row:
+        print(f"\ninsights (CX_INSIGHTS_EVERY), run of {row[0]:%Y-%m-%d %H:%M}: {row[1]}")
+
+
 def _print_run_line(started, ended, status, files, checks, assets) -> None:
     n_failed = len(json.loads(checks)) if checks else 0
     n_assets = len(json.loads(assets)) if assets else 0
@@ -296,6 +323,7 @@ def print_status(settings: Settings, limit: int = 10) -> int:
         with connect(settings.warehouse, read_only=True) as con:
             print(f"warehouse {settings.warehouse}\n")
             _print_runs(settings, con, limit)
+            _print_insights(con)
             _print_freshness(settings, con)
             print("\n".join(connector_status_lines(settings)))
             usage = disk_usage(settings)

@@ -45,8 +45,14 @@ class CxDbtTranslator(DagsterDbtTranslator):
         if fqn[1:3] == ["marts", "insights"]:
             group = "insights"  # the insight layer is its own stage
         schema = props.get("config", {}).get("schema") or props.get("schema") or group
-        return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=group)
+        spec = spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=group)
+        if fqn[2:3] == ["insights"]:  # recomputed on the insights' schedule
+            spec = spec.merge_attributes(tags={INSIGHTS_TAG: "true"})
+        return spec
 
+
+#: Tags the insight layer's models (intermediate and marts): cx_insights/insights/schedule.py.
+INSIGHTS_TAG = "cx/insights"
 
 translator = CxDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 

@@ -15,6 +15,7 @@ import duckdb
 from cx_insights.insights.computed import COMPUTED, Computed
 from cx_insights.target import fetch_target_tables, write_target_tables
 from cx_insights.warehouse import memory_limit, quote_ident, sql_literal
+from orchestration.defs.transform.assets import INSIGHTS_TAG
 from orchestration.resources import CxSettingsResource
 
 
@@ -24,6 +25,7 @@ def _computed_asset(c: Computed, target: str) -> dg.AssetsDefinition:
         deps=[dg.AssetKey(list(source)) for source in c.inputs.values()],
         group_name="intermediate",
         kinds={"python", target},
+        tags={INSIGHTS_TAG: "true"},
         description=(c.function.__doc__ or f"cx_insights.insights.computed.{c.function.__name__}"),
     )
     def _asset(context: dg.AssetExecutionContext, cx: CxSettingsResource) -> dg.MaterializeResult:

@@ -1,0 +1,177 @@
+"""The insight models' schedule (cx_insights/insights/schedule.py): when a run recomputes
+them, when it leaves them as an earlier run computed them, and that it says which."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cx_insights.config import SAMPLE_LANDING_DIR, SettingsError, load_settings
+from cx_insights.insights.schedule import Computation, inputs_digest, plan_insights
+from tests.conftest import run_cli
+
+NOW = datetime(2026, 12, 5, 12, 0)
+
+
+def _settings(tmp_path: Path, **env: str):
+    landing = tmp_path / "landing"
+    landing.mkdir(exist_ok=True)
+    return load_settings(
+        {
+            "CX_LANDING_DIR": str(landing),
+            "CX_WAREHOUSE": str(tmp_path / "w" / "cx.duckdb"),
+            "CX_PII_SALT": "s",
+            **env,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "every"),
+    [("", None), ("run", None), ("12h", timedelta(hours=12)), ("1d", timedelta(days=1)),
+     ("2W", timedelta(weeks=2))],
+)  # fmt: skip
+def test_the_period_is_run_or_hours_days_weeks(tmp_path, value, every):
+    assert _settings(tmp_path, CX_INSIGHTS_EVERY=value).insights_every == every
+
+
+@pytest.mark.parametrize("value", ["0d", "weekly", "7", "-1d", "1.5d"])
+def test_a_bad_period_names_the_variable_and_what_is_accepted(tmp_path, value):
+    with pytest.raises(SettingsError, match=r"CX_INSIGHTS_EVERY.*`run` or a period"):
+        _settings(tmp_path, CX_INSIGHTS_EVERY=value)
+
+
+def test_the_plan_computes_first_when_forced_and_when_changed_and_due(tmp_path):
+    weekly = _settings(tmp_path, CX_INSIGHTS_EVERY="1w")
+    last = Computation("a" * 36, NOW - timedelta(days=2), "old")
+
+    first = plan_insights(weekly, "new", NOW)
+    assert first.compute and first.reason == "no earlier computation in this warehouse"
+
+    unchanged = plan_insights(weekly, "old", NOW + timedelta(days=30), last=last)
+    assert not unchanged.compute
+    assert unchanged.reason.startswith("inputs unchanged since they were computed 2026-12-03")
+
+    not_due = plan_insights(weekly, "new", NOW, last=last)
+    assert not not_due.compute
+    assert "next computation due 2026-12-10 12:00 UTC (CX_INSIGHTS_EVERY=1w" in not_due.reason
+
+    due = plan_insights(weekly, "new", NOW + timedelta(days=5), last=last)
+    assert due.compute and due.reason.startswith("inputs changed and due (every 1w")
+
+    forced = plan_insights(weekly, "old", NOW, force=True, last=last)
+    assert forced.compute and "--refresh-insights" in forced.reason
+
+    every_run = plan_insights(replace(weekly, insights_every=None), "new", NOW, last=last)
+    assert every_run.compute and every_run.reason == "inputs changed (CX_INSIGHTS_EVERY=run)"
+    assert not plan_insights(replace(weekly, insights_every=None), "old", NOW, last=last).compute
+
+
+def test_the_inputs_digest_follows_the_landing_files_and_settings_not_the_paths(tmp_path):
+    settings = _settings(tmp_path)
+    data = settings.landing_dir / "crm" / "customers.csv"
+    data.parent.mkdir()
+    data.write_text("customer_id\nc1\n")
+    os.utime(data, ns=(1_700_000_000_000_000_000,) * 2)
+    before = inputs_digest(settings)
+    assert inputs_digest(settings) == before
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(settings.landing_dir, moved / "landing")  # copy2 keeps the times
+    assert inputs_digest(_settings(moved)) == before  # other folder, other warehouse
+    assert inputs_digest(_settings(tmp_path, CX_INSIGHTS_EVERY="1d")) == before
+    assert inputs_digest(_settings(tmp_path, CX_FRESHNESS_HOURS="5")) == before
+
+    os.utime(data, ns=(1_700_000_060_000_000_000,) * 2)  # re-exported, same bytes
+    assert inputs_digest(settings) != before
+    os.utime(data, ns=(1_700_000_000_000_000_000,) * 2)
+    (settings.landing_dir / "crm" / "invoices.csv").write_text("invoice_id\n")
+    assert inputs_digest(settings) != before
+    (settings.landing_dir / "crm" / "invoices.csv").unlink()
+    assert inputs_digest(settings) == before
+    assert inputs_digest(_settings(tmp_path, CX_REPORTING_CURRENCY="USD")) != before
+    assert inputs_digest(settings, pulled=True) != inputs_digest(settings, pulled=True)
+
+
+def test_only_insights_no_other_model_reads_are_left_out():
+    from orchestration.definitions import defs
+    from orchestration.run import scheduled_insight_keys
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in scheduled_insight_keys(graph)}
+    assert {"marts/driver_importance", "marts/customers_at_risk", "marts/initiative_impact"} <= keys
+    assert "intermediate/int_churn_snapshots_computed" in keys
+    # fct_verbatim_topics (a mart outside the insight layer) reads the verbatim analysis.
+    assert "intermediate/int_verbatims_analysed" not in keys
+    for key in scheduled_insight_keys(graph):
+        for child in graph.get(key).child_keys:
+            assert child in scheduled_insight_keys(graph) or graph.get(child).group_name == "report"
+
+
+def _insight_marts(warehouse: Path) -> dict[str, list]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' "
+                "and table_name in ('driver_importance', 'customers_at_risk', 'nps_financial_link')"
+            ).fetchall()
+        ]
+        return {n: con.execute(f"select * from marts.{n} order by all").fetchall() for n in names}
+
+
+def _build_log(published: Path) -> dict[str, tuple]:
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = con.execute(
+            "select table_name, run_id, computed_by_run, computed_at from marts._build"
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def _run_ids(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select run_id, insights, insights_inputs is not null from raw._runs "
+            "order by started_at"
+        ).fetchall()
+
+
+def test_runs_leave_the_insights_as_computed_and_say_which(sample_build, tmp_path):
+    """A copy of the sample build: a rerun on unchanged files skips the insights; a
+    re-exported file with a weekly schedule skips them as not due; both say so."""
+    warehouse = tmp_path / "w" / "cx.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copy2(sample_build.warehouse, warehouse)
+    computed = _insight_marts(warehouse)
+    first_run = _run_ids(warehouse)[-1][0]
+
+    again = run_cli(["run"], SAMPLE_LANDING_DIR, warehouse)
+    assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
+    assert "insights:  skipped: inputs unchanged since they were computed" in again.stdout
+    assert f"(run {first_run[:8]})" in again.stdout
+    assert _insight_marts(warehouse) == computed
+    second_run, reason, recorded = _run_ids(warehouse)[-1]
+    assert reason.startswith("skipped: inputs unchanged") and not recorded
+    log = _build_log(warehouse.with_name("cx_marts.duckdb"))
+    assert log["driver_importance"][:2] == (second_run, first_run)
+    assert log["kpi_monthly"][:2] == (second_run, second_run)
+    assert log["fct_verbatim_topics"][:2] == (second_run, second_run)  # never skipped
+
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING_DIR, landing)
+    touched = next(p for p in sorted(landing.rglob("*.csv")))
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    weekly = run_cli(["run"], landing, warehouse, CX_INSIGHTS_EVERY="1w")
+    assert weekly.returncode == 0, f"{weekly.stdout}\n{weekly.stderr}"
+    assert "insights:  skipped: inputs changed, next computation due" in weekly.stdout
+    assert "(CX_INSIGHTS_EVERY=1w; last computed" in weekly.stdout
+    assert _insight_marts(warehouse) == computed
+    status = run_cli(["status"], landing, warehouse)
+    assert "skipped: inputs changed, next computation due" in status.stdout
+    assert _run_ids(warehouse)[-1][2] is False
