@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 OUT = ROOT / "benchmarks" / "out"
@@ -112,11 +114,15 @@ class SizeResult:
     baseline_sql: Measured | None = None
     baseline_pandas: Measured | None = None
     startup: Measured | None = None
+    #: What the incremental run did with the insights, and why (raw._runs.insights).
+    incremental_insights: str = ""
     #: The slowest dbt nodes of the full and the incremental build: kind -> [(node, s)].
     slowest: dict[str, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
 
 
-def run_size(customers: int, seed: int, months: int, keep: bool, pandas_max: int) -> SizeResult:
+def run_size(
+    customers: int, seed: int, months: int, keep: bool, pandas_max: int, insights_every: str
+) -> SizeResult:
     from cx_insights.generate import add_daily_drop, generate
 
     work = OUT / f"c{customers}"
@@ -153,7 +159,12 @@ def run_size(customers: int, seed: int, months: int, keep: bool, pandas_max: int
             [sys.executable, str(ROOT / "benchmarks" / "baseline_pandas.py"), str(landing)], env
         )
     add_daily_drop(landing, seed=seed + 1, day=_day_after(landing))
+    # The daily run as it would be scheduled: the insights on their own period
+    # (CX_INSIGHTS_EVERY; `run` recomputes them on every drop, as the full build did).
+    env["CX_INSIGHTS_EVERY"] = insights_every
     res.incremental = _run(cli, env, customers, "incremental")
+    res.incremental_insights = insights_line(warehouse)
+    print(f"  {customers:>9,} incremental run's insights: {res.incremental_insights}")
     res.incremental_stages = stage_seconds(warehouse, res.incremental.seconds)
     res.slowest["incremental"] = slowest_dbt_nodes(warehouse)
     print_stages(customers, "incremental run", res.incremental_stages)
@@ -165,6 +176,14 @@ def run_size(customers: int, seed: int, months: int, keep: bool, pandas_max: int
     if not keep:
         shutil.rmtree(landing, ignore_errors=True)
     return res
+
+
+def insights_line(warehouse: Path) -> str:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            "select insights from raw._runs order by started_at desc limit 1"
+        ).fetchone()
+    return row[0] if row and row[0] else "?"
 
 
 def _run(cli: str, env: dict[str, str], customers: int, label: str) -> Measured:
@@ -273,8 +292,6 @@ def print_slowest(customers: int, label: str, slowest: dict[str, list[tuple[str,
 
 def _day_after(landing: Path) -> date:
     """The day after the newest event of the generated data (read from the fx file names)."""
-    import duckdb
-
     files = str(landing / "web" / "events" / "*")
     with duckdb.connect() as con:
         newest = con.execute(
@@ -336,6 +353,12 @@ def main() -> int:
         help="skip the pandas baseline above this size: it reads each whole table into "
         "one frame (128 s at 100 k customers; at 1 M, 50 M events in one frame)",
     )
+    parser.add_argument(
+        "--insights-every",
+        default="1w",
+        help="CX_INSIGHTS_EVERY of the incremental run (the full build computes them): "
+        "`run` recomputes the insights on the daily drop too",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(
@@ -345,7 +368,14 @@ def main() -> int:
     results = []
     for customers in args.sizes:
         results.append(
-            run_size(customers, args.seed, args.months, args.keep, args.pandas_max_customers)
+            run_size(
+                customers,
+                args.seed,
+                args.months,
+                args.keep,
+                args.pandas_max_customers,
+                args.insights_every,
+            )
         )
     table = print_table(results)
     (OUT / "results.md").write_text(table + "\n")
@@ -358,6 +388,7 @@ def main() -> int:
                     "generate_s": r.generate_s,
                     "full": vars(r.full) | {"output": ""} if r.full else None,
                     "incremental": vars(r.incremental) | {"output": ""} if r.incremental else None,
+                    "incremental_insights": r.incremental_insights,
                     "full_stages": r.full_stages,
                     "incremental_stages": r.incremental_stages,
                     "warehouse_bytes": r.warehouse_bytes,
