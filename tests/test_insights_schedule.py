@@ -49,28 +49,32 @@ def test_a_bad_period_names_the_variable_and_what_is_accepted(tmp_path, value):
 
 def test_the_plan_computes_first_when_forced_and_when_changed_and_due(tmp_path):
     weekly = _settings(tmp_path, CX_INSIGHTS_EVERY="1w")
-    last = Computation("a" * 36, NOW - timedelta(days=2), "old")
+    last = Computation("a" * 36, NOW - timedelta(days=2), "old:code")
 
-    first = plan_insights(weekly, "new", NOW)
+    first = plan_insights(weekly, "new:code", NOW)
     assert first.compute and first.reason == "no earlier computation in this warehouse"
 
-    unchanged = plan_insights(weekly, "old", NOW + timedelta(days=30), last=last)
+    unchanged = plan_insights(weekly, "old:code", NOW + timedelta(days=30), last=last)
     assert not unchanged.compute
     assert unchanged.reason.startswith("inputs unchanged since they were computed 2026-12-03")
 
-    not_due = plan_insights(weekly, "new", NOW, last=last)
+    not_due = plan_insights(weekly, "new:code", NOW, last=last)
     assert not not_due.compute
     assert "next computation due 2026-12-10 12:00 UTC (CX_INSIGHTS_EVERY=1w" in not_due.reason
 
-    due = plan_insights(weekly, "new", NOW + timedelta(days=5), last=last)
+    due = plan_insights(weekly, "new:code", NOW + timedelta(days=5), last=last)
     assert due.compute and due.reason.startswith("inputs changed and due (every 1w")
 
-    forced = plan_insights(weekly, "old", NOW, force=True, last=last)
+    forced = plan_insights(weekly, "old:code", NOW, force=True, last=last)
     assert forced.compute and "--refresh-insights" in forced.reason
 
-    every_run = plan_insights(replace(weekly, insights_every=None), "new", NOW, last=last)
+    recoded = plan_insights(weekly, "old:new code", NOW, last=last)
+    assert recoded.compute and recoded.reason == "the project's code, seeds or settings changed"
+
+    each_run = replace(weekly, insights_every=None)
+    every_run = plan_insights(each_run, "new:code", NOW, last=last)
     assert every_run.compute and every_run.reason == "inputs changed (CX_INSIGHTS_EVERY=run)"
-    assert not plan_insights(replace(weekly, insights_every=None), "old", NOW, last=last).compute
+    assert not plan_insights(each_run, "old:code", NOW, last=last).compute
 
 
 def test_the_inputs_digest_follows_the_landing_files_and_settings_not_the_paths(tmp_path):
@@ -95,8 +99,11 @@ def test_the_inputs_digest_follows_the_landing_files_and_settings_not_the_paths(
     assert inputs_digest(settings) != before
     (settings.landing_dir / "crm" / "invoices.csv").unlink()
     assert inputs_digest(settings) == before
-    assert inputs_digest(_settings(tmp_path, CX_REPORTING_CURRENCY="USD")) != before
-    assert inputs_digest(settings, pulled=True) != inputs_digest(settings, pulled=True)
+    usd = inputs_digest(_settings(tmp_path, CX_REPORTING_CURRENCY="USD"))
+    assert usd.split(":")[0] == before.split(":")[0] and usd != before  # same files
+    pulled = inputs_digest(settings, pulled=True)
+    assert pulled != inputs_digest(settings, pulled=True)
+    assert pulled.split(":")[1] == before.split(":")[1]  # same code
 
 
 def test_only_insights_no_other_model_reads_are_left_out():
@@ -149,7 +156,8 @@ def test_runs_leave_the_insights_as_computed_and_say_which(sample_build, tmp_pat
     warehouse.parent.mkdir()
     shutil.copy2(sample_build.warehouse, warehouse)
     computed = _insight_marts(warehouse)
-    first_run = _run_ids(warehouse)[-1][0]
+    # The run that computed them (test_end_to_end reruns the sample build, skipping them).
+    first_run = [run for run, _, computed in _run_ids(warehouse) if computed][-1]
 
     again = run_cli(["run"], SAMPLE_LANDING_DIR, warehouse)
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"

@@ -9,7 +9,9 @@ data. A full `cx-insights run` therefore recomputes them only when
   changed or removed, a connector pulled, the project's code, seeds or
   expectations changed, or a setting changed (`inputs_digest`); and
 * they are due: `CX_INSIGHTS_EVERY` is `run` (the default: every run whose inputs
-  changed) or a period (`12h`, `1d`, `2w`) since their last computation has passed.
+  changed) or a period (`12h`, `1d`, `2w`) since their last computation has passed;
+  a change of the code, seeds or settings makes them due at once (a new or changed
+  model is never left unbuilt).
 
 `cx-insights run --refresh-insights` recomputes them whatever the schedule says. A
 run that skips them leaves their marts as the computing run wrote them; the run
@@ -68,26 +70,27 @@ class InsightsPlan:
 
 
 def inputs_digest(settings: Settings, *, pulled: bool = False) -> str:
-    """A hash of everything the warehouse's rows follow from: the landing files (path,
-    size, modification time), the code, seeds, expectations and dbt project, and the
-    settings. A connector pull counts as a change (its source is not a file here)."""
-    digest = hashlib.sha256()
+    """`<data>:<code>`: a hash of the landing files (path, size, modification time; a
+    connector pull counts as a change, its source is not a file here), and one of the
+    code, seeds, expectations, dbt project and the settings that change rows."""
+    data = hashlib.sha256()
     for path in sorted(p for p in settings.landing_dir.rglob("*") if p.is_file()):
         st = path.stat()
         rel = path.relative_to(settings.landing_dir)
-        digest.update(f"landing/{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        data.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    if pulled:
+        data.update(os.urandom(16))
+    code = hashlib.sha256()
     files = [p for pattern in _CODE for p in _PROJECT_DIR.glob(pattern)]
     files += [p for pattern in _DBT for p in DBT_PROJECT_DIR.glob(pattern)]
     for path in sorted({p for p in files if p.is_file() and "__pycache__" not in p.parts}):
-        digest.update(str(path.relative_to(_PROJECT_DIR)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\n")
+        code.update(str(path.relative_to(_PROJECT_DIR)).encode() + b"\0")
+        code.update(path.read_bytes() + b"\n")
     values = dataclasses.asdict(settings)
     for where_or_alerts_only in _NOT_INPUTS:
         values.pop(where_or_alerts_only)
-    digest.update(json.dumps(values, sort_keys=True, default=str).encode())
-    if pulled:
-        digest.update(os.urandom(16))
-    return digest.hexdigest()
+    code.update(json.dumps(values, sort_keys=True, default=str).encode())
+    return f"{data.hexdigest()}:{code.hexdigest()}"
 
 
 def last_computation(settings: Settings) -> Computation | None:
@@ -123,6 +126,9 @@ def plan_insights(
     since = f"computed {last.started_at:%Y-%m-%d %H:%M} UTC (run {last.run_id[:8]})"
     if last.inputs == inputs:
         return InsightsPlan(False, f"inputs unchanged since they were {since}", inputs, last)
+    if last.inputs.partition(":")[2] != inputs.partition(":")[2]:
+        # New or changed models must be built now, whatever the schedule says.
+        return InsightsPlan(True, "the project's code, seeds or settings changed", inputs, last)
     every = settings.insights_every
     if every is None:
         return InsightsPlan(True, "inputs changed (CX_INSIGHTS_EVERY=run)", inputs, last)
