@@ -159,44 +159,17 @@ class ConnectServer:
         which the run's loading and gate overlap); url() waits for it."""
         if self.state.exists():
             self.stop()
-        from pyspark.find_spark_home import _find_spark_home
-
-        home = _find_spark_home()
-        port = _free_port()
-        metastore = metastore_dir(self.settings)
-        metastore.mkdir(parents=True, exist_ok=True)
-        command = [
-            str(Path(home) / "bin" / "spark-submit"),
-            "--class",
-            "org.apache.spark.sql.connect.service.SparkConnectServer",
-            "--name",
-            "cx-insights",
-            "--master",
-            master(),
-            "--driver-memory",
-            driver_memory(),
-            "--driver-java-options",
-            f"-Dderby.system.home={metastore}",
-            "--conf",
-            f"spark.connect.grpc.binding.port={port}",
-            "--conf",
-            "spark.connect.grpc.binding.address=127.0.0.1",
-        ]
-        for key, value in spark_conf(self.settings).items():
-            command += ["--conf", f"{key}={value}"]
+        port = free_port()
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "SPARK_HOME": home}
-        env.pop("SPARK_REMOTE", None)
-        with self.log.open("ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=root(self.settings),
-                start_new_session=True,
-            )
+        process = start_server(
+            self.settings,
+            "org.apache.spark.sql.connect.service.SparkConnectServer",
+            {
+                "spark.connect.grpc.binding.port": str(port),
+                "spark.connect.grpc.binding.address": "127.0.0.1",
+            },
+            self.log,
+        )
         self.state.write_text(json.dumps({"pid": process.pid, "port": port}))
         return f"sc://127.0.0.1:{port}"
 
@@ -206,7 +179,7 @@ class ConnectServer:
         except (OSError, ValueError):
             return False
         self.state.unlink(missing_ok=True)
-        return _kill_group(int(state.get("pid", 0)))
+        return kill_group(int(state.get("pid", 0)))
 
 
 def _alive(pid: int) -> bool:
@@ -238,13 +211,60 @@ def connect_server(settings: Settings) -> Iterator[None]:
         server.stop()
 
 
-def _free_port() -> int:
+def start_server(
+    settings: Settings,
+    main_class: str,
+    conf: dict[str, str],
+    log: Path,
+    *,
+    app: str | None = None,
+) -> subprocess.Popen:
+    """A Spark server (`main_class`: Spark Connect, the Thrift server) started with
+    spark-submit in its own process group, on the project's master, driver memory,
+    Derby metastore and settings plus `conf`, its output appended to `log`."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    home = _find_spark_home()
+    metastore = metastore_dir(settings)
+    metastore.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(Path(home) / "bin" / "spark-submit"),
+        "--class",
+        main_class,
+        "--name",
+        "cx-insights",
+        "--master",
+        master(),
+        "--driver-memory",
+        driver_memory(),
+        "--driver-java-options",
+        f"-Dderby.system.home={metastore}",
+    ]
+    for key, value in {**conf, **spark_conf(settings)}.items():
+        command += ["--conf", f"{key}={value}"]
+    if app:
+        command.append(app)
+    env = {**os.environ, "SPARK_HOME": home}
+    env.pop("SPARK_REMOTE", None)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=root(settings),
+            start_new_session=True,
+        )
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _kill_group(pid: int, timeout: float = 30.0) -> bool:
+def kill_group(pid: int, timeout: float = 30.0) -> bool:
     """SIGTERM the server's process group, SIGKILL it after `timeout` seconds."""
     if pid <= 0:
         return False

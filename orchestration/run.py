@@ -439,9 +439,9 @@ def _print_summary(settings: Settings, outcome: RunOutcome, run_id: str, say) ->
 
 
 def scheduled_insight_keys(graph) -> frozenset:
-    """The insight layer's assets a run may leave out: the tagged models, less any whose
-    output a model outside the layer reads (the verbatim analysis feeds
-    fct_verbatim_topics), so what is built is never built from a stale insight."""
+    """The assets a run may leave out: the models with dbt tag `insights` (the insight
+    folders and fct_verbatim_topics) and the computed tables, less any whose output a
+    model outside them reads, so what is built is never built from a stale insight."""
     from orchestration.defs.report.assets import REPORT_GROUP
     from orchestration.defs.transform.assets import INSIGHTS_TAG
 

@@ -114,8 +114,9 @@ def test_only_insights_no_other_model_reads_are_left_out():
     keys = {k.to_user_string() for k in scheduled_insight_keys(graph)}
     assert {"marts/driver_importance", "marts/customers_at_risk", "marts/initiative_impact"} <= keys
     assert "intermediate/int_churn_snapshots_computed" in keys
-    # fct_verbatim_topics (a mart outside the insight layer) reads the verbatim analysis.
-    assert "intermediate/int_verbatims_analysed" not in keys
+    # Topics come from one fit over every verbatim: the topic fact is on the schedule too.
+    assert {"intermediate/int_verbatims_analysed", "marts/fct_verbatim_topics"} <= keys
+    assert "marts/fct_verbatims" not in keys and "marts/kpi_monthly" not in keys
     for key in scheduled_insight_keys(graph):
         for child in graph.get(key).child_keys:
             assert child in scheduled_insight_keys(graph) or graph.get(child).group_name == "report"
@@ -169,7 +170,8 @@ def test_runs_leave_the_insights_as_computed_and_say_which(sample_build, tmp_pat
     log = _build_log(warehouse.with_name("cx_marts.duckdb"))
     assert log["driver_importance"][:2] == (second_run, first_run)
     assert log["kpi_monthly"][:2] == (second_run, second_run)
-    assert log["fct_verbatim_topics"][:2] == (second_run, second_run)  # never skipped
+    assert log["fct_verbatim_topics"][:2] == (second_run, first_run)
+    assert log["fct_verbatims"][:2] == (second_run, second_run)  # never skipped
 
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING_DIR, landing)

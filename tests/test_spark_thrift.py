@@ -30,48 +30,17 @@ MODELS = ("int_events_sessionised", "int_sessions_aggregated")
 RUN_MARKERS = ("_sessionised_at",)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_thrift_server(settings, port: int, log: Path) -> subprocess.Popen:
-    from pyspark.find_spark_home import _find_spark_home
-
-    home = _find_spark_home()
-    metastore = spark.metastore_dir(settings)
-    metastore.mkdir(parents=True, exist_ok=True)
-    command = [
-        str(Path(home) / "bin" / "spark-submit"),
-        "--class",
+    return spark.start_server(
+        settings,
         "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-        "--master",
-        "local[2]",
-        "--driver-memory",
-        "2g",
-        "--driver-java-options",
-        f"-Dderby.system.home={metastore}",
-        "--conf",
-        f"spark.hadoop.hive.server2.thrift.port={port}",
-        "--conf",
-        "spark.hadoop.hive.server2.thrift.bind.host=127.0.0.1",
-    ]
-    for key, value in spark.spark_conf(settings).items():
-        command += ["--conf", f"{key}={value}"]
-    command.append("spark-internal")
-    env = {**os.environ, "SPARK_HOME": home}
-    env.pop("SPARK_REMOTE", None)
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=spark.root(settings),
-            start_new_session=True,
-        )
+        {
+            "spark.hadoop.hive.server2.thrift.port": str(port),
+            "spark.hadoop.hive.server2.thrift.bind.host": "127.0.0.1",
+        },
+        log,
+        app="spark-internal",
+    )
 
 
 def _wait_for(port: int, process: subprocess.Popen, log: Path, timeout: float = 180.0) -> None:
@@ -138,7 +107,7 @@ def test_dbt_builds_the_web_models_through_a_spark_thrift_server(tmp_path):
             [("raw", "web__events__accepted"), ("raw", "framework__fx_rates__accepted")],
         )
 
-    port, log = _free_port(), tmp_path / "thrift.log"
+    port, log = spark.free_port(), tmp_path / "thrift.log"
     server = _start_thrift_server(settings, port, log)
     try:
         _wait_for(port, server, log)
@@ -155,7 +124,7 @@ def test_dbt_builds_the_web_models_through_a_spark_thrift_server(tmp_path):
     finally:
         # SIGTERM, then SIGKILL after 30 s: under load the JVM's shutdown hooks
         # took longer than a minute once.
-        spark._kill_group(server.pid)
+        spark.kill_group(server.pid)
         server.wait(timeout=30)
 
     on_duckdb = _dbt({"CX_TARGET": "duckdb", "CX_WAREHOUSE": str(raw)}, tmp_path / "target-duck")

@@ -46,7 +46,7 @@ class CxDbtTranslator(DagsterDbtTranslator):
             group = "insights"  # the insight layer is its own stage
         schema = props.get("config", {}).get("schema") or props.get("schema") or group
         spec = spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=group)
-        if fqn[2:3] == ["insights"]:  # recomputed on the insights' schedule
+        if "insights" in props.get("tags", []):  # dbt tag: on the insights' schedule
             spec = spec.merge_attributes(tags={INSIGHTS_TAG: "true"})
         return spec
 

@@ -102,7 +102,7 @@ stored_state as (
     from {{ this }}
 ),
 
-scoped_subjects as (
+subjects as (
     select all_subjects.*
     from all_subjects
     cross join stored_state
@@ -121,14 +121,10 @@ scoped_subjects as (
         ))
 ),
 {% else %}
-scoped_subjects as (
+subjects as (
     select * from all_subjects
 ),
 {% endif %}
-
-subjects as (
-    select * from scoped_subjects
-),
 
 applicable_rules as (
     select rules.*

@@ -1,7 +1,11 @@
 -- What customers write: one row per verbatim and topic it belongs to (a verbatim
 -- with no topic has one row with a null topic), with its language and
 -- sentiment. Language, sentiment and topics come from the Python model
--- int_verbatims_analysed; the text is fct_verbatims' (PII masked).
+-- int_verbatims_analysed; the text is fct_verbatims' (PII masked). The topics
+-- come from one NMF fit over every verbatim (a new verbatim can move others'
+-- topics), so this table is an insight: rebuilt on the insights' schedule.
+{{ config(tags=['insights']) }}
+
 with
 
 analysed as (
