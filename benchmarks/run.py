@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -73,6 +73,8 @@ class Measured:
     peak_rss: int
     returncode: int
     output: str = ""
+    #: When the peak was sampled (epoch seconds): peak_where() names the step.
+    peak_at: float = 0.0
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> Measured:
@@ -81,13 +83,15 @@ def measure(cmd: list[str], env: dict[str, str]) -> Measured:
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    peak = 0
+    peak, peak_at = 0, 0.0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_at
         while not stop.is_set():
-            peak = max(peak, tree_rss_bytes(proc.pid))
+            rss = tree_rss_bytes(proc.pid)
+            if rss > peak:
+                peak, peak_at = rss, time.time()
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -95,7 +99,7 @@ def measure(cmd: list[str], env: dict[str, str]) -> Measured:
     output, _ = proc.communicate()
     stop.set()
     sampler.join()
-    return Measured(time.monotonic() - started, peak, proc.returncode, output[-4000:])
+    return Measured(time.monotonic() - started, peak, proc.returncode, output[-4000:], peak_at)
 
 
 @dataclass
@@ -149,6 +153,8 @@ def run_size(
     res.full_stages = stage_seconds(warehouse, res.full.seconds)
     res.slowest["full"] = slowest_dbt_nodes(warehouse)
     print_stages(customers, "full build", res.full_stages)
+    where = peak_where(warehouse, res.full.peak_at)
+    print(f"  {customers:>9,} full build's peak RSS during {where}")
     print_slowest(customers, "full build", res.slowest["full"])
     res.warehouse_bytes = warehouse.stat().st_size if warehouse.exists() else 0
     res.baseline_sql = measure(
@@ -168,6 +174,8 @@ def run_size(
     res.incremental_stages = stage_seconds(warehouse, res.incremental.seconds)
     res.slowest["incremental"] = slowest_dbt_nodes(warehouse)
     print_stages(customers, "incremental run", res.incremental_stages)
+    where = peak_where(warehouse, res.incremental.peak_at)
+    print(f"  {customers:>9,} incremental run's peak RSS during {where}")
     print_slowest(customers, "incremental run", res.slowest["incremental"])
     print(
         f"  {customers:>9,} incremental run = "
@@ -198,23 +206,27 @@ def _run(cli: str, env: dict[str, str], customers: int, label: str) -> Measured:
     return m
 
 
+def latest_step_stats(warehouse: Path) -> list:
+    """Dagster's step stats of the warehouse's latest run."""
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.from_config(str(warehouse.parent / "dagster_home"))
+    try:
+        runs = instance.get_runs(limit=1)
+        return list(instance.get_run_step_stats(runs[0].run_id)) if runs else []
+    finally:
+        instance.dispose()
+
+
 def stage_seconds(warehouse: Path, wall: float) -> dict[str, float]:
     """Seconds per stage of the warehouse's latest Dagster run: the steps' durations
     summed by stage (the run executes its steps one after another), the dbt step split
     by dbt's run_results.json into insight models, other models and tests."""
-    from dagster import DagsterInstance
-
     from orchestration.progress import stage_of
 
     seconds = dict.fromkeys(STAGES, 0.0)
-    instance = DagsterInstance.from_config(str(warehouse.parent / "dagster_home"))
-    try:
-        runs = instance.get_runs(limit=1)
-        stats = instance.get_run_step_stats(runs[0].run_id) if runs else []
-    finally:
-        instance.dispose()
     dbt_step = 0.0
-    for s in stats:
+    for s in latest_step_stats(warehouse):
         took = (s.end_time or 0.0) - (s.start_time or 0.0)
         stage = stage_of(s.step_key)
         if stage == "dbt models":
@@ -252,6 +264,31 @@ def dbt_node_seconds(warehouse: Path) -> list[tuple[str, float]]:
         elif node.startswith(("test.", "unit_test.")):
             out.append(("tests", took))
     return out
+
+
+def peak_where(warehouse: Path, at: float) -> str:
+    """The Dagster step of the latest run that was running at epoch `at` and, in the
+    dbt step, the dbt nodes running then (run_results.json's execute timings)."""
+    from orchestration.progress import stage_of
+
+    stats = latest_step_stats(warehouse)
+    steps = [s.step_key for s in stats if (s.start_time or 0) <= at <= (s.end_time or 0)]
+    if not steps:
+        return "between steps (start-up, run log, alerts)"
+    where = ", ".join(steps)
+    results = warehouse.parent / "dbt_target" / "run_results.json"
+    if any(stage_of(step) == "dbt models" for step in steps) and results.exists():
+        nodes = []
+        for r in json.loads(results.read_text()).get("results", []):
+            for timing in r.get("timing", []):
+                if timing.get("name") != "execute" or not timing.get("started_at"):
+                    continue
+                began = datetime.fromisoformat(timing["started_at"].replace("Z", "+00:00"))
+                ended = datetime.fromisoformat(timing["completed_at"].replace("Z", "+00:00"))
+                if began.timestamp() <= at <= ended.timestamp():
+                    nodes.append(r["unique_id"].split(".")[-1])
+        where += f" (dbt: {', '.join(nodes) or 'between nodes'})"
+    return where
 
 
 def print_stages(customers: int, label: str, stages: dict[str, float]) -> None:

@@ -145,7 +145,7 @@ def _build_log(published: Path) -> dict[str, tuple]:
 def _run_ids(warehouse: Path) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(
-            "select run_id, insights, insights_inputs is not null from raw._runs "
+            "select run_id, insights, insights_inputs is not null, started_at from raw._runs "
             "order by started_at"
         ).fetchall()
 
@@ -158,15 +158,17 @@ def test_runs_leave_the_insights_as_computed_and_say_which(sample_build, tmp_pat
     shutil.copy2(sample_build.warehouse, warehouse)
     computed = _insight_marts(warehouse)
     # The run that computed them (test_end_to_end reruns the sample build, skipping them).
-    first_run = [run for run, _, computed in _run_ids(warehouse) if computed][-1]
+    first_run, first_started = [(r[0], r[3]) for r in _run_ids(warehouse) if r[2]][-1]
 
     again = run_cli(["run"], SAMPLE_LANDING_DIR, warehouse)
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
     assert "insights:  skipped: inputs unchanged since they were computed" in again.stdout
     assert f"(run {first_run[:8]})" in again.stdout
     assert _insight_marts(warehouse) == computed
-    second_run, reason, recorded = _run_ids(warehouse)[-1]
+    second_run, reason, recorded, _ = _run_ids(warehouse)[-1]
     assert reason.startswith("skipped: inputs unchanged") and not recorded
+    page = warehouse.with_name("dashboard.html").read_text(encoding="utf-8")
+    assert f"insights computed {first_started:%Y-%m-%d %H:%M} UTC" in page
     log = _build_log(warehouse.with_name("cx_marts.duckdb"))
     assert log["driver_importance"][:2] == (second_run, first_run)
     assert log["kpi_monthly"][:2] == (second_run, second_run)

@@ -110,6 +110,21 @@ def last_computation(settings: Settings) -> Computation | None:
     return Computation(*row) if row else None
 
 
+def insights_as_of(settings: Settings) -> datetime | None:
+    """When the insight tables in the warehouse were computed: the start of the latest
+    full run that computed them (the run in progress when it does), None if unknown."""
+    if not settings.warehouse.exists():
+        return None
+    with connect(settings.warehouse, read_only=True) as con:
+        if "insights_inputs" not in table_columns(con, "raw", "_runs"):
+            return None
+        row = con.execute(
+            "select max(started_at) from raw._runs where insights_inputs is not null "
+            "and status in ('success', 'running')"
+        ).fetchone()
+    return row[0] if row else None
+
+
 def plan_insights(
     settings: Settings,
     inputs: str,

@@ -89,6 +89,8 @@ class DashboardData:
     #: True when the reporting month was asked for (`cx-insights report --month`).
     month_chosen: bool = False
     data_until: datetime | None = None
+    #: When the insight tables were computed (they follow CX_INSIGHTS_EVERY).
+    insights_as_of: datetime | None = None
     quality: dict[str, Any] = field(default_factory=dict)
     freshness: list[tuple[str, Any, Any]] = field(default_factory=list)
     max_reject_rate: float | None = None
@@ -301,6 +303,12 @@ def load_dashboard_data(settings: Settings, month: date | None = None) -> Dashbo
     except Exception as exc:  # a dashboard that cannot read says so on the page
         log.exception("dashboard: reading the marts failed")
         data.read_error = f"reading the warehouse failed: {exc}"
+    try:
+        from cx_insights.insights.schedule import insights_as_of
+
+        data.insights_as_of = insights_as_of(settings)
+    except Exception as exc:
+        log.warning("dashboard: when the insights were computed is unknown: %s", exc)
     try:
         from cx_insights.report.quality_report import collect
 

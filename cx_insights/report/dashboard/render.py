@@ -116,7 +116,8 @@ def render_dashboard(data: DashboardData, quality_href: str = "data_quality.html
             [
                 "<header><h1>Customer experience dashboard</h1>",
                 f"<div class='sub'>Generated {data.generated_at:%Y-%m-%d %H:%M} UTC from "
-                f"{esc(data.warehouse.name)}{period} · money in {esc(data.currency)}</div>",
+                f"{esc(data.warehouse.name)}{period} · money in {esc(data.currency)}"
+                f"{_insights_as_of(data)}</div>",
                 _filters(data),
                 f"<nav class='tabs' role='tablist'>{nav}</nav></header>",
                 f"<main>{banner}{body}</main>",
@@ -126,6 +127,15 @@ def render_dashboard(data: DashboardData, quality_href: str = "data_quality.html
             ]
         ),
         script=asset("tabs.js"),
+    )
+
+
+def _insights_as_of(data: DashboardData) -> str:
+    if data.insights_as_of is None:
+        return ""
+    return (
+        f" · insights computed {data.insights_as_of:%Y-%m-%d %H:%M} UTC "
+        "(<code>CX_INSIGHTS_EVERY</code>)"
     )
 
 
