@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cx_insights.config import DBT_PROJECT_DIR, Settings
-from cx_insights.warehouse import connect, table_columns, table_exists
+from cx_insights.report.status import run_log_rows
 
 #: Where a skipped run hands the published file the origin of the insight marts.
 SKIPPED_ENV = "CX_INSIGHTS_SKIPPED"
@@ -95,34 +95,26 @@ def inputs_digest(settings: Settings, *, pulled: bool = False) -> str:
 
 def last_computation(settings: Settings) -> Computation | None:
     """The latest successful full run that computed the insights."""
-    if not settings.warehouse.exists():
-        return None
-    with connect(settings.warehouse, read_only=True) as con:
-        if not table_exists(con, "raw", "_runs") or "insights_inputs" not in table_columns(
-            con, "raw", "_runs"
-        ):
-            return None
-        row = con.execute(
-            "select run_id, started_at, insights_inputs from raw._runs "
-            "where status = 'success' and insights_inputs is not null "
-            "order by started_at desc limit 1"
-        ).fetchone()
-    return Computation(*row) if row else None
+    rows = run_log_rows(
+        settings,
+        "insights_inputs",
+        "select run_id, started_at, insights_inputs from raw._runs "
+        "where status = 'success' and insights_inputs is not null "
+        "order by started_at desc limit 1",
+    )
+    return Computation(*rows[0]) if rows else None
 
 
 def insights_as_of(settings: Settings) -> datetime | None:
     """When the insight tables in the warehouse were computed: the start of the latest
     full run that computed them (the run in progress when it does), None if unknown."""
-    if not settings.warehouse.exists():
-        return None
-    with connect(settings.warehouse, read_only=True) as con:
-        if "insights_inputs" not in table_columns(con, "raw", "_runs"):
-            return None
-        row = con.execute(
-            "select max(started_at) from raw._runs where insights_inputs is not null "
-            "and status in ('success', 'running')"
-        ).fetchone()
-    return row[0] if row else None
+    rows = run_log_rows(
+        settings,
+        "insights_inputs",
+        "select max(started_at) from raw._runs where insights_inputs is not null "
+        "and status in ('success', 'running')",
+    )
+    return rows[0][0] if rows else None
 
 
 def plan_insights(

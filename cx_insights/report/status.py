@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -12,8 +13,10 @@ from cx_insights.config import Settings, dagster_home
 from cx_insights.connectors.runner import status_lines as connector_status_lines
 from cx_insights.contract import ENTITIES
 from cx_insights.ingest.loader import newest_loaded_file
-from cx_insights.insights.schedule import InsightsPlan
 from cx_insights.warehouse import WarehouseLockedError, connect, table_columns, table_exists
+
+if TYPE_CHECKING:
+    from cx_insights.insights.schedule import InsightsPlan
 
 RUNS_DDL = """
 create table if not exists raw._runs (
@@ -58,6 +61,19 @@ def staging_tests_digest() -> str:
     return digest.hexdigest()
 
 
+def run_log_rows(
+    settings: Settings, column: str, sql: str, params: list | None = None
+) -> list[tuple]:
+    """The rows of a query on the run log `raw._runs`; none while the warehouse, the log
+    or its `column` (added by a later version of the project) does not exist yet."""
+    if not settings.warehouse.exists():
+        return []
+    with connect(settings.warehouse, read_only=True) as con:
+        if column not in table_columns(con, "raw", "_runs"):
+            return []
+        return con.execute(sql, params or []).fetchall()
+
+
 def staging_tested_before(
     settings: Settings, staging_assets: set[str], digest: str
 ) -> datetime | None:
@@ -65,18 +81,13 @@ def staging_tested_before(
     tests) with the same tests (`digest`) ended: every row gated before then passed
     those tests (a run gates before its dbt step, and nothing gates after it). None
     when there is no such run: test every row."""
-    if not settings.warehouse.exists():
-        return None
-    with connect(settings.warehouse, read_only=True) as con:
-        if not table_exists(con, "raw", "_runs") or "tests_digest" not in table_columns(
-            con, "raw", "_runs"
-        ):
-            return None
-        runs = con.execute(
-            "select ended_at, assets_materialized from raw._runs where status = 'success' "
-            "and tests_digest = ? and ended_at is not null order by ended_at desc",
-            [digest],
-        ).fetchall()
+    runs = run_log_rows(
+        settings,
+        "tests_digest",
+        "select ended_at, assets_materialized from raw._runs where status = 'success' "
+        "and tests_digest = ? and ended_at is not null order by ended_at desc",
+        [digest],
+    )
     for ended_at, materialized in runs:
         if staging_assets <= set(json.loads(materialized or "[]")):
             return ended_at
