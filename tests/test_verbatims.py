@@ -111,3 +111,39 @@ def test_the_same_verbatims_give_the_same_rows_in_any_order():
     first = verbatims.analyse(frame)
     again = verbatims.analyse(frame.sample(frac=1, random_state=7))
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_tfidf_of_distinct_texts_equals_the_vectorizer_on_every_copy():
+    """The matrix is built once per distinct text; it must be the vectorizer's own, value
+    for value (terms, document frequencies counting every copy, MIN_DF on copies)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [t for theme in THEMES.values() for t in theme]
+    # Repeated unevenly, so a term seen in one text kept 5 times passes MIN_DF (5) only
+    # by its copies, and one seen twice does not.
+    texts = texts * 2 + [THEMES["app"][0]] * 3 + ["a one-off remark about shipping"] * 2
+    matrix, terms = verbatims.tfidf(texts)
+    expected = TfidfVectorizer(
+        stop_words="english", ngram_range=(1, 2), min_df=verbatims.MIN_DF, sublinear_tf=True
+    )
+    reference = expected.fit_transform(texts)
+    assert terms.tolist() == expected.get_feature_names_out().tolist()
+    assert "shipping" not in terms
+    assert np.array_equal(matrix.toarray(), reference.toarray())  # bit for bit
+    assert verbatims.tfidf(["the and of", "it is"] * 5) is None  # stop words only
+    assert verbatims.tfidf(["rare words here"] * 4) is None  # nothing in MIN_DF texts
+
+
+def test_a_verbatim_gets_every_topic_that_describes_it_in_topic_order():
+    import numpy as np
+
+    found = verbatims.Topics(
+        labels=["a", "b", "c"],
+        weights=np.array([[0.5, 0.0, 0.5], [0.0, 0.0, 0.0], [0.2, 0.25, 0.1], [0.1, 0.9, 0]]),
+        cosines=np.array([[0.9, 0.0, 0.3], [0.0, 0.0, 0.0], [0.1, 0.5, 0.1], [0.1, 0.1, 0]]),
+    )
+    documents, topics = verbatims.assign_topics(found)
+    # 0: both topics it holds; 1: nothing; 2: none over the share, its heaviest points
+    # its way; 3: heaviest topic but its text does not point there.
+    assert list(zip(documents.tolist(), topics.tolist(), strict=True)) == [(0, 0), (0, 2), (2, 1)]

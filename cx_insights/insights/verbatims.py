@@ -28,9 +28,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 LANGUAGES = ("ENGLISH", "GERMAN", "FRENCH", "SPANISH", "ITALIAN", "DUTCH", "PORTUGUESE")
 MIN_DISTANCE = 0.25
@@ -130,20 +134,46 @@ def topic_count(documents: int) -> int:
     return max(2, min(MAX_TOPICS, documents // DOCUMENTS_PER_TOPIC))
 
 
+def tfidf(texts: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
+    """The TF-IDF matrix and terms scikit-learn's `TfidfVectorizer` (English stop words,
+    words and pairs, MIN_DF, sublinear tf) gives for `texts`, or None when no term is
+    left. Each distinct text is tokenised once and its row repeated: surveys repeat
+    short answers, and counting every copy's n-grams held most of this step's memory
+    (1.3 M verbatims). Row for row the same numbers: the terms, the document
+    frequencies (each copy counts) and the per-row weighting are the vectorizer's."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object), sort=True)
+    counter = CountVectorizer(stop_words="english", ngram_range=(1, 2), dtype=np.float64)
+    try:
+        counts = counter.fit_transform(distinct.tolist())
+    except ValueError:  # only stop words
+        return None
+    copies = np.bincount(codes, minlength=counts.shape[0])
+    frequency = np.bincount(
+        counts.indices, weights=np.repeat(copies, np.diff(counts.indptr)), minlength=counts.shape[1]
+    )
+    kept = np.flatnonzero(frequency >= MIN_DF)
+    if kept.size == 0:
+        return None
+    counts = counts[:, kept]
+    matrix = counts[codes]
+    weighting = TfidfTransformer(sublinear_tf=True).fit(matrix)
+    del matrix
+    rows = weighting.transform(counts, copy=False)
+    return rows[codes], counter.get_feature_names_out()[kept]
+
+
 def find_topics(texts: Sequence[str], topics: int | None = None) -> Topics | None:
     """NMF topics of the texts, or None when there are too few to support them."""
     from sklearn.decomposition import NMF
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
     if len(texts) < MIN_DOCUMENTS:
         return None
-    vectorizer = TfidfVectorizer(
-        stop_words="english", ngram_range=(1, 2), min_df=MIN_DF, sublinear_tf=True
-    )
-    try:
-        matrix = vectorizer.fit_transform(texts)
-    except ValueError:  # no term in MIN_DF documents
+    found = tfidf(texts)
+    if found is None:
         return None
+    matrix, terms = found
     k = topics or topic_count(len(texts))
     k = min(k, matrix.shape[1])
     if k < 2:
@@ -151,25 +181,26 @@ def find_topics(texts: Sequence[str], topics: int | None = None) -> Topics | Non
     model = NMF(n_components=k, init="nndsvda", max_iter=500, random_state=0)
     step = -(-matrix.shape[0] // FIT_DOCUMENTS)  # ceil: 1 up to FIT_DOCUMENTS verbatims
     if step == 1:
-        doc_topic = model.fit_transform(matrix)
+        shares = model.fit_transform(matrix)
     else:
         model.fit(matrix[::step])
-        doc_topic = model.transform(matrix)
-    terms = np.asarray(vectorizer.get_feature_names_out())
-    totals = doc_topic.sum(axis=1, keepdims=True)
+        shares = model.transform(matrix)
+    # In place (documents x topics doubles, several copies at a million verbatims).
+    totals = shares.sum(axis=1, keepdims=True)
+    np.divide(shares, totals, out=shares, where=totals > 0)  # a row of zeros stays zero
     with np.errstate(invalid="ignore", divide="ignore"):
-        shares = np.where(totals > 0, doc_topic / totals, 0.0)
         directions = model.components_ / np.linalg.norm(model.components_, axis=1, keepdims=True)
     cosines = np.asarray(matrix @ np.nan_to_num(directions).T)  # TF-IDF rows are unit length
-    described = describes(shares, cosines)
     # Number topics by how many verbatims they describe, largest first (ties by label).
-    size = described.sum(axis=0)
+    size = describes(shares, cosines).sum(axis=0)
     raw_labels = [" · ".join(_top_terms(model.components_[t], terms)) for t in range(k)]
     order = sorted(range(k), key=lambda t: (-size[t], raw_labels[t]))
+    shares = shares[:, order]
+    cosines = cosines[:, order]
     return Topics(
         [raw_labels[t] for t in order],
-        np.round(shares[:, order], 6),
-        np.round(cosines[:, order], 6),
+        np.round(shares, 6, out=shares),
+        np.round(cosines, 6, out=cosines),
     )
 
 
@@ -187,51 +218,72 @@ def _top_terms(component: np.ndarray, terms: np.ndarray, count: int = 3) -> list
     return chosen
 
 
+def assign_topics(found: Topics) -> tuple[np.ndarray, np.ndarray]:
+    """(document, topic) pairs, by document then topic: each topic that describes the
+    document, or else its heaviest topic when that one points its way."""
+    picked = describes(found.weights, found.cosines)
+    top = found.weights.argmax(axis=1)
+    rows = np.arange(len(top))
+    fallback = (
+        ~picked.any(axis=1)
+        & (found.weights[rows, top] > 0)
+        & (found.cosines[rows, top] >= MIN_TOPIC_COSINE)
+    )
+    picked[rows[fallback], top[fallback]] = True
+    return np.nonzero(picked)
+
+
 def analyse(verbatims: pd.DataFrame) -> pd.DataFrame:
     """One row per verbatim and topic it belongs to (one row with no topic when it has
-    none); `verbatims` has response_id, question_id and value_text."""
-    frame = verbatims[["response_id", "question_id", "value_text"]].copy()
+    none); `verbatims` has response_id, question_id and value_text. Built column-wise
+    from each distinct text's results (no Python object per row)."""
+    frame = verbatims[["response_id", "question_id", "value_text"]]
     frame = frame.sort_values(["response_id", "question_id"], kind="stable")
     frame = frame.reset_index(drop=True)
-    texts = frame["value_text"].fillna("").astype(str).tolist()
-    if not texts:
+    if frame.empty:
         return pd.DataFrame(columns=list(OUTPUT_COLUMNS)).astype(OUTPUT_DTYPES)
     # Each distinct text once (surveys repeat short answers: "ok", "great service").
-    distinct = sorted(set(texts))
-    language_of = dict(zip(distinct, detect_languages(distinct), strict=True))
-    sentiment_of = {text: sentiment(text, language_of[text]) for text in distinct}
-    frame["language"] = [language_of[t] for t in texts]
-    scored = [sentiment_of[t] for t in texts]
-    frame["sentiment"] = [s[0] for s in scored]
-    frame["sentiment_label"] = [s[1] for s in scored]
-    frame["sentiment_method"] = [s[2] for s in scored]
-    modelled = frame.index[frame["language"].isin(["en", "unknown"])].to_numpy()
-    found = find_topics([texts[i] for i in modelled])
-    rows = []
-    assigned: dict[int, list[tuple[int, float]]] = {}
-    if found is not None:
-        for position, doc in enumerate(modelled):
-            share, cosine = found.weights[position], found.cosines[position]
-            picks = [(t, float(share[t])) for t in np.flatnonzero(describes(share, cosine))]
-            if not picks and share.max() > 0:
-                top = int(share.argmax())
-                if cosine[top] >= MIN_TOPIC_COSINE:
-                    picks = [(top, float(share[top]))]
-            assigned[int(doc)] = picks
-    # Plain lists, not frame.iterrows() (a Series per row: 10 of 15 s at 100 k customers).
-    base_columns = OUTPUT_COLUMNS[:6]
-    bases = zip(*(frame[c].tolist() for c in base_columns), strict=True)
-    for i, base in enumerate(bases):
-        picks = assigned.get(i, [])
-        if not picks:
-            rows.append((*base, None, None, None))
-        for topic, weight in picks:
-            rows.append(
-                (
-                    *base,
-                    f"T{topic + 1:02d}",
-                    found.labels[topic] if found else None,
-                    weight,
-                )
-            )
-    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS)).astype(OUTPUT_DTYPES)
+    codes, distinct = pd.factorize(frame["value_text"].fillna("").astype(str), sort=True)
+    texts = distinct.tolist()
+    languages = np.asarray(detect_languages(texts), dtype=object)
+    scored = [sentiment(text, language) for text, language in zip(texts, languages, strict=True)]
+    scores = np.array([np.nan if s[0] is None else s[0] for s in scored], dtype=np.float64)
+    labels = np.array([s[1] for s in scored], dtype=object)
+    methods = np.array([s[2] for s in scored], dtype=object)
+
+    modelled_texts = np.isin(languages, ["en", "unknown"])
+    modelled = np.flatnonzero(modelled_texts[codes])
+    found = find_topics([texts[c] for c in codes[modelled]])
+    # Result rows: (document, topic) pairs, and one row with topic -1 (none) for each
+    # document without any, in document order.
+    if found is None:
+        documents = np.arange(len(frame))
+        topics = np.full(len(frame), -1)
+        weights = np.full(len(frame), np.nan)
+    else:
+        position, topic = assign_topics(found)
+        picked = modelled[position]
+        alone = np.setdiff1d(np.arange(len(frame)), picked, assume_unique=False)
+        documents = np.concatenate([picked, alone])
+        topics = np.concatenate([topic, np.full(len(alone), -1)])
+        weights = np.concatenate([found.weights[position, topic], np.full(len(alone), np.nan)])
+        order = np.argsort(documents, kind="stable")  # a document's topics stay in order
+        documents, topics, weights = documents[order], topics[order], weights[order]
+    count = found.weights.shape[1] if found is not None else 0
+    topic_ids = np.array([f"T{t + 1:02d}" for t in range(count)] + [None], dtype=object)
+    topic_labels = np.array((found.labels if found else []) + [None], dtype=object)
+    text_of = codes[documents]
+    out = pd.DataFrame(
+        {
+            "response_id": frame["response_id"].array.take(documents),
+            "question_id": frame["question_id"].array.take(documents),
+            "language": languages[text_of],
+            "sentiment": scores[text_of],
+            "sentiment_label": labels[text_of],
+            "sentiment_method": methods[text_of],
+            "topic_id": topic_ids[topics],
+            "topic_label": topic_labels[topics],
+            "topic_weight": weights,
+        }
+    )
+    return out.astype(OUTPUT_DTYPES)
