@@ -1,6 +1,7 @@
-"""Proof of the incremental web models: after every drop, the tables an
-incremental run leaves equal a `--full-refresh` build of the same accepted rows,
-and deliberate mutants of the incremental logic fail that comparison.
+"""Proof of the incremental models (web sessions, touchpoint assignments, scored
+answers): after every drop, the tables an incremental run leaves equal a
+`--full-refresh` build of the same accepted rows, and deliberate mutants of the
+incremental logic fail that comparison.
 
 Run by tests/test_incremental_models.py in a subprocess of its own (dbt runs
 in-process here, about 1 s per invocation instead of 4 s for a new dbt):
@@ -16,10 +17,12 @@ that is also a detection).
 
 A scenario is a list of drops applied to the accepted tables the gate would
 leave: events upserted by event_id with a later `_gated_at` (the gate's update
-by key), fx rates added, and a complete re-gate (every row gated again, one
-event gone). The designed scenario walks through each case the incremental
-logic has to handle; seeded random scenarios mix upserts from small pools so
-that sessions merge, split, change id and move between groups by chance.
+by key), fx rates added, tickets, responses, answers, questions and the
+framework upserted, and a complete re-gate (every row gated again, some gone).
+The designed scenario walks through each case the incremental logic has to
+handle; seeded random scenarios mix upserts from small pools so that sessions
+merge, split, change id and move between groups, and responses move and arrive
+after their answers, by chance.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ MODELS = (
     "int_events_sessionised",
     "int_sessions_aggregated",
     "int_touchpoint_assignments_resolved",
+    "int_answers_scored",
 )
 RUN_MARKERS = ("_sessionised_at", "_subject_marker")
-SELECTION = "+int_touchpoint_assignments_resolved"
+SELECTION = "+int_touchpoint_assignments_resolved +int_answers_scored"
 
 EVENT_COLUMNS = (
     "event_id",
@@ -64,8 +68,20 @@ def ticket(ticket_id: str, category: str | None, touchpoint: str | None = None) 
     return ("tickets__tickets", (ticket_id, "c1", DAY, category, touchpoint))
 
 
-def response(response_id: str, touchpoint: str | None = None) -> tuple:
-    return ("feedback__responses", (response_id, "S1", "c1", touchpoint, DAY))
+def response(
+    response_id: str, touchpoint: str | None = None, *, customer: str = "c1", days: int = 0
+) -> tuple:
+    at = DAY + timedelta(days=days)
+    return ("feedback__responses", (response_id, "S1", customer, touchpoint, at))
+
+
+def answer(response_id: str, question_id: str, value: str | None, text: str | None = None) -> tuple:
+    return ("feedback__answers", (response_id, question_id, value, text))
+
+
+def question(question_id: str, metric: str, scale: tuple[int, int] | None) -> tuple:
+    low, high = scale or (None, None)
+    return ("feedback__questions", (question_id, "S1", metric, None, low, high, question_id))
 
 
 def rule(rule_id: str, source: str, column: str, pattern: str, touchpoint: str, priority) -> tuple:
@@ -85,6 +101,10 @@ FRAMEWORK = [
     rule("w1", "web", "page_path", "/checkout%", "tp_checkout", 1),
     rule("w2", "web", "page_path", "/%", "tp_home", None),
     rule("k1", "tickets", "category", "billing%", "tp_billing", None),
+    question("q_nps", "nps", (0, 10)),
+    question("q_csat", "csat", (1, 5)),
+    question("q_ces", "ces", (1, 5)),
+    question("q_text", "verbatim", None),
 ]
 
 
@@ -138,13 +158,36 @@ DESIGNED = [
             ticket("t2", "other", touchpoint="tp_bogus"),
             response("r1", touchpoint="tp_home"),
             response("r2"),
+            answer("r1", "q_nps", "9"),
+            answer("r1", "q_csat", "4"),
+            answer("r1", "q_text", None, "fine"),
+            answer("r2", "q_nps", "3"),
+            answer("r2", "q_ces", "2"),
+            # an answer whose response has not arrived yet
+            answer("r4", "q_nps", "10"),
         ],
     ),
-    Drop("an earlier event renames a1's session", events=[event("e9", "a1", -10)]),
+    Drop(
+        "an earlier event renames a1's session; an answer is corrected",
+        events=[event("e9", "a1", -10)],
+        rows=[answer("r1", "q_nps", "6")],
+    ),
     Drop(
         "a3's only event moves to a given session; a ticket's category changes",
         events=[event("e7", "a3", 1, session="s1")],
         rows=[ticket("t2", "billing")],
+    ),
+    Drop(
+        "the response of an earlier answer arrives; a response moves to a later day",
+        rows=[response("r4", customer="c2"), response("r1", touchpoint="tp_home", days=40)],
+    ),
+    Drop(
+        "a question's scale changes and a new question is answered",
+        rows=[
+            question("q_csat", "csat", (0, 10)),
+            question("q_ces2", "ces", (1, 7)),
+            answer("r2", "q_ces2", "7"),
+        ],
     ),
     Drop(
         "a1's bridging event moves to a given session: a1 splits",
@@ -193,18 +236,30 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
             currency=rng.choice(["EUR", "USD"]) if paid else None,
         )
 
+    def random_feedback() -> tuple:
+        response_id = rng.choice(["r1", "r2", "r3"])
+        if rng.random() < 0.3:
+            return response(response_id, customer=rng.choice(["c1", "c2"]), days=rng.randint(0, 40))
+        question_id = rng.choice(["q_nps", "q_csat", "q_ces"])
+        return answer(response_id, question_id, str(rng.randint(1, 5)))
+
     drops = [
         Drop(
             f"seed {seed}: first build",
             events=[random_event() for _ in range(6)],
             fx_rates=[("2026-01-01", "USD", "0.800000000")],
-            rows=list(FRAMEWORK),
+            rows=[*FRAMEWORK, response("r1"), *(random_feedback() for _ in range(4))],
         )
     ]
     for step in range(1, steps):
         drop = Drop(
-            f"seed {seed}: drop {step}", events=[random_event() for _ in range(rng.randint(1, 4))]
+            f"seed {seed}: drop {step}",
+            events=[random_event() for _ in range(rng.randint(1, 4))],
+            rows=[random_feedback() for _ in range(rng.randint(0, 3))],
         )
+        if rng.random() < 0.2:
+            scale = rng.choice([(1, 5), (0, 10)])
+            drop.rows.append(question(rng.choice(["q_csat", "q_ces"]), "csat", scale))
         if rng.random() < 0.2:
             drop.fx_rates = [("2026-01-10", "USD", f"0.{rng.randint(70, 99)}0000000")]
         drops.append(drop)
@@ -218,6 +273,11 @@ TABLES: dict[str, tuple[tuple[str, ...], int]] = {
     "framework__fx_rates": (("rate_date", "currency", "rate_to_reporting"), 2),
     "tickets__tickets": (TICKET_COLUMNS, 1),
     "feedback__responses": (RESPONSE_COLUMNS, 1),
+    "feedback__answers": (("response_id", "question_id", "value_number", "value_text"), 2),
+    "feedback__questions": (
+        ("question_id", "survey_id", "metric", "driver", "scale_min", "scale_max", "question_text"),
+        1,
+    ),
     "framework__touchpoint_rules": (
         ("rule_id", "source", "match_column", "pattern", "touchpoint_id", "priority"),
         1,
@@ -467,6 +527,7 @@ def prove(scenario: list[Drop], dbt: Dbt, work: Path) -> str | None:
 SESSIONS = "models/intermediate/web/int_sessions_aggregated.sql"
 SESSIONISED = "models/intermediate/web/int_events_sessionised.sql"
 ASSIGNMENTS = "models/intermediate/framework/int_touchpoint_assignments_resolved.sql"
+ANSWERS = "models/intermediate/feedback/int_answers_scored.sql"
 
 #: Deliberate mistakes in the incremental logic, each a textual change of one
 #: model (file, text, replacement). Every one must fail the designed scenario.
@@ -487,6 +548,20 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "assignments ignore a change of rules or touchpoints": [
         (ASSIGNMENTS, "        or stored_state.framework_digest <> framework_digest.digest\n", ""),
+    ],
+    "answers keep the answers that no longer exist": [
+        (ANSWERS, '    post_hook="{{ delete_answers_missing_upstream() }}",\n', ""),
+    ],
+    "answers ignore a change of questions": [
+        (ANSWERS, "        or stored_state.questions_digest <> questions_digest.digest\n", ""),
+    ],
+    "answers ignore an updated response": [
+        (
+            ANSWERS,
+            "        or all_answers.response_id in "
+            "(select changed_responses.response_id from changed_responses)\n",
+            "",
+        )
     ],
     "sessionisation stamps rewritten rows with their gated time": [
         (SESSIONISED, "{{ run_marker() }} as _sessionised_at", "_gated_at as _sessionised_at"),

@@ -1,5 +1,6 @@
-"""The incremental web models equal a full refresh after every drop, and the
-proof is not vacuous: deliberate mutants of their incremental logic fail it.
+"""The incremental models (web sessions, touchpoint assignments, scored answers)
+equal a full refresh after every drop, and the proof is not vacuous: deliberate
+mutants of their incremental logic fail it.
 
 Both run tests/incremental_proof.py in a subprocess (dbt in-process there,
 without touching this process's dbt or DuckDB state).
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.incremental_proof import MUTANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +33,7 @@ def _proof(*args: str) -> subprocess.CompletedProcess:
 def test_incremental_runs_equal_a_full_refresh_after_every_drop():
     done = _proof("--seeds", "1")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    assert "designed scenario: 9 steps, incremental == full refresh" in done.stdout
+    assert "designed scenario: 11 steps, incremental == full refresh" in done.stdout
     assert "random 0 scenario: 5 steps, incremental == full refresh" in done.stdout
 
 
@@ -38,7 +41,7 @@ def test_incremental_runs_equal_a_full_refresh_after_every_drop():
 def test_incremental_runs_equal_a_full_refresh_on_postgresql():
     done = _proof("--postgres")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    assert "designed scenario on postgres: 9 steps, incremental == full refresh" in done.stdout
+    assert "designed scenario on postgres: 11 steps, incremental == full refresh" in done.stdout
 
 
 @pytest.mark.slow  # about a minute: each mutant is a copy of the dbt project
@@ -46,4 +49,4 @@ def test_every_mutant_of_the_incremental_logic_is_caught():
     done = _proof("--mutants")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     caught = [line for line in done.stdout.splitlines() if line.startswith("mutant caught: ")]
-    assert len(caught) == 6, done.stdout[-4000:]
+    assert len(caught) == len(MUTANTS) == 9, done.stdout[-4000:]

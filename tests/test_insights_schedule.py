@@ -106,6 +106,22 @@ def test_the_inputs_digest_follows_the_landing_files_and_settings_not_the_paths(
     assert pulled.split(":")[1] == before.split(":")[1]  # same code
 
 
+def test_a_landing_file_removed_while_the_digest_lists_them_is_not_an_input(tmp_path, monkeypatch):
+    settings = _settings(tmp_path)
+    data = settings.landing_dir / "crm" / "customers.csv"
+    data.parent.mkdir()
+    data.write_text("customer_id\nc1\n")
+    before = inputs_digest(settings)
+    listed = [data, settings.landing_dir / "crm" / "gone.csv"]
+    gone_after_listing = {listed[1]}
+    real_is_file = Path.is_file
+    monkeypatch.setattr(Path, "rglob", lambda self, pattern: iter(listed))
+    monkeypatch.setattr(
+        Path, "is_file", lambda self: self in gone_after_listing or real_is_file(self)
+    )
+    assert inputs_digest(settings) == before
+
+
 def test_only_insights_no_other_model_reads_are_left_out():
     from orchestration.definitions import defs
     from orchestration.run import scheduled_insight_keys

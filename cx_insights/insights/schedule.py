@@ -75,7 +75,10 @@ def inputs_digest(settings: Settings, *, pulled: bool = False) -> str:
     code, seeds, expectations, dbt project and the settings that change rows."""
     data = hashlib.sha256()
     for path in sorted(p for p in settings.landing_dir.rglob("*") if p.is_file()):
-        st = path.stat()
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # removed since the listing: not an input of this run
+            continue
         rel = path.relative_to(settings.landing_dir)
         data.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     if pulled:

@@ -113,3 +113,21 @@
     {%- endset -%}
     {{ delete_rows_missing_from(subjects, dbt.concat(['subject_type', "'|'", 'subject_id'])) }}
 {%- endmacro %}
+
+{#-
+    Post-hook of int_answers_scored: delete the answers no longer upstream (the
+    answers that have a known question and response).
+-#}
+{% macro delete_answers_missing_upstream() -%}
+    {%- set answers -%}
+        (
+            select answers.response_id, answers.question_id
+            from {{ ref('stg_feedback__answers') }} as answers
+            inner join {{ ref('stg_feedback__questions') }} as questions
+                on answers.question_id = questions.question_id
+            inner join {{ ref('stg_feedback__responses') }} as responses
+                on answers.response_id = responses.response_id
+        ) as answers
+    {%- endset -%}
+    {{ delete_rows_missing_from(answers, dbt.concat(['response_id', "'|'", 'question_id'])) }}
+{%- endmacro %}
