@@ -55,8 +55,11 @@ java:
 unit: $(STAMP) postgres
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
 
+# Two workers (pytest-xdist), each taking whole test files: a file's module
+# fixtures (a built warehouse, a Spark server) are built once, and the session's
+# sample build once per worker. One worker alone left a core idle about half the time.
 test: $(STAMP) lint chromium postgres java
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=25
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile
 
 benchmark: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py

@@ -64,24 +64,43 @@ def manifest_is_stale(manifest: Path) -> bool:
 
 
 def parse_manifest(target: str = "duckdb") -> None:
-    """`dbt parse`: writes <target folder>/manifest.json, which dagster-dbt reads."""
+    """`dbt parse`: writes <target folder>/manifest.json, which dagster-dbt reads.
+
+    dbt parses into a folder of this process and the manifest then replaces the
+    old one in one rename: processes that load the definitions at the same time
+    (a CLI run beside `dagster dev`, parallel tests) never read a half-written
+    manifest, and the last parse wins whole."""
     env = {**os.environ, "CX_TARGET": target}
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    subprocess.run(
-        [
-            dbt_executable(),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target",
-            target,
-            "--target-path",
-            target_path(target),
-        ],
-        check=True,
-        env=env,
-        cwd=DBT_PROJECT_DIR,
-    )
+    final = DBT_PROJECT_DIR / target_path(target)
+    scratch = DBT_PROJECT_DIR / f"{target_path(target)}-parse-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    cache = final / "partial_parse.msgpack"
+    if cache.exists():  # dbt's parse cache: seconds instead of a full parse
+        shutil.copy2(cache, scratch / cache.name)
+    try:
+        subprocess.run(
+            [
+                dbt_executable(),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target",
+                target,
+                "--target-path",
+                scratch.name,
+            ],
+            check=True,
+            env=env,
+            cwd=DBT_PROJECT_DIR,
+        )
+        final.mkdir(exist_ok=True)
+        written = sorted(p for p in scratch.iterdir() if p.is_file())
+        for path in sorted(written, key=lambda p: p.name == "manifest.json"):  # it last
+            os.replace(path, final / path.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
