@@ -75,6 +75,8 @@ class Measured:
     output: str = ""
     #: When the peak was sampled (epoch seconds): peak_where() names the step.
     peak_at: float = 0.0
+    #: Every sample: (epoch seconds, tree RSS bytes), for step_memory().
+    samples: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> Measured:
@@ -84,14 +86,16 @@ def measure(cmd: list[str], env: dict[str, str]) -> Measured:
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     peak, peak_at = 0, 0.0
+    samples: list[tuple[float, int]] = []
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak, peak_at
         while not stop.is_set():
             rss = tree_rss_bytes(proc.pid)
+            samples.append((time.time(), rss))
             if rss > peak:
-                peak, peak_at = rss, time.time()
+                peak, peak_at = rss, samples[-1][0]
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -99,7 +103,9 @@ def measure(cmd: list[str], env: dict[str, str]) -> Measured:
     output, _ = proc.communicate()
     stop.set()
     sampler.join()
-    return Measured(time.monotonic() - started, peak, proc.returncode, output[-4000:], peak_at)
+    return Measured(
+        time.monotonic() - started, peak, proc.returncode, output[-4000:], peak_at, samples
+    )
 
 
 @dataclass
@@ -155,6 +161,7 @@ def run_size(
     print_stages(customers, "full build", res.full_stages)
     where = peak_where(warehouse, res.full.peak_at)
     print(f"  {customers:>9,} full build's peak RSS during {where}")
+    print(f"  {customers:>9,} full build's RSS by stage: {step_memory(warehouse, res.full)}")
     print_slowest(customers, "full build", res.slowest["full"])
     res.warehouse_bytes = warehouse.stat().st_size if warehouse.exists() else 0
     res.baseline_sql = measure(
@@ -176,6 +183,8 @@ def run_size(
     print_stages(customers, "incremental run", res.incremental_stages)
     where = peak_where(warehouse, res.incremental.peak_at)
     print(f"  {customers:>9,} incremental run's peak RSS during {where}")
+    memory = step_memory(warehouse, res.incremental)
+    print(f"  {customers:>9,} incremental run's RSS by stage: {memory}")
     print_slowest(customers, "incremental run", res.slowest["incremental"])
     print(
         f"  {customers:>9,} incremental run = "
@@ -289,6 +298,25 @@ def peak_where(warehouse: Path, at: float) -> str:
                     nodes.append(r["unique_id"].split(".")[-1])
         where += f" (dbt: {', '.join(nodes) or 'between nodes'})"
     return where
+
+
+def step_memory(warehouse: Path, m: Measured) -> str:
+    """Per stage (its Dagster steps, in run order) the RSS when its first step started
+    and its peak (GiB): what the process holds before a stage (the part no stage owns)
+    against what the stage adds."""
+    from orchestration.progress import stage_of
+
+    stages: dict[str, list[int]] = {}
+    stats = sorted(latest_step_stats(warehouse), key=lambda s: s.start_time or 0.0)
+    for s in stats:
+        start, end = s.start_time or 0.0, s.end_time or 0.0
+        inside = [rss for at, rss in m.samples if start <= at <= end]
+        if inside:
+            stages.setdefault(stage_of(s.step_key), []).extend(inside)
+    parts = [
+        f"{stage} {rss[0] / 2**30:.2f} -> {max(rss) / 2**30:.2f}" for stage, rss in stages.items()
+    ]
+    return "; ".join(parts) or "no step sampled"
 
 
 def print_stages(customers: int, label: str, stages: dict[str, float]) -> None:
@@ -423,8 +451,8 @@ def main() -> int:
                     "customers": r.customers,
                     "rows": r.rows,
                     "generate_s": r.generate_s,
-                    "full": vars(r.full) | {"output": ""} if r.full else None,
-                    "incremental": vars(r.incremental) | {"output": ""} if r.incremental else None,
+                    "full": _summary(r.full),
+                    "incremental": _summary(r.incremental),
                     "incremental_insights": r.incremental_insights,
                     "full_stages": r.full_stages,
                     "incremental_stages": r.incremental_stages,
@@ -439,6 +467,11 @@ def main() -> int:
         )
     )
     return 0
+
+
+def _summary(m: Measured | None) -> dict | None:
+    """A run for results.json: without its output and RSS samples."""
+    return None if m is None else vars(m) | {"output": "", "samples": len(m.samples)}
 
 
 if __name__ == "__main__":
