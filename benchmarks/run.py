@@ -75,7 +75,7 @@ class Measured:
     output: str = ""
     #: When the peak was sampled (epoch seconds): peak_where() names the step.
     peak_at: float = 0.0
-    #: Every sample: (epoch seconds, tree RSS bytes), for step_memory().
+    #: Every sample: (epoch seconds, tree RSS bytes), for stage_memory().
     samples: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
 
@@ -161,7 +161,7 @@ def run_size(
     print_stages(customers, "full build", res.full_stages)
     where = peak_where(warehouse, res.full.peak_at)
     print(f"  {customers:>9,} full build's peak RSS during {where}")
-    print(f"  {customers:>9,} full build's RSS by stage: {step_memory(warehouse, res.full)}")
+    print(f"  {customers:>9,} full build's RSS by stage: {stage_memory(warehouse, res.full)}")
     print_slowest(customers, "full build", res.slowest["full"])
     res.warehouse_bytes = warehouse.stat().st_size if warehouse.exists() else 0
     res.baseline_sql = measure(
@@ -183,7 +183,7 @@ def run_size(
     print_stages(customers, "incremental run", res.incremental_stages)
     where = peak_where(warehouse, res.incremental.peak_at)
     print(f"  {customers:>9,} incremental run's peak RSS during {where}")
-    memory = step_memory(warehouse, res.incremental)
+    memory = stage_memory(warehouse, res.incremental)
     print(f"  {customers:>9,} incremental run's RSS by stage: {memory}")
     print_slowest(customers, "incremental run", res.slowest["incremental"])
     print(
@@ -300,7 +300,7 @@ def peak_where(warehouse: Path, at: float) -> str:
     return where
 
 
-def step_memory(warehouse: Path, m: Measured) -> str:
+def stage_memory(warehouse: Path, m: Measured) -> str:
     """Per stage (its Dagster steps, in run order) the RSS when its first step started
     and its peak (GiB): what the process holds before a stage (the part no stage owns)
     against what the stage adds."""

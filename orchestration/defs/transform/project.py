@@ -99,7 +99,7 @@ def parse_manifest(target: str = "duckdb") -> None:
             cwd=DBT_PROJECT_DIR,
         )
         final.mkdir(exist_ok=True)
-        written = sorted(p for p in scratch.iterdir() if p.is_file())
+        written = [p for p in scratch.iterdir() if p.is_file()]
         for path in sorted(written, key=lambda p: p.name == "manifest.json"):  # it last
             os.replace(path, final / path.name)
     finally:
