@@ -266,14 +266,18 @@ def check_selection(settings: Settings, select: str) -> None:
     resolve_selection(defs.resolve_asset_graph(), select)
 
 
-def _export_staging_tested_before(settings: Settings, digest: str) -> None:
-    """CX_TESTS_GATED_SINCE for dbt: the staging tests check the rows gated since the
+def _export_tested_before(settings: Settings, digest: str) -> None:
+    """For dbt: CX_TESTS_GATED_SINCE, the staging tests check the rows gated since the
     end of the last successful run that built every staging model with the same tests
-    (dbt_project/macros/tests/get_where_subquery.sql); empty: every row."""
-    from cx_insights.report.status import staging_tested_before
+    (dbt_project/macros/tests/get_where_subquery.sql); CX_TESTS_WRITTEN_SINCE, the key
+    tests of the incremental models check the keys written since the end of the last
+    successful run that built all of them (dbt_project/tests/generic/
+    unique_keys_written_since_tested.sql). Empty: every row."""
+    from cx_insights.report.status import last_tested_at
 
     _export_env(settings)
     from orchestration.definitions import defs
+    from orchestration.defs.transform.project import incremental_model_keys
 
     graph = defs.resolve_asset_graph()
     staging = {
@@ -281,8 +285,12 @@ def _export_staging_tested_before(settings: Settings, digest: str) -> None:
         for k in graph.get_all_asset_keys()
         if graph.get(k).group_name == "staging"
     }
-    since = staging_tested_before(settings, staging, digest)
-    os.environ["CX_TESTS_GATED_SINCE"] = since.isoformat(sep=" ") if since else ""
+    for variable, assets in (
+        ("CX_TESTS_GATED_SINCE", staging),
+        ("CX_TESTS_WRITTEN_SINCE", incremental_model_keys()),
+    ):
+        since = last_tested_at(settings, assets, digest)
+        os.environ[variable] = since.isoformat(sep=" ") if since else ""
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -313,13 +321,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 from cx_insights import spark
 
                 say(f"target:    Spark ({spark.describe(settings)})")
-            from cx_insights.report.status import record_run_start, staging_tests_digest
+            from cx_insights.report.status import dbt_tests_digest, record_run_start
 
             # One id for the run log, the published file's marts._build and Dagster's run.
             run_id = str(uuid.uuid4())
             os.environ["CX_RUN_ID"] = run_id
-            digest = staging_tests_digest()
-            _export_staging_tested_before(settings, digest)
+            digest = dbt_tests_digest()
+            _export_tested_before(settings, digest)
             now = datetime.now(UTC).replace(tzinfo=None)
             insights, skip = _plan_insights(settings, args, pulled[0], now)
             if insights:

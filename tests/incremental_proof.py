@@ -9,6 +9,7 @@ in-process here, about 1 s per invocation instead of 4 s for a new dbt):
     python -m tests.incremental_proof [--project DIR] [--seeds N]
     python -m tests.incremental_proof --mutants     # every mutant must be caught
     python -m tests.incremental_proof --postgres    # the designed scenario on PostgreSQL
+    python -m tests.incremental_proof --key-tests   # the key tests find planted duplicates
 
 Exits 0 when every step of every scenario matched, 1 at the first step that
 did not (printing the scenario, step and the rows that differ), 2 when a dbt
@@ -45,7 +46,15 @@ MODELS = (
     "int_touchpoint_assignments_resolved",
     "int_answers_scored",
 )
-RUN_MARKERS = ("_sessionised_at", "_subject_marker")
+RUN_MARKERS = ("_sessionised_at", "_subject_marker", "_written_at")
+#: The column of each model that holds the start of the run that wrote the row
+#: (its key test reads the keys written after CX_TESTS_WRITTEN_SINCE).
+WRITTEN_AT = {
+    "int_events_sessionised": "_sessionised_at",
+    "int_sessions_aggregated": "_written_at",
+    "int_touchpoint_assignments_resolved": "_written_at",
+    "int_answers_scored": "_written_at",
+}
 SELECTION = "+int_touchpoint_assignments_resolved +int_answers_scored"
 
 EVENT_COLUMNS = (
@@ -355,23 +364,33 @@ class Dbt:
         self.project = project
         self.work = work
 
-    def run(self, warehouse: Path, *extra: str) -> bool:
+    def run(self, warehouse: Path, *extra: str, command: str = "run") -> bool:
         # One warehouse path for every run: a changed CX_WAREHOUSE changes the
         # profile, and dbt then parses the whole project again (4 s, not 1 s).
         current = self.work / "current.duckdb"
         os.environ["CX_WAREHOUSE"] = str(current)
         warehouse.rename(current)
         try:
-            return self._invoke(*extra)
+            return self._invoke(*extra, command=command)
         finally:
             current.rename(warehouse)
 
-    def args(self, *extra: str) -> list[str]:
-        """`dbt run` of the models under proof and their parents, in this project."""
+    def test(self, warehouse: Path, since: str) -> bool:
+        """`dbt test` of the models' key tests, with CX_TESTS_WRITTEN_SINCE = `since`."""
+        os.environ["CX_TESTS_WRITTEN_SINCE"] = since
+        try:
+            return self.run(warehouse, command="test")
+        finally:
+            del os.environ["CX_TESTS_WRITTEN_SINCE"]
+
+    def args(self, *extra: str, command: str = "run") -> list[str]:
+        """`dbt run` of the models under proof and their parents, in this project
+        (`test`: their key tests)."""
+        selection = "test_name:unique_keys_written_since_tested" if command == "test" else SELECTION
         return [
-            "run",
+            command,
             "--select",
-            SELECTION,
+            selection,
             "--project-dir",
             str(self.project),
             "--profiles-dir",
@@ -384,8 +403,8 @@ class Dbt:
             *extra,
         ]
 
-    def _invoke(self, *extra: str) -> bool:
-        result = self.runner.invoke(self.args(*extra))
+    def _invoke(self, *extra: str, command: str = "run") -> bool:
+        result = self.runner.invoke(self.args(*extra, command=command))
         # dbt-duckdb keeps its database open in the process for the next
         # invocation: close it, so that this process can open the file itself.
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
@@ -577,6 +596,45 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+def prove_key_tests(dbt: Dbt, work: Path) -> list[str]:
+    """What the key tests got wrong (empty: nothing). After the designed scenario's
+    first build, a copy of one row of each model is planted (a duplicate key)
+    with a `written_at` after, then before, the last tested run's end (`since`):
+    the first must fail the test with `since` set; the second, which a run whose
+    tests passed would have caught, passes with `since` and fails without it."""
+    import duckdb
+
+    warehouse = work / "keys.duckdb"
+    accepted = Accepted()
+    accepted.apply(DESIGNED[0])
+    accepted.write(warehouse)
+    if not dbt.run(warehouse):
+        return ["the first build failed"]
+    if not dbt.test(warehouse, ""):
+        return ["the key tests fail on a clean build"]
+    since = datetime(2030, 1, 1)
+    wrong = []
+    for model, written_at in WRITTEN_AT.items():
+        for planted, expect in ((since + timedelta(seconds=1), False), (since, True)):
+            with duckdb.connect(str(warehouse)) as con:
+                con.execute(
+                    f"insert into intermediate.{model} by name "
+                    f"select * replace (cast(? as timestamp) as {written_at}) "
+                    f"from intermediate.{model} limit 1",
+                    [planted],
+                )
+            if dbt.test(warehouse, since.isoformat(sep=" ")) != expect:
+                wrong.append(f"{model}: a duplicate written at {planted} passed={not expect}")
+            if expect and dbt.test(warehouse, ""):
+                wrong.append(f"{model}: a duplicate passed the test of every key")
+            with duckdb.connect(str(warehouse)) as con:
+                con.execute(
+                    f"delete from intermediate.{model} where {written_at} = cast(? as timestamp)",
+                    [planted],
+                )
+    return wrong
+
+
 def mutate(project: Path, into: Path, changes: list[tuple[str, str, str]]) -> Path:
     """A copy of the dbt project with the changes applied; each text must be there."""
     shutil.copytree(
@@ -626,6 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres", action="store_true", help="instead: the designed scenario on PostgreSQL"
     )
+    parser.add_argument(
+        "--key-tests", action="store_true", help="instead: the key tests find planted duplicates"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     from cx_insights.config import DBT_PROJECT_DIR
@@ -640,6 +701,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_mutants(project, work)
         if args.postgres:
             return run_postgres(project, work)
+        if args.key_tests:
+            wrong = prove_key_tests(Dbt(project, work), work)
+            for line in wrong:
+                print(f"key tests: {line}")
+            if not wrong:
+                print(f"key tests: {len(WRITTEN_AT)} models, planted duplicates found")
+            return 1 if wrong else 0
         dbt = Dbt(project, work)
         for name, scenario in scenarios:
             scenario_dir = work / name.replace(" ", "_")

@@ -50,3 +50,13 @@ def test_every_mutant_of_the_incremental_logic_is_caught():
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     caught = [line for line in done.stdout.splitlines() if line.startswith("mutant caught: ")]
     assert len(caught) == len(MUTANTS) == 9, done.stdout[-4000:]
+
+
+@pytest.mark.slow  # half a minute: dbt test twice per planted row
+def test_the_key_tests_read_the_keys_written_since_the_last_tested_run():
+    """A duplicate written after the last run whose tests passed fails the key test of
+    each incremental model; one written before it (that run would have failed) is not
+    looked at again, and the test of every key (no run log: dbt by hand) finds it."""
+    done = _proof("--key-tests")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert "key tests: 4 models, planted duplicates found" in done.stdout

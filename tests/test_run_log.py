@@ -1,4 +1,4 @@
-"""The run log decides which rows the staging tests check (staging_tested_before)."""
+"""The run log decides which rows the staging tests check (last_tested_at)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import duckdb
 from cx_insights.config import load_settings
 from cx_insights.report.status import (
     RUNS_DDL,
+    dbt_tests_digest,
+    last_tested_at,
     record_run_start,
-    staging_tested_before,
-    staging_tests_digest,
 )
 
 STAGING = {"staging/stg_web__events", "staging/stg_crm__customers"}
@@ -44,19 +44,19 @@ def test_rows_are_tested_since_the_end_of_the_last_successful_full_build_with_th
 ):
     warehouse = tmp_path / "cx.duckdb"
     settings = _settings(warehouse)
-    assert staging_tested_before(settings, STAGING, "d1") is None  # no warehouse: every row
+    assert last_tested_at(settings, STAGING, "d1") is None  # no warehouse: every row
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema raw")
         con.execute(RUNS_DDL)
-    assert staging_tested_before(settings, STAGING, "d1") is None  # no run yet
+    assert last_tested_at(settings, STAGING, "d1") is None  # no run yet
     with duckdb.connect(str(warehouse)) as con:
         _run(con, "a", "2026-11-01 08:00", "success", STAGING | {"marts/kpi_monthly"}, "d1")
         _run(con, "b", "2026-11-02 08:00", "failed", STAGING, "d1")  # its tests may have failed
         _run(con, "c", "2026-11-03 08:00", "success", {"staging/stg_web__events"}, "d1")  # subset
         _run(con, "d", "2026-11-04 08:00", "success", STAGING, "d0")  # other tests
-    assert staging_tested_before(settings, STAGING, "d1") == datetime(2026, 11, 1, 8, 30)
-    assert staging_tested_before(settings, STAGING, "d0") == datetime(2026, 11, 4, 8, 30)
-    assert staging_tested_before(settings, STAGING, "new tests") is None
+    assert last_tested_at(settings, STAGING, "d1") == datetime(2026, 11, 1, 8, 30)
+    assert last_tested_at(settings, STAGING, "d0") == datetime(2026, 11, 4, 8, 30)
+    assert last_tested_at(settings, STAGING, "new tests") is None
 
 
 def test_a_run_log_from_before_the_digest_tests_every_row_and_gains_the_column(tmp_path):
@@ -70,12 +70,12 @@ def test_a_run_log_from_before_the_digest_tests_every_row_and_gains_the_column(t
             "failed_steps varchar)"
         )
     settings = _settings(warehouse)
-    assert staging_tested_before(settings, STAGING, "d1") is None
+    assert last_tested_at(settings, STAGING, "d1") is None
     record_run_start(settings, "r1", datetime(2026, 11, 5), "d1")
     with duckdb.connect(str(warehouse)) as con:
         assert con.execute("select tests_digest from raw._runs").fetchall() == [("d1",)]
 
 
-def test_the_digest_covers_the_staging_tests():
-    digest = staging_tests_digest()
-    assert len(digest) == 64 and digest == staging_tests_digest()
+def test_the_digest_is_stable():
+    digest = dbt_tests_digest()
+    assert len(digest) == 64 and digest == dbt_tests_digest()

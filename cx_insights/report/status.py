@@ -30,18 +30,19 @@ create table if not exists raw._runs (
     failed_checks varchar,            -- json list
     failed_steps varchar,             -- json list
     assets_materialized varchar,      -- json list of asset keys (dbt models included)
-    tests_digest varchar,             -- staging_tests_digest() of the run's dbt project
+    tests_digest varchar,             -- dbt_tests_digest() of the run's dbt project
     insights varchar,                 -- computed or skipped, and why (insights/schedule.py)
     insights_inputs varchar           -- inputs_digest() when the run computes the insights
 )
 """
 
 
-def staging_tests_digest() -> str:
-    """A hash of what decides which staging and source tests a build runs: their yml
-    files, dbt_project.yml and the test macros. A build tests only the rows gated
-    since an earlier build with the same digest (staging_tested_before); a test added or
-    changed since then checks every row once."""
+def dbt_tests_digest() -> str:
+    """A hash of what decides which tests a build runs on the rows new since an earlier
+    build: the staging, source and intermediate yml files, dbt_project.yml, the test
+    macros and the generic tests. A build tests only the rows gated (staging) or
+    written (incremental models) since an earlier build with the same digest
+    (last_tested_at); a test added or changed since then checks every row once."""
     import hashlib
 
     from cx_insights.config import DBT_PROJECT_DIR
@@ -49,6 +50,7 @@ def staging_tests_digest() -> str:
     files = sorted(
         [
             *DBT_PROJECT_DIR.glob("models/staging/**/*.yml"),
+            *DBT_PROJECT_DIR.glob("models/intermediate/**/*.yml"),
             *DBT_PROJECT_DIR.glob("macros/tests/*.sql"),
             *DBT_PROJECT_DIR.glob("tests/generic/*.sql"),
             DBT_PROJECT_DIR / "dbt_project.yml",
@@ -74,12 +76,11 @@ def run_log_rows(
         return con.execute(sql, params or []).fetchall()
 
 
-def staging_tested_before(
-    settings: Settings, staging_assets: set[str], digest: str
-) -> datetime | None:
-    """When the latest successful run that built every staging model (so ran all their
-    tests) with the same tests (`digest`) ended: every row gated before then passed
-    those tests (a run gates before its dbt step, and nothing gates after it). None
+def last_tested_at(settings: Settings, assets: set[str], digest: str) -> datetime | None:
+    """When the latest successful run that built every model of `assets` (so ran all
+    their tests) with the same tests (`digest`) ended: every row gated before then
+    passed the staging tests (a run gates before its dbt step, and nothing gates after
+    it), every row an incremental model wrote before then passed its key test. None
     when there is no such run: test every row."""
     runs = run_log_rows(
         settings,
@@ -89,7 +90,7 @@ def staging_tested_before(
         [digest],
     )
     for ended_at, materialized in runs:
-        if staging_assets <= set(json.loads(materialized or "[]")):
+        if assets <= set(json.loads(materialized or "[]")):
             return ended_at
     return None
 

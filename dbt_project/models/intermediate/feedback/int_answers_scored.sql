@@ -112,7 +112,8 @@ final as (
         end as ces_score,
         answers._gated_at as _answer_gated_at,
         responses._gated_at as _response_gated_at,
-        questions_digest.digest as _questions_digest
+        questions_digest.digest as _questions_digest,
+        {{ run_marker() }} as _written_at
     from answers
     inner join questions
         on answers.question_id = questions.question_id

@@ -195,7 +195,8 @@ final as (
         resolved.matched_rule_id,
         resolved.explicit_touchpoint_id,
         resolved._subject_marker,
-        framework_digest.digest as _framework_digest
+        framework_digest.digest as _framework_digest,
+        {{ run_marker() }} as _written_at
     from resolved
     inner join touchpoints
         on resolved.touchpoint_id = touchpoints.touchpoint_id

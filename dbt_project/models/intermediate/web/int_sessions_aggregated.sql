@@ -149,7 +149,8 @@ final as (
         session_activity.has_add_to_cart and not session_activity.has_purchase as is_cart_abandoned,
         session_activity.revenue_reporting,
         session_activity._sessionised_at,
-        fx_rates_digest.digest as _fx_rates_digest
+        fx_rates_digest.digest as _fx_rates_digest,
+        {{ run_marker() }} as _written_at
     from landing_events
     inner join session_activity
         on landing_events.session_id = session_activity.session_id
