@@ -1,7 +1,7 @@
 """Proof of the incremental models (web sessions, touchpoint assignments, scored
-answers): after every drop, the tables an incremental run leaves equal a
-`--full-refresh` build of the same accepted rows, and deliberate mutants of the
-incremental logic fail that comparison.
+answers, the survey and web session marts): after every drop, the tables an
+incremental run leaves equal a `--full-refresh` build of the same accepted rows,
+and deliberate mutants of the incremental logic fail that comparison.
 
 Run by tests/test_incremental_models.py in a subprocess of its own (dbt runs
 in-process here, about 1 s per invocation instead of 4 s for a new dbt):
@@ -45,7 +45,19 @@ MODELS = (
     "int_sessions_aggregated",
     "int_touchpoint_assignments_resolved",
     "int_answers_scored",
+    "fct_survey_answers",
+    "fct_survey_responses",
+    "fct_web_sessions",
 )
+
+
+def relation(model: str) -> str:
+    """schema.model: the marts are in `marts`, the rest in `intermediate`."""
+    return f"{'marts' if model.startswith('fct_') else 'intermediate'}.{model}"
+
+
+#: Where the incremental marts keep the start of their last build.
+WATERMARKS = "intermediate._incremental_watermarks"
 RUN_MARKERS = ("_sessionised_at", "_subject_marker", "_written_at")
 #: The column of each model that holds the start of the run that wrote the row
 #: (its key test reads the keys written after CX_TESTS_WRITTEN_SINCE).
@@ -55,7 +67,7 @@ WRITTEN_AT = {
     "int_touchpoint_assignments_resolved": "_written_at",
     "int_answers_scored": "_written_at",
 }
-SELECTION = "+int_touchpoint_assignments_resolved +int_answers_scored"
+SELECTION = "+fct_survey_answers +fct_survey_responses +fct_web_sessions"
 
 EVENT_COLUMNS = (
     "event_id",
@@ -174,6 +186,9 @@ DESIGNED = [
             answer("r2", "q_ces", "2"),
             # an answer whose response has not arrived yet
             answer("r4", "q_nps", "10"),
+            # a response at a touchpoint the framework does not know yet
+            response("r5", touchpoint="tp_survey"),
+            answer("r5", "q_nps", "8"),
         ],
     ),
     Drop(
@@ -204,8 +219,12 @@ DESIGNED = [
     ),
     Drop("nothing new"),
     Drop(
-        "a new touchpoint and a rule for the home page that wins",
-        rows=[touchpoint("tp_landing"), rule("w0", "web", "page_path", "/home", "tp_landing", 0)],
+        "a new touchpoint and a rule for the home page that wins; r5's touchpoint arrives",
+        rows=[
+            touchpoint("tp_landing"),
+            rule("w0", "web", "page_path", "/home", "tp_landing", 0),
+            touchpoint("tp_survey"),
+        ],
     ),
     Drop(
         "an fx rate from the day of the purchase", fx_rates=[("2026-01-10", "USD", "0.900000000")]
@@ -419,18 +438,19 @@ class Dbt:
 def rows(warehouse: Path, model: str) -> list[tuple]:
     import duckdb
 
+    schema = relation(model).split(".")[0]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         columns = [
             name
             for (name,) in con.execute(
                 "select column_name from information_schema.columns "
-                "where table_schema = 'intermediate' and table_name = ?",
-                [model],
+                "where table_schema = ? and table_name = ?",
+                [schema, model],
             ).fetchall()
         ]
         exclude = [m for m in RUN_MARKERS if m in columns]
         projection = f"* exclude ({', '.join(exclude)})" if exclude else "*"
-        return con.execute(f"select {projection} from intermediate.{model} order by all").fetchall()
+        return con.execute(f"select {projection} from {relation(model)} order by all").fetchall()
 
 
 class PostgresDbt(Dbt):
@@ -453,16 +473,17 @@ class PostgresDbt(Dbt):
             return cur.fetchall() if cur.description else []
 
     def rows(self, table: str) -> list[tuple]:
+        schema = relation(table).split(".")[0]
         columns = [
             name
             for (name,) in self.execute(
                 "select column_name from information_schema.columns "
-                f"where table_schema = 'intermediate' and table_name = '{table}' "
+                f"where table_schema = '{schema}' and table_name = '{table}' "
                 "order by ordinal_position"
             )
             if name not in RUN_MARKERS
         ]
-        found = self.execute(f"select {', '.join(columns)} from intermediate.{table}")
+        found = self.execute(f"select {', '.join(columns)} from {schema}.{table}")
         return sorted(found, key=repr)
 
 
@@ -474,8 +495,10 @@ def prove_postgres(scenario: list[Drop], dbt: PostgresDbt) -> str | None:
         accepted.write_postgres(dbt.dsn)
         if not dbt.run():
             return f"step {step} ({drop.label}): the incremental run failed"
-        for model in MODELS:
-            dbt.execute(f"alter table intermediate.{model} rename to {model}__incremental")
+        # The watermarks too: the full refresh records its own.
+        aside = [*MODELS, WATERMARKS.split(".")[1]]
+        for model in aside:
+            dbt.execute(f"alter table {relation(model)} rename to {model}__incremental")
         try:
             if not dbt.run(None, "--full-refresh"):
                 return f"step {step} ({drop.label}): the full refresh failed"
@@ -484,9 +507,9 @@ def prove_postgres(scenario: list[Drop], dbt: PostgresDbt) -> str | None:
                 if got != want or not got:
                     return f"step {step} ({drop.label}): {model} differs from a full refresh"
         finally:
-            for model in MODELS:
-                dbt.execute(f"drop table if exists intermediate.{model}")
-                dbt.execute(f"alter table intermediate.{model}__incremental rename to {model}")
+            for model in aside:
+                dbt.execute(f"drop table if exists {relation(model)}")
+                dbt.execute(f"alter table {relation(model)}__incremental rename to {model}")
     return None
 
 
@@ -547,6 +570,9 @@ SESSIONS = "models/intermediate/web/int_sessions_aggregated.sql"
 SESSIONISED = "models/intermediate/web/int_events_sessionised.sql"
 ASSIGNMENTS = "models/intermediate/framework/int_touchpoint_assignments_resolved.sql"
 ANSWERS = "models/intermediate/feedback/int_answers_scored.sql"
+ANSWERS_MART = "models/marts/experience/fct_survey_answers.sql"
+RESPONSES_MART = "models/marts/experience/fct_survey_responses.sql"
+SESSIONS_MART = "models/marts/experience/fct_web_sessions.sql"
 
 #: Deliberate mistakes in the incremental logic, each a textual change of one
 #: model (file, text, replacement). Every one must fail the designed scenario.
@@ -579,6 +605,54 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
             ANSWERS,
             "        or all_answers.response_id in "
             "(select changed_responses.response_id from changed_responses)\n",
+            "",
+        )
+    ],
+    "answers mart ignores re-resolved touchpoints": [
+        (
+            ANSWERS_MART,
+            "        or response_id in (select reassigned_responses.response_id "
+            "from reassigned_responses)\n",
+            "",
+        )
+    ],
+    "answers mart keeps the answers that no longer exist": [
+        (
+            ANSWERS_MART,
+            "        \"{{ delete_rows_missing_from(ref('int_answers_scored'), "
+            "dbt.concat(['response_id', \\\"'|'\\\", 'question_id'])) }}\",\n",
+            "",
+        )
+    ],
+    "responses mart ignores changed answers": [
+        (
+            RESPONSES_MART,
+            "    union\n    select response_id\n    from answers\n"
+            "    where _written_at > {{ watermark }}\n",
+            "",
+        )
+    ],
+    "responses mart keeps the responses that no longer exist": [
+        (
+            RESPONSES_MART,
+            "        \"{{ delete_rows_missing_from(ref('stg_feedback__responses'), "
+            "'response_id') }}\",\n",
+            "",
+        )
+    ],
+    "web sessions mart ignores re-resolved touchpoints": [
+        (
+            SESSIONS_MART,
+            "        or session_id in (select reassigned_sessions.session_id "
+            "from reassigned_sessions)\n",
+            "",
+        )
+    ],
+    "web sessions mart keeps the sessions that no longer exist": [
+        (
+            SESSIONS_MART,
+            "        \"{{ delete_rows_missing_from(ref('int_sessions_aggregated'), "
+            "'session_id') }}\",\n",
             "",
         )
     ],
@@ -618,9 +692,9 @@ def prove_key_tests(dbt: Dbt, work: Path) -> list[str]:
         for planted, expect in ((since + timedelta(seconds=1), False), (since, True)):
             with duckdb.connect(str(warehouse)) as con:
                 con.execute(
-                    f"insert into intermediate.{model} by name "
+                    f"insert into {relation(model)} by name "
                     f"select * replace (cast(? as timestamp) as {written_at}) "
-                    f"from intermediate.{model} limit 1",
+                    f"from {relation(model)} limit 1",
                     [planted],
                 )
             if dbt.test(warehouse, since.isoformat(sep=" ")) != expect:
@@ -629,7 +703,7 @@ def prove_key_tests(dbt: Dbt, work: Path) -> list[str]:
                 wrong.append(f"{model}: a duplicate passed the test of every key")
             with duckdb.connect(str(warehouse)) as con:
                 con.execute(
-                    f"delete from intermediate.{model} where {written_at} = cast(? as timestamp)",
+                    f"delete from {relation(model)} where {written_at} = cast(? as timestamp)",
                     [planted],
                 )
     return wrong

@@ -131,3 +131,57 @@
     {%- endset -%}
     {{ delete_rows_missing_from(answers, dbt.concat(['response_id', "'|'", 'question_id'])) }}
 {%- endmacro %}
+
+{#-
+    Watermarks of the incremental marts. A mart's columns are its contract, so
+    it cannot carry a run marker of its own: the start of the run that last
+    built it (`run_marker()`) is kept in `intermediate._incremental_watermarks`,
+    one row per model, written by the model's post-hook `record_watermark()`
+    in the same transaction as its rows (a failed build keeps the old
+    watermark: the next run does that work again). An incremental run reads it
+    with `stored_watermark()` and takes the upstream rows written after it
+    (their `_written_at`; upstream models finish before the mart starts, so
+    their rows of this run carry this run's marker, and the next run's rows a
+    later one). No watermark (first incremental run, the table emptied) means
+    every row. The table is created by `on-run-start` (dbt_project.yml), once
+    per invocation, not by the marts' concurrent hooks.
+-#}
+{% macro watermarks_relation() -%}
+    {{- return(api.Relation.create(database=target.database, schema='intermediate', identifier='_incremental_watermarks')) -}}
+{%- endmacro %}
+
+{% macro create_watermarks_table() -%}
+    {%- if target.type != 'spark' -%}
+        {%- if execute -%}
+            {%- do adapter.create_schema(watermarks_relation()) -%}
+        {%- endif -%}
+        create table if not exists {{ watermarks_relation() }} (
+            model_name {{ dbt.type_string() }} not null,
+            watermark {{ dbt.type_timestamp() }} not null
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The watermark of the model being built, as a timestamp literal; none when
+    there is none or the run is not incremental (every row). -#}
+{% macro stored_watermark() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select max(watermark) from " ~ watermarks_relation()
+        ~ " where model_name = " ~ dbt.string_literal(this.identifier)
+    ).rows[0][0] -%}
+    {%- if found is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("cast('" ~ found.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+{%- endmacro %}
+
+{% macro record_watermark() -%}
+    {%- if model.config.materialized == 'incremental' -%}
+        delete from {{ watermarks_relation() }} where model_name = {{ dbt.string_literal(this.identifier) }};
+        insert into {{ watermarks_relation() }} (model_name, watermark)
+        values ({{ dbt.string_literal(this.identifier) }}, {{ run_marker() }})
+    {%- endif -%}
+{%- endmacro %}

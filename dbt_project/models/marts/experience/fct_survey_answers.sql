@@ -1,3 +1,33 @@
+-- One row per survey answer with the touchpoint of its response.
+--
+-- Incremental by answer (its contract leaves no room for a marker column, so
+-- the start of the run that last built it is its watermark:
+-- stored_watermark(), macros/incremental/incremental_helpers.sql). A run
+-- recomputes the answers int_answers_scored wrote after the watermark (new,
+-- corrected, or of an updated response or question) and every answer of the
+-- responses whose touchpoint assignment was written after it (rules or
+-- touchpoints changed), and replaces them by (response_id, question_id).
+-- Answers gone from int_answers_scored are deleted by the post-hook (counts
+-- first, the anti-join only when they differ). On Spark a table rebuilt whole.
+-- Proof: tests/test_incremental_models.py.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy=replace_by_key_strategy(),
+    unique_key=['response_id', 'question_id'],
+    on_schema_change='append_new_columns',
+    post_hook=[
+        "{{ delete_rows_missing_from(ref('int_answers_scored'), dbt.concat(['response_id', \"'|'\", 'question_id'])) }}",
+        "{{ record_watermark() }}",
+    ],
+) }}
+
+{#- Stored rows that lack a column of the contract (older version) are recomputed whole. -#}
+{%- set watermark = (
+    stored_watermark()
+    if is_incremental() and relation_has_columns(this, model.columns.keys() | list)
+    else none
+) %}
+
 with
 
 answers as (
@@ -9,24 +39,44 @@ assignments as (
     where subject_type = 'survey_response'
 ),
 
+{% if watermark %}
+reassigned_responses as (
+    select subject_id as response_id
+    from assignments
+    where _written_at > {{ watermark }}
+),
+
+scoped_answers as (
+    select *
+    from answers
+    where
+        _written_at > {{ watermark }}
+        or response_id in (select reassigned_responses.response_id from reassigned_responses)
+),
+{% else %}
+scoped_answers as (
+    select * from answers
+),
+{% endif %}
+
 final as (
     select
-        answers.response_id,
-        answers.question_id,
-        answers.survey_id,
-        answers.customer_id,
+        scoped_answers.response_id,
+        scoped_answers.question_id,
+        scoped_answers.survey_id,
+        scoped_answers.customer_id,
         coalesce(assignments.touchpoint_id, 'unknown') as touchpoint_id,
-        answers.submitted_at,
-        cast(answers.submitted_at as date) as submitted_date,
-        answers.metric,
-        answers.value_number,
-        answers.value_text,
-        answers.nps_category,
-        answers.is_top_2_box,
-        answers.ces_score
-    from answers
+        scoped_answers.submitted_at,
+        cast(scoped_answers.submitted_at as date) as submitted_date,
+        scoped_answers.metric,
+        scoped_answers.value_number,
+        scoped_answers.value_text,
+        scoped_answers.nps_category,
+        scoped_answers.is_top_2_box,
+        scoped_answers.ces_score
+    from scoped_answers
     left join assignments
-        on answers.response_id = assignments.subject_id
+        on scoped_answers.response_id = assignments.subject_id
 )
 
 select * from final
