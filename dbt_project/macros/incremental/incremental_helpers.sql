@@ -134,17 +134,18 @@
 
 {#-
     Watermarks of the incremental marts. A mart's columns are its contract, so
-    it cannot carry a run marker of its own: the start of the run that last
-    built it (`run_marker()`) is kept in `intermediate._incremental_watermarks`,
-    one row per model, written by the model's post-hook `record_watermark()`
-    in the same transaction as its rows (a failed build keeps the old
-    watermark: the next run does that work again). An incremental run reads it
-    with `stored_watermark()` and takes the upstream rows written after it
-    (their `_written_at`; upstream models finish before the mart starts, so
-    their rows of this run carry this run's marker, and the next run's rows a
-    later one). No watermark (first incremental run, the table emptied) means
-    every row. The table is created by `on-run-start` (dbt_project.yml), once
-    per invocation, not by the marts' concurrent hooks.
+    it cannot carry a run marker of its own: the latest `_written_at` of the
+    upstream rows its last build read is kept in
+    `intermediate._incremental_watermarks`, one row per model, written by the
+    model's post-hook `record_watermark(upstreams)` in the same transaction as
+    its rows (a failed build keeps the old watermark: the next run does that
+    work again). An incremental run reads it with `stored_watermark()` and
+    takes the upstream rows written after it: `_written_at` is the start of
+    the run that wrote the row, so rows written later carry a later one.
+    Unchanged input leaves the same watermark (a rerun changes nothing). None
+    (first incremental run, the table emptied, no upstream rows) means every
+    row. The table is created by `on-run-start` (dbt_project.yml), once per
+    invocation, not by the marts' concurrent hooks.
 -#}
 {% macro watermarks_relation() -%}
     {{- return(api.Relation.create(database=target.database, schema='intermediate', identifier='_incremental_watermarks')) -}}
@@ -157,7 +158,7 @@
         {%- endif -%}
         create table if not exists {{ watermarks_relation() }} (
             model_name {{ dbt.type_string() }} not null,
-            watermark {{ dbt.type_timestamp() }} not null
+            watermark {{ dbt.type_timestamp() }}
         )
     {%- endif -%}
 {%- endmacro %}
@@ -178,10 +179,17 @@
     {{ return("cast('" ~ found.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}
 
-{% macro record_watermark() -%}
+{#- `upstreams`: the models (refs) whose `_written_at` the mart reads. -#}
+{% macro record_watermark(upstreams) -%}
     {%- if model.config.materialized == 'incremental' -%}
         delete from {{ watermarks_relation() }} where model_name = {{ dbt.string_literal(this.identifier) }};
         insert into {{ watermarks_relation() }} (model_name, watermark)
-        values ({{ dbt.string_literal(this.identifier) }}, {{ run_marker() }})
+        select {{ dbt.string_literal(this.identifier) }}, max(written_at)
+        from (
+            {%- for upstream in upstreams %}
+            select max(_written_at) as written_at from {{ upstream }}
+            {%- if not loop.last %} union all{% endif %}
+            {%- endfor %}
+        ) as upstream_markers
     {%- endif -%}
 {%- endmacro %}

@@ -1,8 +1,8 @@
 -- One row per survey answer with the touchpoint of its response.
 --
 -- Incremental by answer (its contract leaves no room for a marker column, so
--- the start of the run that last built it is its watermark:
--- stored_watermark(), macros/incremental/incremental_helpers.sql). A run
+-- the latest `_written_at` of the upstream rows its last build read is its
+-- watermark: stored_watermark(), macros/incremental/incremental_helpers.sql). A run
 -- recomputes the answers int_answers_scored wrote after the watermark (new,
 -- corrected, or of an updated response or question) and every answer of the
 -- responses whose touchpoint assignment was written after it (rules or
@@ -17,7 +17,7 @@
     on_schema_change='append_new_columns',
     post_hook=[
         "{{ delete_rows_missing_from(ref('int_answers_scored'), dbt.concat(['response_id', \"'|'\", 'question_id'])) }}",
-        "{{ record_watermark() }}",
+        "{{ record_watermark([ref('int_answers_scored'), ref('int_touchpoint_assignments_resolved')]) }}",
     ],
 ) }}
 

@@ -17,7 +17,7 @@
     on_schema_change='append_new_columns',
     post_hook=[
         "{{ delete_rows_missing_from(ref('stg_feedback__responses'), 'response_id') }}",
-        "{{ record_watermark() }}",
+        "{{ record_watermark([ref('int_answers_scored'), ref('int_touchpoint_assignments_resolved')]) }}",
     ],
 ) }}
 

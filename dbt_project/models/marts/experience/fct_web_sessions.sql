@@ -13,7 +13,7 @@
     on_schema_change='append_new_columns',
     post_hook=[
         "{{ delete_rows_missing_from(ref('int_sessions_aggregated'), 'session_id') }}",
-        "{{ record_watermark() }}",
+        "{{ record_watermark([ref('int_sessions_aggregated'), ref('int_touchpoint_assignments_resolved')]) }}",
     ],
 ) }}
 
