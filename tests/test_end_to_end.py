@@ -225,8 +225,8 @@ def test_second_run_changes_nothing(sample_build, tmp_path_factory):
     # The incremental models' key tests read the keys written since then (none).
     key_tests = [p.read_text() for p in target.rglob("unique_keys_written_since_test*.sql")]
     assert len(key_tests) == 4
-    assert sum("written._sessionised_at > cast(" in sql for sql in key_tests) == 1
-    assert sum("written._written_at > cast(" in sql for sql in key_tests) == 3
+    assert sum("where _sessionised_at > cast(" in sql for sql in key_tests) == 1
+    assert sum("where _written_at > cast(" in sql for sql in key_tests) == 3
 
 
 def test_missing_required_column_blocks_the_models(tmp_path):

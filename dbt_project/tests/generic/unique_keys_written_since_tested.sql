@@ -18,22 +18,29 @@
 {%- set since = env_var('CX_TESTS_WRITTEN_SINCE', '') %}
 
 select
-    {{ columns | join(',\n    ') }},
+    {% for column in columns -%}
+    tested.{{ column }},
+    {% endfor -%}
     count(*) as row_count
 from {{ model }} as tested
 {%- if since %}
-where exists (
-    select 1
-    from {{ model }} as written
-    where
-        written.{{ written_at }} > cast({{ dbt.string_literal(since) }} as {{ dbt.type_timestamp() }})
-        {%- for column in columns %}
-        and written.{{ column }} = tested.{{ column }}
-        {%- endfor %}
-)
+-- A join to the distinct written keys, not `exists (... written.k = tested.k)`:
+-- DuckDB runs a correlated subquery as a join to the distinct keys of the
+-- whole table, which cost more than the plain test (17-27 s per model at 1 M).
+inner join (
+    select distinct {{ columns | join(', ') }}
+    from {{ model }}
+    where {{ written_at }} > cast({{ dbt.string_literal(since) }} as {{ dbt.type_timestamp() }})
+) as written
+    on
+    {%- for column in columns %}
+        {% if not loop.first %}and {% endif %}tested.{{ column }} = written.{{ column }}
+    {%- endfor %}
 {%- endif %}
 group by
-    {{ columns | join(',\n    ') }}
+    {% for column in columns -%}
+    tested.{{ column }}{% if not loop.last %},{% endif %}
+    {% endfor %}
 having count(*) > 1
 
 {% endtest %}
