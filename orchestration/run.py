@@ -277,17 +277,18 @@ def _export_tested_before(settings: Settings, digest: str) -> None:
 
     _export_env(settings)
     from orchestration.definitions import defs
-    from orchestration.defs.transform.project import incremental_model_keys
 
     graph = defs.resolve_asset_graph()
-    staging = {
-        k.to_user_string()
-        for k in graph.get_all_asset_keys()
-        if graph.get(k).group_name == "staging"
+    nodes = [graph.get(k) for k in graph.get_all_asset_keys()]
+    staging = {n.key.to_user_string() for n in nodes if n.group_name == "staging"}
+    incremental = {
+        n.key.to_user_string()
+        for n in nodes
+        if n.metadata.get("dagster-dbt/materialization_type") == "incremental"
     }
     for variable, assets in (
         ("CX_TESTS_GATED_SINCE", staging),
-        ("CX_TESTS_WRITTEN_SINCE", incremental_model_keys()),
+        ("CX_TESTS_WRITTEN_SINCE", incremental),
     ):
         since = last_tested_at(settings, assets, digest)
         os.environ[variable] = since.isoformat(sep=" ") if since else ""

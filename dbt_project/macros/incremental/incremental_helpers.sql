@@ -163,10 +163,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The watermark of the model being built, as a timestamp literal; none when
-    there is none or the run is not incremental (every row). -#}
+{#- The watermark of the model being built, as a timestamp literal; none (every
+    row) when there is none, the run is not incremental, or the stored table lacks
+    a column the model documents (built by an older version: recomputed whole). -#}
 {% macro stored_watermark() -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or not is_incremental()
+        or not relation_has_columns(this, model.columns.keys() | list) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set found = run_query(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -105,14 +104,3 @@ def parse_manifest(target: str = "duckdb") -> None:
             os.replace(path, final / path.name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def incremental_model_keys() -> set[str]:
-    """The asset keys (`schema/name`, as the run log stores them) of the dbt models
-    materialised incrementally on the active target."""
-    manifest = json.loads(cx_dbt_project().manifest_path.read_text(encoding="utf-8"))
-    return {
-        f"{node['config'].get('schema') or node['schema']}/{node['name']}"
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
-    }

@@ -21,12 +21,7 @@
     ],
 ) }}
 
-{#- Stored rows that lack a column of the contract (older version) are recomputed whole. -#}
-{%- set watermark = (
-    stored_watermark()
-    if is_incremental() and relation_has_columns(this, model.columns.keys() | list)
-    else none
-) %}
+{%- set watermark = stored_watermark() %}
 
 with
 
