@@ -44,7 +44,7 @@ def test_incremental_runs_equal_a_full_refresh_on_postgresql():
     assert "designed scenario on postgres: 11 steps, incremental == full refresh" in done.stdout
 
 
-@pytest.mark.slow  # about a minute: each mutant is a copy of the dbt project
+@pytest.mark.slow  # about 5 minutes: each mutant is a copy of the dbt project
 def test_every_mutant_of_the_incremental_logic_is_caught():
     done = _proof("--mutants")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
