@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from cx_insights.config import Settings
-from cx_insights.warehouse import memory_limit, quote_ident, sql_literal
+from cx_insights.warehouse import memory_limit, quote_ident, release_memory, sql_literal
 
 #: The schema copied to the published file, and its build-log table.
 MARTS_SCHEMA = "marts"
@@ -100,6 +100,7 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
     """
     target = settings.published
     _remove_abandoned_temp_files(target)
+    release_memory()  # what the insights freed: the copy's DuckDB takes up to its cap
     tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         if settings.target != "duckdb":

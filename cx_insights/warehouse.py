@@ -7,9 +7,11 @@ block and closes it before the next step runs.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -56,6 +58,23 @@ DEFAULT_MEMORY_LIMIT = "5GiB"
 def memory_limit() -> str:
     """The cap on DuckDB's memory for every connection (CX_DUCKDB_MEMORY_LIMIT)."""
     return os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
+
+
+def release_memory() -> None:
+    """Hand the memory this process freed back to the system before a stage that
+    needs room (dbt, whose DuckDB runs in a child process, and the publish).
+
+    The gate's and the checks' pandas frames and Arrow batches are freed when they
+    end, but glibc's heap and Arrow's pool keep the pages for reuse: at 1 M customers
+    the run still held 2.4 GiB when its dbt step started, all of it counted in the
+    run's peak. Returning them costs milliseconds; nothing in use is touched.
+    """
+    gc.collect()
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+    with suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -22,6 +22,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from cx_insights.warehouse import release_memory
 from orchestration.defs.transform.project import cx_dbt_project, dbt_executable
 from orchestration.resources import CxSettingsResource
 
@@ -96,6 +97,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # A subset run (sensor, `--select`) runs only the tests whose every parent
         # is built in it, not a relationship test into a model that is not.
         os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
+        # dbt's DuckDB is a child process: give it the memory the gate freed here.
+        release_memory()
         # One target folder per warehouse, reused by every run (runs never overlap:
         # the run lock), instead of a new 16 MB folder per run in dbt_project/target.
         target = settings.output_dir / "dbt_target"
