@@ -159,16 +159,28 @@ def validate(
         f"select max(_gated_at) from {table} where _gated_at > ?", [floor]
     ).fetchone()[0]
     reader = con.execute(query, [floor]).fetch_record_batch(chunk_rows)
-    for record_batch in reader:
-        frame = record_batch.to_pandas()
-        if frame.empty:
-            continue
-        outcome.rows += len(frame)
-        outcome.chunks += 1
-        _add(
-            outcome, definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-        )
+    try:
+        for record_batch in reader:
+            frame = record_batch.to_pandas()
+            if frame.empty:
+                continue
+            outcome.rows += len(frame)
+            outcome.chunks += 1
+            result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+            _add(outcome, result)
+    finally:
+        _forget_batches()
     return _listed(outcome, definition)
+
+
+def _forget_batches() -> None:
+    """Drop the chunks GX's pandas engine keeps. Its batch caches hold the last chunk
+    of every asset it validated for the life of the process (measured at 100 k
+    customers: 14 frames, 165 MB, still held when the run's dbt step started); the
+    results are read already, so nothing needs them."""
+    manager = _context().data_sources.get("cx_accepted").get_execution_engine().batch_manager
+    manager.reset_batch_cache()
+    manager.batch_data_cache.clear()
 
 
 def _add(outcome: SuiteOutcome, result) -> None:

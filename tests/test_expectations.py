@@ -32,6 +32,20 @@ def test_each_accepted_row_is_validated_once(landing, load_and_gate, warehouse):
     assert delta.success and delta.rows == 1 and delta.since == first.through
 
 
+def test_no_validated_chunk_stays_in_memory(landing, load_and_gate, warehouse):
+    """GX's pandas engine would keep each asset's last chunk for the life of the
+    process (the run's dbt step then started with them still held)."""
+    from expectations.runner import _context
+
+    landing.write("tickets/tickets/day1.csv", TICKETS + "T1,2024-01-05T10:00Z,open,\n")
+    load_and_gate()
+    with connect(warehouse) as con:
+        assert validate_new_rows(con, "tickets__tickets").rows == 1
+    engine = _context().data_sources.get("cx_accepted").get_execution_engine()
+    assert engine.batch_manager.batch_data_cache == {}
+    assert engine.batch_manager.active_batch is None
+
+
 def test_a_row_breaking_the_suite_fails_until_it_is_fixed(landing, load_and_gate, warehouse):
     landing.write("tickets/tickets/day1.csv", TICKETS + "T1,2024-01-05T10:00Z,open,\n")
     load_and_gate()
