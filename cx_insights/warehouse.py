@@ -51,7 +51,7 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
 
 
 #: DuckDB's memory cap when CX_DUCKDB_MEMORY_LIMIT is not set; dbt's profile
-#: (dbt_project/profiles.yml) uses the same default.
+#: (dbt_project/profiles.yml) defaults to 1 GiB less (its Python models' frames).
 DEFAULT_MEMORY_LIMIT = "5GiB"
 
 
