@@ -34,6 +34,7 @@ import random
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -537,19 +538,24 @@ def run_postgres(project: Path, work: Path) -> int:
     return 0
 
 
-def full_refresh_rows(scenario: list[Drop], dbt: Dbt, work: Path) -> list[dict[str, list[tuple]]]:
-    """Each step's rows of every model under proof, built by a full refresh."""
+class FullRefreshFailed(Exception):
+    """A step's full refresh failed: nothing to compare with."""
+
+
+def full_refresh_rows(
+    scenario: list[Drop], dbt: Dbt, work: Path
+) -> Iterator[dict[str, list[tuple]]]:
+    """Each step's rows of every model under proof, built by a full refresh: one
+    step per `next()`, so `prove` runs it after that step's incremental run."""
     accepted = Accepted()
-    expected = []
     full = work / "full.duckdb"
     for step, drop in enumerate(scenario):
         accepted.apply(drop)
         accepted.write(full)
         if not dbt.run(full, "--full-refresh"):
-            raise SystemExit(f"step {step} ({drop.label}): the full refresh failed")
-        expected.append({model: rows(full, model) for model in MODELS})
+            raise FullRefreshFailed(f"step {step} ({drop.label}): the full refresh failed")
+        yield {model: rows(full, model) for model in MODELS}
         full.unlink()
-    return expected
 
 
 def prove(
@@ -561,6 +567,7 @@ def prove(
     """None when every step matched, else what differed first. Each step's
     incremental run is compared with a full refresh of the same project, or with
     `expected` (the unmutated project's full refreshes, for the mutants)."""
+    wanted = iter(expected) if expected is not None else full_refresh_rows(scenario, dbt, work)
     accepted = Accepted()
     incremental = work / "incremental.duckdb"
     for step, drop in enumerate(scenario):
@@ -568,15 +575,10 @@ def prove(
         accepted.write(incremental)
         if not dbt.run(incremental):
             return f"step {step} ({drop.label}): the incremental run failed"
-        if expected is None:
-            full = work / f"full_{step}.duckdb"
-            accepted.write(full)
-            if not dbt.run(full, "--full-refresh"):
-                return f"step {step} ({drop.label}): the full refresh failed"
-            want_rows = {model: rows(full, model) for model in MODELS}
-            full.unlink()
-        else:
-            want_rows = expected[step]
+        try:
+            want_rows = next(wanted)
+        except FullRefreshFailed as exc:
+            return str(exc)
         for model in MODELS:
             got, want = rows(incremental, model), want_rows[model]
             if not want:
@@ -757,7 +759,11 @@ def run_mutants(project: Path, work: Path) -> int:
     refreshes of the unmutated project, built once (half the dbt runs)."""
     expected_dir = work / "expected"
     expected_dir.mkdir()
-    expected = full_refresh_rows(DESIGNED, Dbt(project, expected_dir), expected_dir)
+    try:
+        expected = list(full_refresh_rows(DESIGNED, Dbt(project, expected_dir), expected_dir))
+    except FullRefreshFailed as exc:
+        print(f"unmutated project: {exc}")
+        return 2
     survivors = []
     for name, changes in MUTANTS.items():
         slug = "".join(c if c.isalnum() else "_" for c in name)
