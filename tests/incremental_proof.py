@@ -1,7 +1,8 @@
 """Proof of the incremental models (web sessions, touchpoint assignments, scored
-answers, the survey and web session marts): after every drop, the tables an
-incremental run leaves equal a `--full-refresh` build of the same accepted rows,
-and deliberate mutants of the incremental logic fail that comparison.
+answers, converted invoices, the survey, web session and invoice marts): after
+every drop, the tables an incremental run leaves equal a `--full-refresh` build
+of the same accepted rows, and deliberate mutants of the incremental logic fail
+that comparison.
 
 Run by tests/test_incremental_models.py in a subprocess of its own (dbt runs
 in-process here, about 1 s per invocation instead of 4 s for a new dbt):
@@ -18,8 +19,8 @@ that is also a detection).
 
 A scenario is a list of drops applied to the accepted tables the gate would
 leave: events upserted by event_id with a later `_gated_at` (the gate's update
-by key), fx rates added, tickets, responses, answers, questions and the
-framework upserted, and a complete re-gate (every row gated again, some gone).
+by key), fx rates added, tickets, responses, answers, invoices, questions and
+the framework upserted, and a complete re-gate (every row gated again, some gone).
 The designed scenario walks through each case the incremental logic has to
 handle; seeded random scenarios mix upserts from small pools so that sessions
 merge, split, change id and move between groups, and responses move and arrive
@@ -49,6 +50,8 @@ MODELS = (
     "fct_survey_answers",
     "fct_survey_responses",
     "fct_web_sessions",
+    "int_invoices_converted",
+    "fct_invoices",
 )
 
 
@@ -67,8 +70,9 @@ WRITTEN_AT = {
     "int_sessions_aggregated": "_written_at",
     "int_touchpoint_assignments_resolved": "_written_at",
     "int_answers_scored": "_written_at",
+    "int_invoices_converted": "_written_at",
 }
-SELECTION = "+fct_survey_answers +fct_survey_responses +fct_web_sessions"
+SELECTION = "+fct_survey_answers +fct_survey_responses +fct_web_sessions +fct_invoices"
 
 EVENT_COLUMNS = (
     "event_id",
@@ -83,6 +87,7 @@ EVENT_COLUMNS = (
 )
 TICKET_COLUMNS = ("ticket_id", "customer_id", "created_at", "category", "touchpoint_id")
 RESPONSE_COLUMNS = ("response_id", "survey_id", "customer_id", "touchpoint_id", "submitted_at")
+INVOICE_COLUMNS = ("invoice_id", "customer_id", "issued_at", "amount", "currency", "status")
 DAY = datetime(2026, 1, 10, 10, 0)
 
 
@@ -104,6 +109,10 @@ def answer(response_id: str, question_id: str, value: str | None, text: str | No
 def question(question_id: str, metric: str, scale: tuple[int, int] | None) -> tuple:
     low, high = scale or (None, None)
     return ("feedback__questions", (question_id, "S1", metric, None, low, high, question_id))
+
+
+def invoice(invoice_id: str, amount: str, currency: str, status: str = "paid") -> tuple:
+    return ("crm__invoices", (invoice_id, "c1", DAY, amount, currency, status))
 
 
 def rule(rule_id: str, source: str, column: str, pattern: str, touchpoint: str, priority) -> tuple:
@@ -190,12 +199,16 @@ DESIGNED = [
             # a response at a touchpoint the framework does not know yet
             response("r5", touchpoint="tp_survey"),
             answer("r5", "q_nps", "8"),
+            # a USD invoice, a credit note, an invoice in a currency without a rate yet
+            invoice("i1", "100", "USD"),
+            invoice("i2", "-20", "EUR"),
+            invoice("i3", "50", "GBP", "open"),
         ],
     ),
     Drop(
         "an earlier event renames a1's session; an answer is corrected",
         events=[event("e9", "a1", -10)],
-        rows=[answer("r1", "q_nps", "6")],
+        rows=[answer("r1", "q_nps", "6"), invoice("i2", "-25", "EUR")],
     ),
     Drop(
         "a3's only event moves to a given session; a ticket's category changes",
@@ -238,9 +251,17 @@ DESIGNED = [
             event("e6", "a2", 5, "add_to_cart", session="s1", customer="c2"),
         ],
         fx_rates=[("2026-01-01", "GBP", "1.150000000")],
-        rows=[ticket("t3", "billing"), response("r3")],
+        rows=[
+            ticket("t3", "billing"),
+            response("r3"),
+            invoice("i3", "50", "GBP"),
+            invoice("i4", "80", "USD", "open"),
+        ],
     ),
-    Drop("a complete re-gate drops an event and a response", regate_dropping=("e5", "r2")),
+    Drop(
+        "a complete re-gate drops an event, a response and an invoice",
+        regate_dropping=("e5", "r2", "i2"),
+    ),
 ]
 
 
@@ -272,12 +293,22 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
         question_id = rng.choice(["q_nps", "q_csat", "q_ces"])
         return answer(response_id, question_id, str(rng.randint(1, 5)))
 
+    def random_invoice() -> tuple:
+        currency = rng.choice(["EUR", "USD", "GBP"])
+        status = rng.choice(["paid", "paid", "open", "void"])
+        return invoice(rng.choice(["i1", "i2", "i3"]), str(rng.randint(-20, 90)), currency, status)
+
     drops = [
         Drop(
             f"seed {seed}: first build",
             events=[random_event() for _ in range(6)],
             fx_rates=[("2026-01-01", "USD", "0.800000000")],
-            rows=[*FRAMEWORK, response("r1"), *(random_feedback() for _ in range(4))],
+            rows=[
+                *FRAMEWORK,
+                response("r1"),
+                *(random_feedback() for _ in range(4)),
+                random_invoice(),
+            ],
         )
     ]
     for step in range(1, steps):
@@ -286,6 +317,8 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
             events=[random_event() for _ in range(rng.randint(1, 4))],
             rows=[random_feedback() for _ in range(rng.randint(0, 3))],
         )
+        if rng.random() < 0.4:
+            drop.rows.append(random_invoice())
         if rng.random() < 0.2:
             scale = rng.choice([(1, 5), (0, 10)])
             drop.rows.append(question(rng.choice(["q_csat", "q_ces"]), "csat", scale))
@@ -301,6 +334,7 @@ TABLES: dict[str, tuple[tuple[str, ...], int]] = {
     "web__events": (EVENT_COLUMNS, 1),
     "framework__fx_rates": (("rate_date", "currency", "rate_to_reporting"), 2),
     "tickets__tickets": (TICKET_COLUMNS, 1),
+    "crm__invoices": (INVOICE_COLUMNS, 1),
     "feedback__responses": (RESPONSE_COLUMNS, 1),
     "feedback__answers": (("response_id", "question_id", "value_number", "value_text"), 2),
     "feedback__questions": (
@@ -601,6 +635,8 @@ ANSWERS = "models/intermediate/feedback/int_answers_scored.sql"
 ANSWERS_MART = "models/marts/experience/fct_survey_answers.sql"
 RESPONSES_MART = "models/marts/experience/fct_survey_responses.sql"
 SESSIONS_MART = "models/marts/experience/fct_web_sessions.sql"
+INVOICES = "models/intermediate/finance/int_invoices_converted.sql"
+INVOICES_MART = "models/marts/finance/fct_invoices.sql"
 
 #: Deliberate mistakes in the incremental logic, each a textual change of one
 #: model (file, text, replacement). Every one must fail the designed scenario.
@@ -682,6 +718,32 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
             "        \"{{ delete_rows_missing_from(ref('int_sessions_aggregated'), "
             "'session_id') }}\",\n",
             "",
+        )
+    ],
+    "invoices keep the invoices that no longer exist": [
+        (
+            INVOICES,
+            "    post_hook=\"{{ delete_rows_missing_from(ref('stg_crm__invoices'), "
+            "'invoice_id') }}\",\n",
+            "",
+        )
+    ],
+    "invoices ignore a change of fx rates": [
+        (INVOICES, "        or stored_state.fx_rates_digest <> fx_rates_digest.digest\n", ""),
+    ],
+    "invoices mart keeps the invoices that no longer exist": [
+        (
+            INVOICES_MART,
+            "        \"{{ delete_rows_missing_from(ref('int_invoices_converted'), "
+            "'invoice_id') }}\",\n",
+            "",
+        )
+    ],
+    "invoices mart takes the invoices gated, not written, after its watermark": [
+        (
+            INVOICES_MART,
+            "    where _written_at > {{ watermark }}",
+            "    where _invoice_gated_at > {{ watermark }}",
         )
     ],
     "sessionisation stamps rewritten rows with their gated time": [
