@@ -1,8 +1,8 @@
 """Proof of the incremental models (web sessions, touchpoint assignments, scored
-answers, converted invoices, the survey, web session and invoice marts): after
-every drop, the tables an incremental run leaves equal a `--full-refresh` build
-of the same accepted rows, and deliberate mutants of the incremental logic fail
-that comparison.
+answers, converted invoices, the customer-months, the survey, web session,
+invoice, customer-month and MRR movement marts): after every drop, the tables
+an incremental run leaves equal a `--full-refresh` build of the same accepted
+rows, and deliberate mutants of the incremental logic fail that comparison.
 
 Run by tests/test_incremental_models.py in a subprocess of its own (dbt runs
 in-process here, about 1 s per invocation instead of 4 s for a new dbt):
@@ -19,8 +19,9 @@ that is also a detection).
 
 A scenario is a list of drops applied to the accepted tables the gate would
 leave: events upserted by event_id with a later `_gated_at` (the gate's update
-by key), fx rates added, tickets, responses, answers, invoices, questions and
-the framework upserted, and a complete re-gate (every row gated again, some gone).
+by key), fx rates added, customers, subscriptions, invoices, tickets,
+responses, answers, questions and the framework upserted, and a complete
+re-gate (every row gated again, some gone).
 The designed scenario walks through each case the incremental logic has to
 handle; seeded random scenarios mix upserts from small pools so that sessions
 merge, split, change id and move between groups, and responses move and arrive
@@ -52,6 +53,9 @@ MODELS = (
     "fct_web_sessions",
     "int_invoices_converted",
     "fct_invoices",
+    "int_customer_months_evaluated",
+    "fct_customer_months",
+    "fct_mrr_movements",
 )
 
 
@@ -72,7 +76,9 @@ WRITTEN_AT = {
     "int_answers_scored": "_written_at",
     "int_invoices_converted": "_written_at",
 }
-SELECTION = "+fct_survey_answers +fct_survey_responses +fct_web_sessions +fct_invoices"
+SELECTION = (
+    "+fct_survey_answers +fct_survey_responses +fct_web_sessions +fct_invoices +fct_mrr_movements"
+)
 
 EVENT_COLUMNS = (
     "event_id",
@@ -88,11 +94,23 @@ EVENT_COLUMNS = (
 TICKET_COLUMNS = ("ticket_id", "customer_id", "created_at", "category", "touchpoint_id")
 RESPONSE_COLUMNS = ("response_id", "survey_id", "customer_id", "touchpoint_id", "submitted_at")
 INVOICE_COLUMNS = ("invoice_id", "customer_id", "issued_at", "amount", "currency", "status")
+CUSTOMER_COLUMNS = ("customer_id", "signed_up_at", "segment")
+SUBSCRIPTION_COLUMNS = (
+    "subscription_id",
+    "customer_id",
+    "plan",
+    "mrr",
+    "currency",
+    "started_at",
+    "ended_at",
+)
 DAY = datetime(2026, 1, 10, 10, 0)
 
 
-def ticket(ticket_id: str, category: str | None, touchpoint: str | None = None) -> tuple:
-    return ("tickets__tickets", (ticket_id, "c1", DAY, category, touchpoint))
+def ticket(
+    ticket_id: str, category: str | None, touchpoint: str | None = None, *, customer: str = "c1"
+) -> tuple:
+    return ("tickets__tickets", (ticket_id, customer, DAY, category, touchpoint))
 
 
 def response(
@@ -111,8 +129,29 @@ def question(question_id: str, metric: str, scale: tuple[int, int] | None) -> tu
     return ("feedback__questions", (question_id, "S1", metric, None, low, high, question_id))
 
 
-def invoice(invoice_id: str, amount: str, currency: str, status: str = "paid") -> tuple:
-    return ("crm__invoices", (invoice_id, "c1", DAY, amount, currency, status))
+def invoice(
+    invoice_id: str, amount: str, currency: str, status: str = "paid", *, customer: str = "c1"
+) -> tuple:
+    return ("crm__invoices", (invoice_id, customer, DAY, amount, currency, status))
+
+
+def customer(customer_id: str, segment: str | None, *, days: int = -90) -> tuple:
+    return ("crm__customers", (customer_id, DAY + timedelta(days=days), segment))
+
+
+def subscription(
+    subscription_id: str,
+    customer_id: str,
+    mrr: str,
+    currency: str,
+    started: int,
+    ended: int | None = None,
+) -> tuple:
+    """A subscription started `started` days after DAY (negative: before), ended
+    `ended` days after DAY (None: still active)."""
+    end = None if ended is None else DAY + timedelta(days=ended)
+    row = (subscription_id, customer_id, "basic", mrr, currency, DAY + timedelta(days=started), end)
+    return ("crm__subscriptions", row)
 
 
 def rule(rule_id: str, source: str, column: str, pattern: str, touchpoint: str, priority) -> tuple:
@@ -203,12 +242,24 @@ DESIGNED = [
             invoice("i1", "100", "USD"),
             invoice("i2", "-20", "EUR"),
             invoice("i3", "50", "GBP", "open"),
+            customer("c1", "smb"),
+            customer("c2", "consumer"),
+            customer("c3", "enterprise"),
+            # c1 held since December; c2 churned in January; c3 since late December
+            subscription("sub1", "c1", "10", "USD", -40),
+            subscription("sub2", "c2", "20", "EUR", -70, -5),
+            subscription("sub4", "c3", "30", "EUR", -20),
         ],
     ),
     Drop(
         "an earlier event renames a1's session; an answer is corrected",
         events=[event("e9", "a1", -10)],
-        rows=[answer("r1", "q_nps", "6"), invoice("i2", "-25", "EUR")],
+        rows=[
+            answer("r1", "q_nps", "6"),
+            invoice("i2", "-25", "EUR"),
+            # c2 comes back (a reactivation) with a second subscription
+            subscription("sub3", "c2", "15", "EUR", -2),
+        ],
     ),
     Drop(
         "a3's only event moves to a given session; a ticket's category changes",
@@ -220,11 +271,13 @@ DESIGNED = [
         rows=[response("r4", customer="c2"), response("r1", touchpoint="tp_home", days=40)],
     ),
     Drop(
-        "a question's scale changes and a new question is answered",
+        "a question's scale changes, a new question is answered, an NPS score is corrected",
         rows=[
             question("q_csat", "csat", (0, 10)),
             question("q_ces2", "ces", (1, 7)),
             answer("r2", "q_ces2", "7"),
+            # c1's latest NPS in January turns detractor: February's category at start
+            answer("r5", "q_nps", "3"),
         ],
     ),
     Drop(
@@ -232,6 +285,16 @@ DESIGNED = [
         events=[event("e3", "a1", 45, session="s2")],
     ),
     Drop("nothing new"),
+    Drop(
+        "subscriptions, a ticket and an invoice move (c3 is left with none); a segment changes",
+        rows=[
+            subscription("sub1", "c2", "10", "USD", -40),
+            subscription("sub4", "c1", "30", "EUR", -20),
+            ticket("t1", "billing-refund", customer="c2"),
+            invoice("i1", "100", "USD", customer="c2"),
+            customer("c1", "enterprise"),
+        ],
+    ),
     Drop(
         "a new touchpoint and a rule for the home page that wins; r5's touchpoint arrives",
         rows=[
@@ -259,8 +322,8 @@ DESIGNED = [
         ],
     ),
     Drop(
-        "a complete re-gate drops an event, a response and an invoice",
-        regate_dropping=("e5", "r2", "i2"),
+        "a complete re-gate drops an event, a response, an invoice and a subscription",
+        regate_dropping=("e5", "r2", "i2", "sub3"),
     ),
 ]
 
@@ -296,7 +359,23 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
     def random_invoice() -> tuple:
         currency = rng.choice(["EUR", "USD", "GBP"])
         status = rng.choice(["paid", "paid", "open", "void"])
-        return invoice(rng.choice(["i1", "i2", "i3"]), str(rng.randint(-20, 90)), currency, status)
+        amount = str(rng.randint(-20, 90))
+        owner = rng.choice(["c1", "c2"])
+        return invoice(rng.choice(["i1", "i2", "i3"]), amount, currency, status, customer=owner)
+
+    def random_crm() -> tuple:
+        if rng.random() < 0.3:
+            return customer(rng.choice(["c1", "c2"]), rng.choice(["smb", "consumer", None]))
+        started = rng.choice([-70, -40, -10, 5, 30])
+        ended = rng.choice([None, None, started + 3, started + 25, started + 60])
+        return subscription(
+            rng.choice(["sub1", "sub2"]),
+            rng.choice(["c1", "c2"]),
+            str(rng.randint(1, 30)),
+            rng.choice(["EUR", "USD"]),
+            started,
+            ended,
+        )
 
     drops = [
         Drop(
@@ -306,8 +385,12 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
             rows=[
                 *FRAMEWORK,
                 response("r1"),
+                answer("r1", "q_nps", "7"),
                 *(random_feedback() for _ in range(4)),
                 random_invoice(),
+                # a subscription every step keeps: the MRR models are never empty
+                subscription("sub0", "c1", "12", "EUR", -100),
+                random_crm(),
             ],
         )
     ]
@@ -319,6 +402,8 @@ def random_scenario(seed: int, steps: int = 5) -> list[Drop]:
         )
         if rng.random() < 0.4:
             drop.rows.append(random_invoice())
+        if rng.random() < 0.5:
+            drop.rows.append(random_crm())
         if rng.random() < 0.2:
             scale = rng.choice([(1, 5), (0, 10)])
             drop.rows.append(question(rng.choice(["q_csat", "q_ces"]), "csat", scale))
@@ -335,6 +420,8 @@ TABLES: dict[str, tuple[tuple[str, ...], int]] = {
     "framework__fx_rates": (("rate_date", "currency", "rate_to_reporting"), 2),
     "tickets__tickets": (TICKET_COLUMNS, 1),
     "crm__invoices": (INVOICE_COLUMNS, 1),
+    "crm__customers": (CUSTOMER_COLUMNS, 1),
+    "crm__subscriptions": (SUBSCRIPTION_COLUMNS, 1),
     "feedback__responses": (RESPONSE_COLUMNS, 1),
     "feedback__answers": (("response_id", "question_id", "value_number", "value_text"), 2),
     "feedback__questions": (
@@ -637,6 +724,8 @@ RESPONSES_MART = "models/marts/experience/fct_survey_responses.sql"
 SESSIONS_MART = "models/marts/experience/fct_web_sessions.sql"
 INVOICES = "models/intermediate/finance/int_invoices_converted.sql"
 INVOICES_MART = "models/marts/finance/fct_invoices.sql"
+CUSTOMER_DIGESTS = "macros/incremental/customer_digests.sql"
+MRR_MART = "models/marts/finance/fct_mrr_movements.sql"
 
 #: Deliberate mistakes in the incremental logic, each a textual change of one
 #: model (file, text, replacement). Every one must fail the designed scenario.
@@ -746,6 +835,36 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
             "    where _invoice_gated_at > {{ watermark }}",
         )
     ],
+    "customer digests keep the stored rows of recomputed customers": [
+        (
+            CUSTOMER_DIGESTS,
+            "        delete from {{ this }} where customer_id in "
+            "(select customer_id from {{ touched }});\n",
+            "",
+        )
+    ],
+    "customer digests forget the customers whose inputs are gone": [
+        (
+            CUSTOMER_DIGESTS,
+            "        full outer join {{ stored }} as stored_digests\n",
+            "        left join {{ stored }} as stored_digests\n",
+        )
+    ],
+    "customer digests ignore the months spine and the fx rates": [
+        (
+            CUSTOMER_DIGESTS,
+            "sum(customer_rows.row_hash) + max(shared_digest.digest) as digest",
+            "sum(customer_rows.row_hash) as digest",
+        )
+    ],
+    "MRR movements ignore the monthly NPS categories": [
+        (
+            MRR_MART,
+            "            ('nps_month', ref('fct_customer_months'), "
+            "['month_start_date', 'latest_nps_category']),\n",
+            "",
+        )
+    ],
     "sessionisation stamps rewritten rows with their gated time": [
         (SESSIONISED, "{{ run_marker() }} as _sessionised_at", "_gated_at as _sessionised_at"),
     ],
@@ -815,7 +934,7 @@ def mutate(project: Path, into: Path, changes: list[tuple[str, str, str]]) -> Pa
     return into
 
 
-def run_mutants(project: Path, work: Path) -> int:
+def run_mutants(project: Path, work: Path, only: str = "") -> int:
     """0 when the designed scenario catches every mutant. A mutant changes the
     incremental logic only, so its incremental runs are compared with the full
     refreshes of the unmutated project, built once (half the dbt runs)."""
@@ -828,6 +947,8 @@ def run_mutants(project: Path, work: Path) -> int:
         return 2
     survivors = []
     for name, changes in MUTANTS.items():
+        if only not in name:
+            continue
         slug = "".join(c if c.isalnum() else "_" for c in name)
         mutant_dir = work / slug
         mutant_dir.mkdir()
@@ -858,6 +979,9 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: every mutant must fail the designed scenario",
     )
     parser.add_argument(
+        "--only", default="", help="with --mutants: only the mutants whose name contains this"
+    )
+    parser.add_argument(
         "--postgres", action="store_true", help="instead: the designed scenario on PostgreSQL"
     )
     parser.add_argument(
@@ -874,7 +998,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cx-incremental-proof-") as tmp:
         work = Path(tmp)
         if args.mutants:
-            return run_mutants(project, work)
+            return run_mutants(project, work, args.only)
         if args.postgres:
             return run_postgres(project, work)
         if args.key_tests:

@@ -1,7 +1,8 @@
 """The incremental models (web sessions, touchpoint assignments, scored answers,
-converted invoices, the survey, web session and invoice marts) equal a full
-refresh after every drop, and the proof is not vacuous: deliberate mutants of
-their incremental logic fail it.
+converted invoices, customer-months, the survey, web session, invoice,
+customer-month and MRR movement marts) equal a full refresh after every drop,
+and the proof is not vacuous: deliberate mutants of their incremental logic
+fail it.
 
 Both run tests/incremental_proof.py in a subprocess (dbt in-process there,
 without touching this process's dbt or DuckDB state).
@@ -34,7 +35,7 @@ def _proof(*args: str) -> subprocess.CompletedProcess:
 def test_incremental_runs_equal_a_full_refresh_after_every_drop():
     done = _proof("--seeds", "1")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    assert "designed scenario: 11 steps, incremental == full refresh" in done.stdout
+    assert "designed scenario: 12 steps, incremental == full refresh" in done.stdout
     assert "random 0 scenario: 5 steps, incremental == full refresh" in done.stdout
 
 
@@ -42,7 +43,7 @@ def test_incremental_runs_equal_a_full_refresh_after_every_drop():
 def test_incremental_runs_equal_a_full_refresh_on_postgresql():
     done = _proof("--postgres")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    assert "designed scenario on postgres: 11 steps, incremental == full refresh" in done.stdout
+    assert "designed scenario on postgres: 12 steps, incremental == full refresh" in done.stdout
 
 
 @pytest.mark.slow  # about 5 minutes: each mutant is a copy of the dbt project
@@ -50,7 +51,7 @@ def test_every_mutant_of_the_incremental_logic_is_caught():
     done = _proof("--mutants")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     caught = [line for line in done.stdout.splitlines() if line.startswith("mutant caught: ")]
-    assert len(caught) == len(MUTANTS) == 19, done.stdout[-4000:]
+    assert len(caught) == len(MUTANTS) == 23, done.stdout[-4000:]
 
 
 @pytest.mark.slow  # half a minute: dbt test twice per planted row

@@ -7,14 +7,45 @@
 -- month_start)). MRR converts with the latest rate on or before the
 -- instant's date; revenue is paid invoices (credit notes included) in the
 -- reporting currency, in the month of issued_at.
+--
+-- Incremental by customer (macros/incremental/customer_digests.sql): a run
+-- recomputes the customers whose subscriptions or invoices changed in any way
+-- (every customer when the months spine or the fx rates change). On Spark a
+-- table rebuilt whole. Proof: tests/test_incremental_models.py.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ customer_digests_before(
+        [
+            ('subscription', ref('stg_crm__subscriptions'),
+                ['subscription_id', 'currency', 'mrr', 'started_at', 'ended_at']),
+            ('invoice', ref('int_invoices_converted'),
+                ['invoice_id', 'is_paid', 'issued_month_start_date', 'amount_reporting']),
+        ],
+        [
+            ('month', ref('int_months_spanned'), ['month_start_date']),
+            ('fx_rate', ref('int_fx_rates_spanned'),
+                ['currency', 'valid_from_date', 'valid_to_date', 'rate_to_reporting']),
+        ],
+    ) }}",
+    post_hook="{{ customer_digests_after() }}",
+) }}
+
 with
 
 subscriptions as (
     select * from {{ ref('stg_crm__subscriptions') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 invoices as (
     select * from {{ ref('int_invoices_converted') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 months as (

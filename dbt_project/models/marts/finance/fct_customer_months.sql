@@ -1,10 +1,40 @@
 -- One row per customer and month, from the customer's first month (sign-up
 -- or first activity, whichever is earlier, but not before the first month of
 -- the spine) to the last month of the spine.
+--
+-- Incremental by customer (macros/incremental/customer_digests.sql): a run
+-- recomputes the customers whose CRM row, customer-months, tickets, web
+-- sessions or survey answers changed in any way, including the customer a
+-- ticket, session or response moved away from (every customer when the
+-- months spine changes). On Spark a table rebuilt whole.
+-- Proof: tests/test_incremental_models.py.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ customer_digests_before(
+        [
+            ('customer', ref('dim_customer'), ['segment', 'signed_up_at']),
+            ('customer_month', ref('int_customer_months_evaluated'), ['month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month', 'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count']),
+            ('ticket', ref('stg_tickets__tickets'), ['ticket_id', 'created_at']),
+            ('session', ref('int_sessions_aggregated'), ['session_id', 'started_at']),
+            ('answer', ref('int_answers_scored'), [
+                'response_id', 'question_id', 'submitted_at', 'submitted_month_start_date',
+                'value_number', 'nps_category',
+            ]),
+        ],
+        [('month', ref('int_months_spanned'), ['month_start_date'])],
+    ) }}",
+    post_hook="{{ customer_digests_after() }}",
+) }}
+
 with
 
 customers as (
     select * from {{ ref('dim_customer') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 months as (
@@ -13,18 +43,30 @@ months as (
 
 customer_months as (
     select * from {{ ref('int_customer_months_evaluated') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 tickets as (
     select * from {{ ref('stg_tickets__tickets') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 sessions as (
     select * from {{ ref('int_sessions_aggregated') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 answers as (
     select * from {{ ref('int_answers_scored') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 customer_ticket_months as (

@@ -8,10 +8,40 @@
 -- month: mrr_start + new + expansion - contraction - churned + reactivation
 -- + fx_revaluation = mrr_end, and the company sums are kpi_monthly's
 -- mrr_start and mrr_end.
+--
+-- Incremental by customer (macros/incremental/customer_digests.sql): a run
+-- recomputes the customers whose subscriptions, customer-months, CRM segment
+-- or monthly NPS categories changed in any way (every customer when the months
+-- spine or the fx rates change). On Spark a table rebuilt whole.
+-- Proof: tests/test_incremental_models.py.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ customer_digests_before(
+        [
+            ('subscription', ref('stg_crm__subscriptions'),
+                ['subscription_id', 'currency', 'mrr', 'started_at', 'ended_at']),
+            ('customer_month', ref('int_customer_months_evaluated'), ['month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month', 'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count']),
+            ('customer', ref('stg_crm__customers'), ['segment']),
+            ('nps_month', ref('fct_customer_months'), ['month_start_date', 'latest_nps_category']),
+        ],
+        [
+            ('month', ref('int_months_spanned'), ['month_start_date']),
+            ('fx_rate', ref('int_fx_rates_spanned'),
+                ['currency', 'valid_from_date', 'valid_to_date', 'rate_to_reporting']),
+        ],
+    ) }}",
+    post_hook="{{ customer_digests_after() }}",
+) }}
+
 with
 
 subscriptions as (
     select * from {{ ref('stg_crm__subscriptions') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 months as (
@@ -24,14 +54,23 @@ fx_rates as (
 
 evaluated_months as (
     select * from {{ ref('int_customer_months_evaluated') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 customers as (
     select * from {{ ref('stg_crm__customers') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 customer_months as (
     select * from {{ ref('fct_customer_months') }}
+    {%- if is_incremental() %}
+    where customer_id in ({{ touched_customers() }})
+    {%- endif %}
 ),
 
 -- subscriptions active at both instants of a month, in a currency other than the reporting one
