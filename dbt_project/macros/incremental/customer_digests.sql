@@ -14,7 +14,7 @@
     and `_written_at` cannot tell (they carry the new owner only).
 
     The hooks, around the model's own SQL (in the model's transaction):
-    * pre-hook `customer_digests_before(inputs)`: every customer's digest now,
+    * pre-hook `customer_digests_before(inputs, shared)`: every customer's digest now,
       into `intermediate._customer_digests_<model>__new`; on an incremental
       run, the customers whose digest differs from the stored one (new, gone,
       changed) into `..._touched`, and their stored rows deleted. The model's
