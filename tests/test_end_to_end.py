@@ -224,9 +224,9 @@ def test_second_run_changes_nothing(sample_build, tmp_path_factory):
     assert "where _gated_at >= cast(" in compiled.read_text()
     # The incremental models' key tests read the keys written since then (none).
     key_tests = [p.read_text() for p in target.rglob("unique_keys_written_since_test*.sql")]
-    assert len(key_tests) == 4
+    assert len(key_tests) == 5
     assert sum("where _sessionised_at > cast(" in sql for sql in key_tests) == 1
-    assert sum("where _written_at > cast(" in sql for sql in key_tests) == 3
+    assert sum("where _written_at > cast(" in sql for sql in key_tests) == 4
 
 
 def test_missing_required_column_blocks_the_models(tmp_path):
