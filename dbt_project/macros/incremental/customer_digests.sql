@@ -104,6 +104,28 @@
     group by customer_rows.customer_id
 {%- endmacro %}
 
+{#- The digest inputs more than one of these models reads, defined once. -#}
+{% macro subscriptions_digest_input() -%}
+    {{ return(('subscription', ref('stg_crm__subscriptions'),
+        ['subscription_id', 'currency', 'mrr', 'started_at', 'ended_at'])) }}
+{%- endmacro %}
+
+{% macro customer_months_digest_input() -%}
+    {{ return(('customer_month', ref('int_customer_months_evaluated'), [
+        'month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month',
+        'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count',
+    ])) }}
+{%- endmacro %}
+
+{% macro months_digest_input() -%}
+    {{ return(('month', ref('int_months_spanned'), ['month_start_date'])) }}
+{%- endmacro %}
+
+{% macro fx_rates_digest_input() -%}
+    {{ return(('fx_rate', ref('int_fx_rates_spanned'),
+        ['currency', 'valid_from_date', 'valid_to_date', 'rate_to_reporting'])) }}
+{%- endmacro %}
+
 {% macro customer_digests_before(inputs, shared) -%}
     {%- if execute and model.config.materialized == 'incremental' and target.type != 'spark' -%}
         {%- set stored = customer_digests_relation() -%}

@@ -18,16 +18,11 @@
     on_schema_change='sync_all_columns',
     pre_hook="{{ customer_digests_before(
         [
-            ('subscription', ref('stg_crm__subscriptions'),
-                ['subscription_id', 'currency', 'mrr', 'started_at', 'ended_at']),
+            subscriptions_digest_input(),
             ('invoice', ref('int_invoices_converted'),
                 ['invoice_id', 'is_paid', 'issued_month_start_date', 'amount_reporting']),
         ],
-        [
-            ('month', ref('int_months_spanned'), ['month_start_date']),
-            ('fx_rate', ref('int_fx_rates_spanned'),
-                ['currency', 'valid_from_date', 'valid_to_date', 'rate_to_reporting']),
-        ],
+        [months_digest_input(), fx_rates_digest_input()],
     ) }}",
     post_hook="{{ customer_digests_after() }}",
 ) }}

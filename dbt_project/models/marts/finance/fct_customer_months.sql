@@ -15,7 +15,7 @@
     pre_hook="{{ customer_digests_before(
         [
             ('customer', ref('dim_customer'), ['segment', 'signed_up_at']),
-            ('customer_month', ref('int_customer_months_evaluated'), ['month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month', 'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count']),
+            customer_months_digest_input(),
             ('ticket', ref('stg_tickets__tickets'), ['ticket_id', 'created_at']),
             ('session', ref('int_sessions_aggregated'), ['session_id', 'started_at']),
             ('answer', ref('int_answers_scored'), [
@@ -23,7 +23,7 @@
                 'value_number', 'nps_category',
             ]),
         ],
-        [('month', ref('int_months_spanned'), ['month_start_date'])],
+        [months_digest_input()],
     ) }}",
     post_hook="{{ customer_digests_after() }}",
 ) }}

@@ -20,17 +20,12 @@
     on_schema_change='append_new_columns',
     pre_hook="{{ customer_digests_before(
         [
-            ('subscription', ref('stg_crm__subscriptions'),
-                ['subscription_id', 'currency', 'mrr', 'started_at', 'ended_at']),
-            ('customer_month', ref('int_customer_months_evaluated'), ['month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month', 'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count']),
+            subscriptions_digest_input(),
+            customer_months_digest_input(),
             ('customer', ref('stg_crm__customers'), ['segment']),
             ('nps_month', ref('fct_customer_months'), ['month_start_date', 'latest_nps_category']),
         ],
-        [
-            ('month', ref('int_months_spanned'), ['month_start_date']),
-            ('fx_rate', ref('int_fx_rates_spanned'),
-                ['currency', 'valid_from_date', 'valid_to_date', 'rate_to_reporting']),
-        ],
+        [months_digest_input(), fx_rates_digest_input()],
     ) }}",
     post_hook="{{ customer_digests_after() }}",
 ) }}
