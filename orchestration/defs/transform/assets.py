@@ -7,10 +7,12 @@ keys models by schema and name (`marts/kpi_monthly`). dbt tests become asset
 checks.
 """
 
+import json
 import os
 import signal
 import subprocess
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -65,6 +67,27 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
+#: DuckDB's error when a query needs more than its memory_limit and cannot spill.
+OUT_OF_MEMORY = "Out of Memory Error"
+
+
+def memory_retry_selection(run_results: Path) -> list[str]:
+    """The dbt nodes to build again, one at a time, after an invocation whose only
+    errors were DuckDB running out of its memory limit: those nodes and the ones dbt
+    skipped for them. Empty when nothing failed, when anything failed for another
+    reason (a failing test, a SQL error: building again would not help), or when
+    there are no results to read."""
+    if not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text()).get("results", [])
+    failed = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]
+    if not failed or any(OUT_OF_MEMORY not in (r.get("message") or "") for r in failed):
+        return []
+    again = failed + [r for r in results if r.get("status") == "skipped"]
+    # unique_id is `<resource type>.<package>.<name>[.<hash>]`: dbt selects by name.
+    return sorted({r["unique_id"].split(".")[2] for r in again})
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
     """Interrupt a still-running process (as Ctrl-C would), kill it after `timeout`
     seconds, and wait for it to exit."""
@@ -105,9 +128,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # dbt's unit tests pin the logic on hand-written rows: they belong to CI
         # (`make unit`, tests/test_dbt_unit.py), not to every production build,
         # where they cost about 0.6 s each whatever the data.
-        invocation = dbt.cli(
-            ["build", "--exclude-resource-type", "unit_test"], context=context, target_path=target
-        )
+        build = ["build", "--exclude-resource-type", "unit_test"]
+        invocation = dbt.cli(build, context=context, target_path=target, raise_on_error=False)
         try:
             yield from invocation.stream()
         finally:
@@ -116,5 +138,39 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             # file: the next stage would then fail on DuckDB's lock and hide the
             # real error. Stop it and wait for it before the step ends.
             stop_process(invocation.process)
+        error = invocation.get_error()
+        if error is None:
+            return
+        # Two large models side by side can need more than DuckDB's memory limit
+        # together though each fits alone (measured: a daily drop at 1 M customers,
+        # the session and answer aggregates, 4 GiB). Build what failed for memory,
+        # and what was skipped for it, again in a new dbt process (an empty buffer
+        # pool) one node at a time; any other failure stops the step as before.
+        again = memory_retry_selection(target / "run_results.json")
+        if not again:
+            raise error
+        context.log.warning(
+            f"dbt: {len(again)} node(s) failed for DuckDB's memory limit or were skipped "
+            "for one that did; building them again one at a time: " + " ".join(again)
+        )
+        retry = dbt.cli(
+            [*build, "--threads", "1", "--select", " ".join(again)],
+            manifest=invocation.manifest,
+            dagster_dbt_translator=translator,
+            target_path=target / "memory_retry",
+        )
+        try:
+            # Without `context` dbt.cli adds no selection of its own (it would widen
+            # this one to the whole run); the events still become this step's outputs.
+            for event in retry.stream_raw_events():
+                yield from event.to_default_asset_events(
+                    manifest=retry.manifest,
+                    dagster_dbt_translator=translator,
+                    context=context,
+                    target_path=retry.target_path,
+                    project=project,
+                )
+        finally:
+            stop_process(retry.process)
 
     return cx_dbt_models
