@@ -8,6 +8,15 @@ and `os.replace`s it onto `Settings.published`. A reader that opened the old
 file keeps reading it (the replaced inode lives until its last descriptor
 closes), a new connection sees the new build, and no one ever sees half of one.
 `raw`, `quarantine` (PII) and `staging` are not copied.
+
+The new file starts as a byte copy of the published one (a sequential file copy,
+seconds at a million customers, where rewriting every mart through DuckDB took
+77 s), and each mart in it is then brought to the working warehouse's rows: the
+rows whose 64-bit hash occurs a different number of times on the two sides are
+deleted from it and inserted again from the warehouse, so rows added, changed,
+gone or duplicated all reconcile, and a mart with no change is left as it is. A
+mart whose columns differ, a new one, or one where most rows changed is copied
+whole; a published file that cannot be read is replaced by a full copy.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,7 +116,7 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
         if settings.target != "duckdb":
             _write_marts_from_target(settings, tmp, run_id)
         else:
-            _write_marts_copy(settings.warehouse, tmp, run_id)
+            _write_marts_copy(settings.warehouse, tmp, run_id, previous=target)
         _fsync(tmp)
         os.replace(tmp, target)
         _fsync(target.parent)
@@ -117,7 +127,29 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
     return target
 
 
-def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None) -> None:
+def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None, previous: Path) -> None:
+    """The working warehouse's marts into `tmp`: the previous published file updated
+    where it differs, or, when there is none or it cannot be read, copied whole."""
+    if previous.exists():
+        shutil.copyfile(previous, tmp)
+        try:
+            _write_marts(warehouse, tmp, run_id, update=True)
+            return
+        except duckdb.Error:
+            # Not a DuckDB file this library reads (damaged, written by another
+            # version): the full copy below does not need it.
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+    _write_marts(warehouse, tmp, run_id, update=False)
+
+
+#: A mart where at least this share of the rows changed is copied whole: cheaper
+#: than deleting and inserting most of it, and the file keeps no deleted rows.
+REWRITE_SHARE = 0.5
+
+
+def _write_marts(warehouse: Path, tmp: Path, run_id: str | None, update: bool) -> None:
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"set memory_limit = {sql_literal(memory_limit())}")
@@ -126,16 +158,69 @@ def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None) -> None:
         tables = mart_tables(con, "work")
         if not tables:
             raise RuntimeError(f"{warehouse} has no marts to publish")
-        con.execute(f"create schema pub.{MARTS_SCHEMA}")
+        con.execute(f"create schema if not exists pub.{MARTS_SCHEMA}")
+        published = set(mart_tables(con, "pub")) if update else set()
+        for gone in sorted(published - set(tables)):
+            con.execute(f"drop table pub.{MARTS_SCHEMA}.{quote_ident(gone)}")
+        con.execute(f"drop table if exists pub.{MARTS_SCHEMA}.{BUILD_TABLE}")
         counts = []
         for table in tables:
             name = f"{MARTS_SCHEMA}.{quote_ident(table)}"
-            con.execute(f"create table pub.{name} as select * from work.{name}")
+            columns = _columns(con, "work", table)
+            same = table in published and _columns(con, "pub", table) == columns
+            if not (same and _update_table(con, name, [c for c, _ in columns])):
+                _copy_table(con, name)
             counts.append((table, con.execute(f"select count(*) from pub.{name}").fetchone()[0]))
         _write_build_table(con, "pub", counts, run_id)
         con.execute("checkpoint pub")
         con.execute("detach pub")
         con.execute("detach work")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        """
+        select column_name, data_type from information_schema.columns
+        where table_catalog = ? and table_schema = ? and table_name = ?
+        order by ordinal_position
+        """,
+        [database, MARTS_SCHEMA, table],
+    ).fetchall()
+
+
+def _copy_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute(f"drop table if exists pub.{name}")
+    con.execute(f"create table pub.{name} as select * from work.{name}")
+
+
+def _update_table(con: duckdb.DuckDBPyConnection, name: str, columns: list[str]) -> bool:
+    """Bring pub's copy of a mart to work's rows by deleting and inserting the rows
+    whose hash occurs a different number of times in the two (a multiset difference:
+    duplicates count). False, with nothing changed, when most rows differ."""
+    row_hash = f"hash({', '.join(quote_ident(c) for c in columns)})"
+    con.execute(
+        f"""
+        create or replace temp table _changed_rows as
+        select row_hash
+        from (
+            select {row_hash} as row_hash, 1 as side from work.{name}
+            union all
+            select {row_hash} as row_hash, -1 as side from pub.{name}
+        )
+        group by row_hash
+        having sum(side) <> 0
+        """
+    )
+    changed = con.execute("select count(*) from _changed_rows").fetchone()[0]
+    if changed:
+        rows = con.execute(f"select count(*) from work.{name}").fetchone()[0]
+        if changed >= REWRITE_SHARE * max(rows, 1):
+            return False
+        in_changed = f"{row_hash} in (select row_hash from _changed_rows)"
+        con.execute(f"delete from pub.{name} where {in_changed}")
+        con.execute(f"insert into pub.{name} select * from work.{name} where {in_changed}")
+    con.execute("drop table _changed_rows")
+    return True
 
 
 def _write_marts_from_target(settings: Settings, tmp: Path, run_id: str | None) -> None:
