@@ -211,3 +211,18 @@
         cast({{ relation }}.ci_high as {{ type_double() }}) as ci_high,
         {{ relation }}.sample_size < {{ var('low_sample_n') }} as is_low_sample
 {%- endmacro %}
+
+{#- A sum of counts that were summed once already (the second stage of a two-stage
+    aggregation), as the type one stage gives: PostgreSQL sums a bigint to numeric
+    (DuckDB to hugeint, as its one-stage sums of integers; Spark to bigint). -#}
+{% macro sum_of_counts(expression) -%}
+    {{ return(adapter.dispatch('sum_of_counts', 'cx_insights')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sum_of_counts(expression) -%}
+    sum({{ expression }})
+{%- endmacro %}
+
+{% macro postgres__sum_of_counts(expression) -%}
+    cast(sum({{ expression }}) as bigint)
+{%- endmacro %}

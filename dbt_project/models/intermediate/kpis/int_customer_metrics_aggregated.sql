@@ -27,28 +27,51 @@ segmented_customer_months as (
         on customer_months.customer_id = customers.customer_id
 ),
 
-customer_months_by_level as (
+-- One pass over the customer-months into (month, segment); the three levels
+-- below add these up (integer counts and exact decimal sums: the same in any
+-- grouping), instead of repeating each customer-month once per level. The
+-- counts of booleans go through sum_of_counts (PostgreSQL would make their
+-- second sum numeric); paid_invoices was a bigint summed, numeric there.
+segment_sums as (
+    select
+        month_start_date,
+        segment,
+        sum(case when is_active_start then 1 else 0 end) as active_customers_start,
+        sum(case when is_active_end then 1 else 0 end) as active_customers_end,
+        sum(case when is_new then 1 else 0 end) as new_customers,
+        sum(mrr_start) as mrr_start,
+        sum(mrr_end) as mrr_end,
+        sum(case when is_churned then mrr_start else 0 end) as churned_mrr,
+        sum(revenue) as revenue,
+        sum(paid_invoice_count) as paid_invoices
+    from segmented_customer_months
+    group by
+        month_start_date,
+        segment
+),
+
+segment_sums_by_level as (
     select
         'all' as segment_scope,
         'company' as level,
         'all' as level_id,
-        segmented_customer_months.*
-    from segmented_customer_months
+        segment_sums.*
+    from segment_sums
     union all
     select
         'all' as segment_scope,
         'segment' as level,
         segment as level_id,
-        segmented_customer_months.*
-    from segmented_customer_months
+        segment_sums.*
+    from segment_sums
     union all
     -- Within the segment (kpi_monthly_by_segment): its company row.
     select
         segment as segment_scope,
         'company' as level,
         'all' as level_id,
-        segmented_customer_months.*
-    from segmented_customer_months
+        segment_sums.*
+    from segment_sums
 ),
 
 level_members as (
@@ -56,7 +79,7 @@ level_members as (
         segment_scope,
         level,
         level_id
-    from customer_months_by_level
+    from segment_sums_by_level
     union
     select
         'all' as segment_scope,
@@ -80,15 +103,15 @@ level_sums as (
         segment_scope,
         level,
         level_id,
-        sum(case when is_active_start then 1 else 0 end) as active_customers_start,
-        sum(case when is_active_end then 1 else 0 end) as active_customers_end,
-        sum(case when is_new then 1 else 0 end) as new_customers,
+        {{ sum_of_counts('active_customers_start') }} as active_customers_start,
+        {{ sum_of_counts('active_customers_end') }} as active_customers_end,
+        {{ sum_of_counts('new_customers') }} as new_customers,
         sum(mrr_start) as mrr_start,
         sum(mrr_end) as mrr_end,
-        sum(case when is_churned then mrr_start else 0 end) as churned_mrr,
+        sum(churned_mrr) as churned_mrr,
         sum(revenue) as revenue,
-        sum(paid_invoice_count) as paid_invoices
-    from customer_months_by_level
+        sum(paid_invoices) as paid_invoices
+    from segment_sums_by_level
     group by
         month_start_date,
         segment_scope,

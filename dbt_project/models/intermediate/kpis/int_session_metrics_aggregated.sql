@@ -35,21 +35,41 @@ classified_sessions as (
         on sessions.customer_id = customers.customer_id
 ),
 
+-- One pass over the sessions into their finest grain; every level below adds
+-- these counts up (integers: exact in any grouping), instead of repeating each
+-- session once per level.
+grain_counts as (
+    select
+        month_start_date,
+        touchpoint_id,
+        job_id,
+        journey_id,
+        segment,
+        count(*) as session_count,
+        sum(case when has_purchase then 1 else 0 end) as converted_sessions,
+        sum(case when is_bounce then 1 else 0 end) as bounced_sessions,
+        sum(case when has_add_to_cart then 1 else 0 end) as cart_sessions,
+        sum(case when is_cart_abandoned then 1 else 0 end) as abandoned_cart_sessions
+    from classified_sessions
+    group by
+        month_start_date,
+        touchpoint_id,
+        job_id,
+        journey_id,
+        segment
+),
+
 levels as (
     {{ kpi_levels() }}
 ),
 
-sessions_by_level as (
+grain_counts_by_level as (
     select
-        classified_sessions.month_start_date,
-        classified_sessions.has_purchase,
-        classified_sessions.has_add_to_cart,
-        classified_sessions.is_bounce,
-        classified_sessions.is_cart_abandoned,
-        {{ kpi_segment_scope('levels', 'classified_sessions') }} as segment_scope,
+        grain_counts.*,
+        {{ kpi_segment_scope('levels', 'grain_counts') }} as segment_scope,
         levels.level,
-        {{ kpi_level_id('levels', 'classified_sessions') }} as level_id
-    from classified_sessions
+        {{ kpi_level_id('levels', 'grain_counts') }} as level_id
+    from grain_counts
     cross join levels
 ),
 
@@ -59,12 +79,12 @@ level_counts as (
         segment_scope,
         level,
         level_id,
-        count(*) as session_count,
-        sum(case when has_purchase then 1 else 0 end) as converted_sessions,
-        sum(case when is_bounce then 1 else 0 end) as bounced_sessions,
-        sum(case when has_add_to_cart then 1 else 0 end) as cart_sessions,
-        sum(case when is_cart_abandoned then 1 else 0 end) as abandoned_cart_sessions
-    from sessions_by_level
+        {{ sum_of_counts('session_count') }} as session_count,
+        {{ sum_of_counts('converted_sessions') }} as converted_sessions,
+        {{ sum_of_counts('bounced_sessions') }} as bounced_sessions,
+        {{ sum_of_counts('cart_sessions') }} as cart_sessions,
+        {{ sum_of_counts('abandoned_cart_sessions') }} as abandoned_cart_sessions
+    from grain_counts_by_level
     group by
         month_start_date,
         segment_scope,

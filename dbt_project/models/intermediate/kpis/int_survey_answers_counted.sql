@@ -39,30 +39,16 @@ scored_answers as (
         and answers.value_number is not null
 ),
 
-levels as (
-    {{ kpi_levels() }}
-),
-
-answers_by_level as (
-    select
-        scored_answers.month_start_date,
-        {{ kpi_segment_scope('levels', 'scored_answers') }} as segment_scope,
-        levels.level,
-        {{ kpi_level_id('levels', 'scored_answers') }} as level_id,
-        scored_answers.metric,
-        scored_answers.nps_category,
-        scored_answers.is_top_2_box,
-        scored_answers.ces_score
-    from scored_answers
-    cross join levels
-),
-
-final as (
+-- One pass over the answers into their finest grain; every level below adds
+-- these up (integer counts and an exact decimal sum: the same in any grouping),
+-- instead of repeating each answer once per level.
+grain_counts as (
     select
         month_start_date,
-        segment_scope,
-        level,
-        level_id,
+        touchpoint_id,
+        job_id,
+        journey_id,
+        segment,
         sum(case when metric = 'nps' then 1 else 0 end) as nps_answers,
         sum(case when nps_category = 'promoter' then 1 else 0 end) as promoters,
         sum(case when nps_category = 'passive' then 1 else 0 end) as passives,
@@ -72,7 +58,44 @@ final as (
         sum(case when metric = 'ces' then 1 else 0 end) as ces_answers,
         -- Exact decimal sum, so a mean does not depend on the order of addition.
         sum(case when metric = 'ces' then cast(ces_score as decimal(38, 18)) end) as ces_sum
-    from answers_by_level
+    from scored_answers
+    group by
+        month_start_date,
+        touchpoint_id,
+        job_id,
+        journey_id,
+        segment
+),
+
+levels as (
+    {{ kpi_levels() }}
+),
+
+grain_counts_by_level as (
+    select
+        grain_counts.*,
+        {{ kpi_segment_scope('levels', 'grain_counts') }} as segment_scope,
+        levels.level,
+        {{ kpi_level_id('levels', 'grain_counts') }} as level_id
+    from grain_counts
+    cross join levels
+),
+
+final as (
+    select
+        month_start_date,
+        segment_scope,
+        level,
+        level_id,
+        {{ sum_of_counts('nps_answers') }} as nps_answers,
+        {{ sum_of_counts('promoters') }} as promoters,
+        {{ sum_of_counts('passives') }} as passives,
+        {{ sum_of_counts('detractors') }} as detractors,
+        {{ sum_of_counts('csat_answers') }} as csat_answers,
+        {{ sum_of_counts('csat_top_2_box_answers') }} as csat_top_2_box_answers,
+        {{ sum_of_counts('ces_answers') }} as ces_answers,
+        sum(ces_sum) as ces_sum
+    from grain_counts_by_level
     group by
         month_start_date,
         segment_scope,
