@@ -16,6 +16,7 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import cx_insights.serve as serve
 from cx_insights.config import load_settings
 from cx_insights.serve import _write_marts, publish
 
@@ -118,8 +119,21 @@ def test_published_file_equals_the_marts_after_every_change(tmp_path_factory, se
     cx = load_settings(env)
     scratch = load_settings({**env, "CX_WAREHOUSE": str(root / "scratch" / "cx.duckdb")})
     scratch.published.parent.mkdir()
+    full_copies = []
+    write_marts = serve._write_marts
+
+    def counted(warehouse, tmp, run_id, update):
+        full_copies.append(not update)
+        return write_marts(warehouse, tmp, run_id, update)
+
     for step in range(4):
-        published = publish(cx, run_id=f"run-{step}")
+        serve._write_marts = counted
+        try:
+            published = publish(cx, run_id=f"run-{step}")
+        finally:
+            serve._write_marts = write_marts
+        # The first publish copies; every later one updates the published file.
+        assert full_copies == [True] + [False] * step
         assert marts(published) == marts(warehouse)
         # A full copy from scratch of the same warehouse, for the build log too.
         scratch.published.unlink(missing_ok=True)
@@ -153,5 +167,7 @@ def test_an_unchanged_mart_is_left_as_it_was(tmp_path, monkeypatch):
     with duckdb.connect(str(warehouse)) as con:
         con.execute("insert into marts.dim_b values (99, true)")
     publish(cx, run_id="r2")
-    assert copied == []  # dim_b updated by its one new row; nothing copied whole
+    # dim_b updated by its one new row, fct_a left as it was: only the view (no row
+    # ids) is copied whole.
+    assert copied == ['marts."v_a"']
     assert marts(cx.published) == marts(warehouse)
