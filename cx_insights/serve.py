@@ -16,7 +16,8 @@ rows whose 64-bit hash occurs a different number of times on the two sides are
 deleted from it and inserted again from the warehouse, so rows added, changed,
 gone or duplicated all reconcile, and a mart with no change is left as it is. A
 mart whose columns differ, a new one, or one where most rows changed is copied
-whole; a published file that cannot be read is replaced by a full copy.
+whole; a published file that cannot be read, or whose free space has grown past a
+quarter of it, is replaced by a full copy.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
 def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None, previous: Path) -> None:
     """The working warehouse's marts into `tmp`: the previous published file updated
     where it differs, or, when there is none or it cannot be read, copied whole."""
-    if previous.exists():
+    if previous.exists() and _mostly_used(previous):
         shutil.copyfile(previous, tmp)
         try:
             _write_marts(warehouse, tmp, run_id, update=True)
@@ -142,6 +143,26 @@ def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None, previous: 
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
     _write_marts(warehouse, tmp, run_id, update=False)
+
+
+#: A published file with more than this share of its blocks free (space deleted rows
+#: left that later writes did not reuse) is written anew, compact. After a daily drop
+#: at 1 M customers: 146 of 13 530 blocks (1 %).
+FREE_BLOCKS_SHARE = 0.25
+#: ... and at least this many (64 MiB of 256 KiB blocks): a small file is not worth it.
+FREE_BLOCKS_MIN = 256
+
+
+def _mostly_used(path: Path) -> bool:
+    """Whether the file is a DuckDB database without much free space (FREE_BLOCKS_*)."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            free, total = con.execute(
+                "select free_blocks, total_blocks from pragma_database_size()"
+            ).fetchone()
+    except duckdb.Error:
+        return False
+    return free <= FREE_BLOCKS_SHARE * total or free < FREE_BLOCKS_MIN
 
 
 #: A mart where at least this share of the rows changed is copied whole: cheaper

@@ -171,3 +171,29 @@ def test_an_unchanged_mart_is_left_as_it_was(tmp_path, monkeypatch):
     # ids) is copied whole.
     assert copied == ['marts."v_a"']
     assert marts(cx.published) == marts(warehouse)
+
+
+def test_a_published_file_mostly_free_space_is_written_anew(tmp_path, monkeypatch):
+    monkeypatch.setattr(serve, "FREE_BLOCKS_MIN", 0)  # a small file, to keep the test short
+    warehouse = tmp_path / "cx.duckdb"
+    start_warehouse(warehouse)
+    cx = load_settings({"CX_WAREHOUSE": str(warehouse), "CX_PII_SALT": "x"})
+    publish(cx, run_id="r1")
+    with duckdb.connect(str(cx.published)) as con:  # space a large mart left behind
+        con.execute("create table marts.big as select i, md5(i::varchar) from range(300000) t(i)")
+        con.execute("checkpoint")
+        con.execute("create table marts.after as select i from range(100000) t(i)")
+        con.execute("checkpoint")
+        con.execute("drop table marts.big")
+        con.execute("checkpoint")
+        free, total = con.execute(
+            "select free_blocks, total_blocks from pragma_database_size()"
+        ).fetchone()
+    assert free > serve.FREE_BLOCKS_SHARE * total
+    publish(cx, run_id="r2")
+    with duckdb.connect(str(cx.published), read_only=True) as con:
+        free, total = con.execute(
+            "select free_blocks, total_blocks from pragma_database_size()"
+        ).fetchone()
+    assert free <= serve.FREE_BLOCKS_SHARE * total
+    assert marts(cx.published) == marts(warehouse)
