@@ -226,3 +226,25 @@
 {% macro postgres__sum_of_counts(expression) -%}
     cast(sum({{ expression }}) as bigint)
 {%- endmacro %}
+
+{#- The finest grain the survey and web metrics are counted at before the roll-up
+    levels add the counts up: every column a level's id or segment scope reads. -#}
+{% macro kpi_grain() -%}
+    month_start_date,
+    touchpoint_id,
+    job_id,
+    journey_id,
+    segment
+{%- endmacro %}
+
+{#- Every row of `relation` (counts at kpi_grain()) once per roll-up level, with
+    the level's segment_scope, level and level_id. -#}
+{% macro kpi_grain_by_level(relation) -%}
+    select
+        {{ relation }}.*,
+        {{ kpi_segment_scope('levels', relation) }} as segment_scope,
+        levels.level,
+        {{ kpi_level_id('levels', relation) }} as level_id
+    from {{ relation }}
+    cross join ({{ kpi_levels() }}) as levels
+{%- endmacro %}

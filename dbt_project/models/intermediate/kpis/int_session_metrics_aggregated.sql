@@ -40,37 +40,18 @@ classified_sessions as (
 -- session once per level.
 grain_counts as (
     select
-        month_start_date,
-        touchpoint_id,
-        job_id,
-        journey_id,
-        segment,
+        {{ kpi_grain() }},
         count(*) as session_count,
         sum(case when has_purchase then 1 else 0 end) as converted_sessions,
         sum(case when is_bounce then 1 else 0 end) as bounced_sessions,
         sum(case when has_add_to_cart then 1 else 0 end) as cart_sessions,
         sum(case when is_cart_abandoned then 1 else 0 end) as abandoned_cart_sessions
     from classified_sessions
-    group by
-        month_start_date,
-        touchpoint_id,
-        job_id,
-        journey_id,
-        segment
-),
-
-levels as (
-    {{ kpi_levels() }}
+    group by {{ kpi_grain() }}
 ),
 
 grain_counts_by_level as (
-    select
-        grain_counts.*,
-        {{ kpi_segment_scope('levels', 'grain_counts') }} as segment_scope,
-        levels.level,
-        {{ kpi_level_id('levels', 'grain_counts') }} as level_id
-    from grain_counts
-    cross join levels
+    {{ kpi_grain_by_level('grain_counts') }}
 ),
 
 level_counts as (

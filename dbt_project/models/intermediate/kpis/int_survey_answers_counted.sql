@@ -44,11 +44,7 @@ scored_answers as (
 -- instead of repeating each answer once per level.
 grain_counts as (
     select
-        month_start_date,
-        touchpoint_id,
-        job_id,
-        journey_id,
-        segment,
+        {{ kpi_grain() }},
         sum(case when metric = 'nps' then 1 else 0 end) as nps_answers,
         sum(case when nps_category = 'promoter' then 1 else 0 end) as promoters,
         sum(case when nps_category = 'passive' then 1 else 0 end) as passives,
@@ -59,26 +55,11 @@ grain_counts as (
         -- Exact decimal sum, so a mean does not depend on the order of addition.
         sum(case when metric = 'ces' then cast(ces_score as decimal(38, 18)) end) as ces_sum
     from scored_answers
-    group by
-        month_start_date,
-        touchpoint_id,
-        job_id,
-        journey_id,
-        segment
-),
-
-levels as (
-    {{ kpi_levels() }}
+    group by {{ kpi_grain() }}
 ),
 
 grain_counts_by_level as (
-    select
-        grain_counts.*,
-        {{ kpi_segment_scope('levels', 'grain_counts') }} as segment_scope,
-        levels.level,
-        {{ kpi_level_id('levels', 'grain_counts') }} as level_id
-    from grain_counts
-    cross join levels
+    {{ kpi_grain_by_level('grain_counts') }}
 ),
 
 final as (
