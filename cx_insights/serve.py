@@ -122,10 +122,15 @@ def publish(settings: Settings, run_id: str | None = None) -> Path:
         os.replace(tmp, target)
         _fsync(target.parent)
     finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        _remove_database_file(tmp)
     return target
+
+
+def _remove_database_file(path: Path) -> None:
+    """A DuckDB file and its write-ahead log, where they exist."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None, previous: Path) -> None:
@@ -139,9 +144,7 @@ def _write_marts_copy(warehouse: Path, tmp: Path, run_id: str | None, previous: 
         except duckdb.Error:
             # Not a DuckDB file this library reads (damaged, written by another
             # version): the full copy below does not need it.
-            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+            _remove_database_file(tmp)
     _write_marts(warehouse, tmp, run_id, update=False)
 
 
