@@ -113,7 +113,7 @@ def money_rules(money: str, when: str) -> tuple[RowRule, ...]:
             f"and ({{ctx.fx_first_date}} is null "
             f"or cast({{t.{when}}} as date) < {{ctx.fx_first_date}})",
             "'no fx rate for ' || {t.currency} || ' on or before ' "
-            f"|| cast(cast({{t.{when}}} as date) as varchar) "
+            f"|| cast(cast({{t.{when}}} as date) as string) "
             "|| ' (the row waits here and is released when one arrives)'",
             kind="waiting",
             description=(

@@ -112,6 +112,32 @@ def test_great_expectations_ran_on_spark_for_every_entity(spark_build):
         assert evaluation.metadata["engine"].value == "spark", name
 
 
+def test_every_entity_was_gated_as_spark_sql(spark_build):
+    """Each gate asset ran its rules on Spark (`gate_engine`), and the quarantine and
+    accepted tables it took back reconcile with the landed rows."""
+    home = spark_build.warehouse.parent / "dagster_home"
+    with duckdb.connect(str(spark_build.warehouse), read_only=True) as con:
+        [(run_id,)] = con.execute("select run_id from raw._runs").fetchall()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        materialized = [
+            entry.dagster_event.event_specific_data.materialization
+            for entry in instance.all_logs(
+                run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            )
+        ]
+    gates = {
+        m.asset_key.path[-1]: m.metadata for m in materialized if m.asset_key.path[0] == "accepted"
+    }
+    assert {e.qualified for e in ENTITIES} <= set(gates)
+    for e in ENTITIES:
+        meta = gates[e.qualified]
+        assert meta["gate_engine"].value == "spark", e.qualified
+        assert meta["rows_landed"].value == (
+            meta["rows_accepted"].value + meta["rows_quarantined"].value
+        ), e.qualified
+    assert sum(gates[e.qualified]["rows_quarantined"].value for e in ENTITIES) > 0
+
+
 def test_a_row_breaking_the_suite_fails_on_spark_as_on_pandas(spark_build, tmp_path):
     """A row that skipped the gate, planted in the tickets Spark holds: GX on Spark
     names the same expectations and values as GX on pandas over the same rows."""

@@ -24,6 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -45,6 +46,9 @@ from cx_insights.quality.rules import (
     typed_expr,
 )
 from cx_insights.warehouse import quote_ident, sql_literal, table_columns, table_exists
+
+if TYPE_CHECKING:
+    from cx_insights.quality.spark_gate import SparkGate
 
 #: The accepted tables each entity's rules read (answers need their question
 #: and response; money rows need the fx rates).
@@ -225,12 +229,15 @@ def run_gate(
     options: GateOptions | str,
     *,
     force: bool = False,
+    spark: SparkGate | None = None,
 ) -> GateResult:
     """Split the landed rows into quarantine and accepted (latest per key).
 
     Unchanged input is skipped; new files alone are gated as a delta (only
     their rows, merged into the accepted rows by key and recency); anything
-    else re-gates every row. Both paths give the same tables.
+    else re-gates every row. Both paths give the same tables. With `spark`,
+    the rows are gated as Spark SQL (every row; `cx_insights.quality.spark_gate`)
+    and the results taken back into this file.
     """
     options = as_options(options)
     for ddl in (STATE_DDL, RESULTS_DDL, INPUTS_DDL, WAITING_DDL):
@@ -249,13 +256,17 @@ def run_gate(
     if not force and state and state[0] == fp and table_exists(con, "quarantine", e.qualified):
         return gate_counts(con, e, skipped=True)
     the_plan = Plan("full", "forced") if force else plan(con, e, options)
+    if spark is not None:
+        the_plan = Plan("full", f"on Spark, every row ({the_plan.reason})")
 
     checked_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     gated_at = datetime.now(UTC).replace(tzinfo=None)
     con.execute("set variable cx_pii_salt = ?", [options.pii_salt])
     con.execute("begin transaction")
     try:
-        if the_plan.mode == "full":
+        if spark is not None:
+            rows_checked = spark.gate(con, e, options, gated_at)
+        elif the_plan.mode == "full":
             rows_checked = _gate_full(con, e, options, gated_at)
         else:
             rows_checked = _gate_delta(con, e, options, gated_at, the_plan)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -27,7 +28,7 @@ from cx_insights.contract import (
 from cx_insights.warehouse import quote_ident, sql_literal
 
 #: Bumped when the rules or the accepted tables change: the next run re-gates every row.
-GATE_VERSION = 4
+GATE_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -92,63 +93,120 @@ class Rule:
     reason: str  # SQL expression: the message stored in `_reason`
 
 
-def typed_expr(column: str, type_: str, *, enum: bool = False) -> str:
-    """SQL typing the landed text of `column` (null when it does not parse)."""
+#: What the contract calls a timestamp (landing-contract.md: ISO 8601), after trimming:
+#: a date, optionally a time (hours 00-23, seconds optional, any fraction), and an
+#: offset (`Z`, `+hh`, `+hhmm`, `+hh:mm`) or ` UTC` (BigQuery's and GA4's exports).
+#: Both engines type only values of this shape, so their casts' own extras (DuckDB:
+#: `infinity`, time zone names, 24:00, years of five digits; Spark: `2024`,
+#: `2024-01`, a bare `T10`) never decide a row. Written without backslashes: the
+#: same text is a DuckDB (RE2) and a Spark (Java) pattern.
+TIMESTAMP_SHAPE = (
+    "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    "([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
+    "(Z| UTC|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+#: A date: `YYYY-MM-DD` (a month or day of one digit is read too).
+DATE_SHAPE = "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+#: A decimal number: sign, digits with an optional point, an optional exponent. Not
+#: digit groups (`1_000`, `1,000`), hex, NaN/Infinity or other scripts' digits.
+DECIMAL_SHAPE = "[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
+#: A whole number; `5.0` (a float column's export) is 5, `5.5` is not a whole number.
+INT_SHAPE = "[+-]?[0-9]+([.]0*)?"
+#: A value whose time has minutes but no seconds (`T10:00Z`): `:00` is added before
+#: casting (ISO 8601 allows it; neither engine's cast reads it).
+_MINUTES_ONLY = "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{2}:[0-9]{2})(Z| UTC|[+-].*)?$"
+#: A value ending in an offset: its hours and minutes (a UTC offset runs from -12:00
+#: to +14:00; both engines' casts accept larger ones, such as a typo +99:00).
+_OFFSET = "[T ][0-9:.]+[+-]([0-9]{2}):?([0-9]{2})?$"
+_ENDS_IN_OFFSET = "[+-][0-9]{2}:?([0-9]{2})?$"
+
+#: SQL dialects the gate's rules are written in.
+DIALECTS = ("duckdb", "spark")
+
+
+class _Dialect:
+    """The few constructs the typing needs that DuckDB and Spark spell differently."""
+
+    def __init__(self, name: str) -> None:
+        if name not in DIALECTS:
+            raise ValueError(f"unknown SQL dialect {name!r}: one of {DIALECTS}")
+        self.name = name
+
+    def full_match(self, value: str, pattern: str) -> str:
+        if self.name == "spark":
+            return f"({value} rlike {sql_literal('^(' + pattern + ')$')})"
+        return f"regexp_full_match({value}, {sql_literal(pattern)})"
+
+    def search(self, value: str, pattern: str) -> str:
+        if self.name == "spark":
+            return f"({value} rlike {sql_literal(pattern)})"
+        return f"regexp_matches({value}, {sql_literal(pattern)})"
+
+    def add_seconds(self, value: str) -> str:
+        """`_MINUTES_ONLY` values with `:00` added (others unchanged)."""
+        first, second = ("$1", "$2") if self.name == "spark" else ("\\1", "\\2")
+        return f"regexp_replace({value}, {sql_literal(_MINUTES_ONLY)}, '{first}:00{second}')"
+
+    @property
+    def timestamp(self) -> str:
+        """The contract's timestamp: UTC wall time, no zone."""
+        return "timestamp_ntz" if self.name == "spark" else "timestamp"
+
+    def parse_timestamp(self, value: str) -> str:
+        """Text of TIMESTAMP_SHAPE as the UTC wall time (an offset applied)."""
+        if self.name == "spark":
+            # With the session in UTC, the instant's wall time there.
+            return f"cast(try_cast({value} as timestamp) as timestamp_ntz)"
+        return f"cast(try_cast({value} as timestamptz) as timestamp)"
+
+
+def typed_expr(column: str, type_: str, *, enum: bool = False, dialect: str = "duckdb") -> str:
+    """SQL typing the landed text of `column` (null when it does not parse), in
+    `dialect` (the same value in either: tests/test_spark_gate.py)."""
+    d = _Dialect(dialect)
     c = "landed." + quote_ident(column)
+    s = f"trim({c})"
     if type_ == "timestamp":
-        # A value with an offset is converted to UTC; one without is taken as
-        # UTC (the session time zone is UTC).
-        # ISO 8601 allows minutes without seconds (`T10:00Z`), DuckDB's cast does not.
-        minutes_only = (
-            f"regexp_replace(trim({c}), "
-            r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})([Zz+-].*)?$', '\1:00\2')"
-        )
-        # UTC offsets run from -12:00 to +14:00; DuckDB accepts up to +-15:59 and
-        # more, so a larger offset (a typo such as +99:00) is not a valid timestamp.
-        offset = r"'[T ][0-9:.,]+[+-]([0-9]{2}):?([0-9]{2})?$'"
+        # A value with an offset is converted to UTC; one without is taken as UTC
+        # (the session time zone is UTC).
         offset_minutes = (
-            f"coalesce(try_cast(regexp_extract(trim({c}), {offset}, 1) as int) * 60 "
-            f"+ coalesce(try_cast(regexp_extract(trim({c}), {offset}, 2) as int), 0), 0)"
+            f"coalesce(try_cast(regexp_extract({s}, {sql_literal(_OFFSET)}, 1) as int) * 60 "
+            f"+ coalesce(try_cast(regexp_extract({s}, {sql_literal(_OFFSET)}, 2) as int), 0), 0)"
         )
-        parse = (
-            f"cast(coalesce(try_cast(trim({c}) as timestamptz), "
-            f"try_cast({minutes_only} as timestamptz)) as timestamp)"
-        )
+        parse = f"coalesce({d.parse_timestamp(s)}, {d.parse_timestamp(d.add_seconds(s))})"
         # Most values end in Z or carry no offset: one regex test tells them apart, and
         # only a value ending in an offset pays for reading it (the same result; the
         # typing of 5 M event times 0.8 s -> 0.5 s).
         return (
-            rf"case when not regexp_matches(trim({c}), '[+-][0-9]{{2}}:?([0-9]{{2}})?$') "
-            f"then {parse} when {offset_minutes} <= 840 then {parse} end"
+            f"case when {d.full_match(s, TIMESTAMP_SHAPE)} then "
+            f"case when not {d.search(s, _ENDS_IN_OFFSET)} then {parse} "
+            f"when {offset_minutes} <= 840 then {parse} end end"
         )
     if type_ == "text":
         if enum:
-            return f"lower(trim({c}))"
+            return f"lower({s})"
         if column == "currency":
-            return f"upper(trim({c}))"
+            return f"upper({s})"
         if column.endswith("_id"):
             # Identifiers are compared trimmed: ' C1 ' is customer C1.
-            return f"nullif(trim({c}), '')"
+            return f"nullif({s}, '')"
         return c
     if type_ == "decimal":
-        # Parsing text straight to decimal(38, 9) (a 128-bit integer) is about 50x
-        # slower in DuckDB than to decimal(18, 9); the wide parse only runs for the
-        # values the narrow one cannot hold (|x| >= 1e9, or not a number). The
-        # results are identical.
-        # DuckDB's cast also reads '1_000' (digit groups): not a number in a file.
-        return (
-            f"case when not contains({c}, '_') then "
-            f"coalesce(cast(try_cast(trim({c}) as decimal(18, 9)) as {SQL_TYPES[type_]}), "
-            f"try_cast(trim({c}) as {SQL_TYPES[type_]})) end"
-        )
+        wide = f"try_cast({s} as {SQL_TYPES[type_]})"
+        if d.name == "duckdb":
+            # Parsing text straight to decimal(38, 9) (a 128-bit integer) is about 50x
+            # slower in DuckDB than to decimal(18, 9); the wide parse only runs for the
+            # values the narrow one cannot hold (|x| >= 1e9). The results are identical.
+            wide = f"coalesce(cast(try_cast({s} as decimal(18, 9)) as {SQL_TYPES[type_]}), {wide})"
+        return f"case when {d.full_match(s, DECIMAL_SHAPE)} then {wide} end"
     if type_ == "int":
-        # Whole numbers only: DuckDB's cast rounds '5.5' to 6 and reads '0x10',
-        # '0b11', '1_000' and '1e3'. '5.0' (a float column's export) is 5.
-        return (
-            rf"case when regexp_full_match(trim({c}), '[+-]?[0-9]+(\.0*)?') then "
-            rf"try_cast(regexp_replace(trim({c}), '\.0*$', '') as {SQL_TYPES[type_]}) end"
-        )
-    return f"try_cast(trim({c}) as {SQL_TYPES[type_]})"
+        # Whole numbers only: the casts round '5.5' to 6 (DuckDB) or read '0x10',
+        # '1_000' and '1e3'.
+        whole = f"regexp_replace({s}, {sql_literal('[.]0*$')}, '')"
+        return f"case when {d.full_match(s, INT_SHAPE)} then try_cast({whole} as bigint) end"
+    if type_ == "date":
+        return f"case when {d.full_match(s, DATE_SHAPE)} then try_cast({s} as date) end"
+    return f"try_cast({s} as {SQL_TYPES[type_]})"
 
 
 def t(column: str) -> str:
@@ -156,7 +214,8 @@ def t(column: str) -> str:
     return quote_ident(f"__t_{column}")
 
 
-def _column_rules(e: Entity, options: GateOptions) -> list[Rule]:
+def _column_rules(e: Entity, options: GateOptions, dialect: str) -> list[Rule]:
+    ts = _Dialect(dialect).timestamp
     rules = [
         Rule(
             "parse_error",
@@ -190,7 +249,7 @@ def _column_rules(e: Entity, options: GateOptions) -> list[Rule]:
     for c in e.columns:
         if c.type not in ("timestamp", "date"):
             continue
-        too_late = f" or {t(c.name)} >= {latest}::timestamp" if c.name in observed else ""
+        too_late = f" or {t(c.name)} >= cast({latest} as {ts})" if c.name in observed else ""
         bounds = (
             f"before {options.earliest.isoformat()} or after {options.latest - timedelta(1)}"
             if too_late
@@ -199,7 +258,7 @@ def _column_rules(e: Entity, options: GateOptions) -> list[Rule]:
         rules.append(
             Rule(
                 f"{DATED_RULE_PREFIX}{c.name}",
-                f"({t(c.name)} < {earliest}::timestamp{too_late})",
+                f"({t(c.name)} < cast({earliest} as {ts}){too_late})",
                 f"'{c.name} ' || {quote_ident(c.name)} || ' is {bounds} (a typo or a "
                 "placeholder, not data; see CX_EARLIEST_DATE and CX_DAYS_AHEAD)'",
             )
@@ -267,20 +326,25 @@ def _entity_rules(e: Entity, reporting_currency: str) -> list[Rule]:
     ]
 
 
-def rules_for(e: Entity, options: GateOptions | str) -> list[Rule]:
-    """Every row rule of the entity, in the order they are reported."""
+def rules_for(e: Entity, options: GateOptions | str, dialect: str = "duckdb") -> list[Rule]:
+    """Every row rule of the entity, in the order they are reported (the contract's
+    own rule templates are SQL both dialects read alike)."""
     options = as_options(options)
-    return _column_rules(e, options) + _entity_rules(e, options.reporting_currency)
+    return _column_rules(e, options, dialect) + _entity_rules(e, options.reporting_currency)
 
 
-def context_joins(e: Entity) -> tuple[str, str]:
-    """The context values some rules need: (select list, from clause)."""
+def context_joins(
+    e: Entity, dialect: str = "duckdb", accepted: Callable[[Entity], str] | None = None
+) -> tuple[str, str]:
+    """The context values some rules need: (select list, from clause). `accepted`
+    gives the relation of an entity's accepted rows (default `raw.<x>__accepted`)."""
     q = e.qualified
+    accepted = accepted or (lambda other: "raw." + accepted_table(other))
     if q == "feedback__answers":
-        questions = "raw." + accepted_table(entity("feedback__questions"))
-        responses = "raw." + accepted_table(entity("feedback__responses"))
-        question_id = typed_expr("question_id", "text")
-        response_id = typed_expr("response_id", "text")
+        questions = accepted(entity("feedback__questions"))
+        responses = accepted(entity("feedback__responses"))
+        question_id = typed_expr("question_id", "text", dialect=dialect)
+        response_id = typed_expr("response_id", "text", dialect=dialect)
         return (
             f", question.metric as {_ctx('question_metric')}, "
             f"question.scale_min as {_ctx('question_scale_min')}, "
@@ -291,10 +355,11 @@ def context_joins(e: Entity) -> tuple[str, str]:
             f" on response.response_id = {response_id}",
         )
     if q in MONEY_COLUMN:
-        fx = "raw." + accepted_table(entity("framework__fx_rates"))
+        fx = accepted(entity("framework__fx_rates"))
         return (
             f", fx.first_rate_date as {_ctx('fx_first_date')}",
             f" left join (select currency, min(rate_date) as first_rate_date from {fx} "
-            f"group by currency) as fx on fx.currency = {typed_expr('currency', 'text')}",
+            f"group by currency) as fx on fx.currency = "
+            f"{typed_expr('currency', 'text', dialect=dialect)}",
         )
     return "", ""

@@ -10,6 +10,7 @@ from cx_insights.contract import ENTITIES, Entity, accepted_table, entity
 from cx_insights.quality.gate import GATE_DEPENDENCIES, run_gate
 from cx_insights.quality.results import quarantine_sample
 from cx_insights.quality.rules import gate_options
+from cx_insights.quality.spark_gate import SparkGate
 from cx_insights.warehouse import connect, table_exists
 from orchestration.defs.ingest.assets import raw_key
 from orchestration.resources import CxSettingsResource
@@ -21,10 +22,11 @@ def accepted_key(e: Entity) -> dg.AssetKey:
     return dg.AssetKey(["accepted", e.qualified])
 
 
-def replicate_entity(con, settings, e: Entity) -> dict[str, int]:
+def replicate_entity(con, settings, e: Entity, done: set[tuple[str, str]] = frozenset()):
     """The entity's landed, accepted and quarantined rows from the DuckDB file the
-    loader and the gate work in to the PostgreSQL target, with COPY, in one transaction."""
-    return _replicate(con, settings, wanted_tables(e))
+    loader and the gate work in to the PostgreSQL target (with COPY, in one
+    transaction) or Spark's folders, but those in `done` (the Spark gate wrote them)."""
+    return _replicate(con, settings, wanted_tables(e) - done)
 
 
 def wanted_tables(e: Entity) -> set[tuple[str, str]]:
@@ -56,13 +58,15 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, cx: CxSettingsResource) -> dg.MaterializeResult:
         settings = cx.settings()
+        on_spark = SparkGate.for_settings(settings) if settings.target == "spark" else None
         with connect(settings.warehouse) as con:
-            result = run_gate(con, e, gate_options(settings))
+            result = run_gate(con, e, gate_options(settings), spark=on_spark)
             sample = quarantine_sample(con, e)
-            copied = replicate_entity(con, settings, e)
+            copied = replicate_entity(con, settings, e, on_spark.written if on_spark else set())
         if copied:
             context.log.info(f"{e.qualified}: copied to {settings.target} {copied}")
-        context.log.info(f"{e.qualified}: {result.mode} gate ({result.plan_reason})")
+        engine = "spark" if on_spark and not result.skipped else "duckdb"
+        context.log.info(f"{e.qualified}: {result.mode} gate on {engine} ({result.plan_reason})")
         if result.rows_quarantined:
             context.log.warning(
                 f"{e.qualified}: {result.rows_rejected} of {result.rows_landed} rows rejected, "
@@ -81,6 +85,7 @@ def _gate_asset(e: Entity) -> dg.AssetsDefinition:
                 "quarantine_sample": dg.MetadataValue.json(sample),
                 "unchanged_input": result.skipped,
                 "gate_mode": result.mode,
+                "gate_engine": engine,
                 "gate_plan": result.plan_reason,
                 "rows_checked": result.rows_checked,
             }
