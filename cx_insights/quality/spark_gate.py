@@ -19,6 +19,7 @@ delta gate of new files stays DuckDB's.
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +43,8 @@ class SparkGate:
     settings: Settings
     #: The (schema, table)s the last gate wrote to the target's folders.
     written: set[tuple[str, str]] = field(default_factory=set)
+    #: Seconds of the last gate's steps (benchmarks/gate_engines.py prints them).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SparkGate:
@@ -71,10 +74,12 @@ class SparkGate:
         file's quarantine and accepted tables. Returns the rows checked."""
         from cx_insights import spark
 
-        self.written = set()
+        self.written, self.timings = set(), {}
+        started = time.monotonic()
         landed_cols = table_columns(con, "raw", e.qualified)
         checked = spark.write_tables(con, self.settings, [("raw", e.qualified)])
         self.written.add(("raw", e.qualified))
+        self._lap("hand_over", started)
         view = f"_cx_gate_{e.qualified}"
         self.session.sql(_checked_sql(self, e, options, landed_cols)).createOrReplaceTempView(view)
         stamp = {"gated_at": gated_at.isoformat(sep=" ")}
@@ -86,6 +91,7 @@ class SparkGate:
             args=stamp,
         )
         self._write(quarantined, "quarantine", e.qualified)
+        self._lap("quarantine", started)
         key = ", ".join(t(k) for k in e.key)
         accepted = self.session.sql(
             f"""{_accepted_select(e)} from (
@@ -98,11 +104,16 @@ class SparkGate:
             args={**stamp, "cx_pii_salt": options.pii_salt},
         )
         self._write(accepted, "raw", accepted_table(e))
+        self._lap("accepted", started)
         self.session.catalog.dropTempView(view)
         _take_back(
             con, e, self.folder("quarantine", e.qualified), self.folder("raw", accepted_table(e))
         )
+        self._lap("take_back", started)
         return checked[f"raw.{e.qualified}"]
+
+    def _lap(self, step: str, started: float) -> None:
+        self.timings[step] = time.monotonic() - started - sum(self.timings.values())
 
     def _write(self, frame, schema: str, table: str) -> None:
         """Write a DataFrame as the table's folder, replacing it whole (a new folder
