@@ -10,11 +10,13 @@ tables must be equal (the gate's timestamps aside).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from cx_insights import spark
 from cx_insights.config import load_settings
 from cx_insights.contract import ENTITIES, accepted_table, entity
 from cx_insights.ingest.loader import load_entity
@@ -44,7 +46,9 @@ VALUES = {
         "2024-01-05 10:00:00+05:30", "2024-01-05T10:00:00+1", "2024-01-05T10:00:00GMT",
         "2024-01-05 BC", "+2024-01-05", "2024-01-05\t", "2024-1-5T10:00Z", "2024-01-05T10:00 UTC",
         "2024-01-05T23:59:59.999999999+14:00", "2024-01-05T00:00:00-12:00",
-        "2023-02-29T10:00:00Z", "2024-01-05T10:00:00+02:0", None,
+        "2023-02-29T10:00:00Z", "2024-01-05T10:00:00+02:0", "2024-01-05 24:00",
+        "2024-01-05T24:00:00+02:00", "2024-12-31T24:00:00.000Z", "2024-01-05T24:00:01",
+        "2024-01-05T24:30", "2024-01-05 9:05:00", "2024-01-05T9:05Z", None,
     ],
     "decimal": [
         "1", "10.50", "-1", "+5", ".5", "5.", "1e3", "1E-2", "1_000", "abc", "NaN", "Infinity",
@@ -68,12 +72,15 @@ VALUES = {
 
 
 @pytest.fixture(scope="module")
-def spark_gate(tmp_path_factory) -> SparkGate:
+def spark_gate(tmp_path_factory) -> Iterator[SparkGate]:
     folder = tmp_path_factory.mktemp("spark_gate")
     settings = load_settings(
         {"CX_WAREHOUSE": str(folder / "cx.duckdb"), "CX_PII_SALT": "x", "CX_TARGET": "spark"}
     )
-    return SparkGate.for_settings(settings)
+    # A Connect server of its own on a free port, as in a run: pyspark's in-process
+    # local server binds 15002, which another test file may hold at the same time.
+    with spark.connect_server(settings):
+        yield SparkGate.for_settings(settings)
 
 
 @pytest.mark.parametrize("type_", sorted(VALUES))

@@ -94,15 +94,15 @@ class Rule:
 
 
 #: What the contract calls a timestamp (landing-contract.md: ISO 8601), after trimming:
-#: a date, optionally a time (hours 00-23, seconds optional, any fraction), and an
+#: a date, optionally a time (hours 0-23 or 24:00, seconds optional, any fraction), and an
 #: offset (`Z`, `+hh`, `+hhmm`, `+hh:mm`) or ` UTC` (BigQuery's and GA4's exports).
 #: Both engines type only values of this shape, so their casts' own extras (DuckDB:
-#: `infinity`, time zone names, 24:00, years of five digits; Spark: `2024`,
+#: `infinity`, time zone names, years of five digits; Spark: `2024`,
 #: `2024-01`, a bare `T10`) never decide a row. Written without backslashes: the
 #: same text is a DuckDB (RE2) and a Spark (Java) pattern.
 TIMESTAMP_SHAPE = (
     "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    "([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
+    "([T ](([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?|24:00(:00([.]0+)?)?)"
     "(Z| UTC|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
 )
 #: A date: `YYYY-MM-DD` (a month or day of one digit is read too).
@@ -114,7 +114,10 @@ DECIMAL_SHAPE = "[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
 INT_SHAPE = "[+-]?[0-9]+([.]0*)?"
 #: A value whose time has minutes but no seconds (`T10:00Z`): `:00` is added before
 #: casting (ISO 8601 allows it; neither engine's cast reads it).
-_MINUTES_ONLY = "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{2}:[0-9]{2})(Z| UTC|[+-].*)?$"
+_MINUTES_ONLY = "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2})(Z| UTC|[+-].*)?$"
+#: `24:00` (ISO 8601's end of a day): read as 23:00 plus an hour, the next midnight
+#: (neither engine's cast reads it the same way: DuckDB does, Spark does not).
+_END_OF_DAY = "[T ]24:"
 #: A value ending in an offset: its hours and minutes (a UTC offset runs from -12:00
 #: to +14:00; both engines' casts accept larger ones, such as a typo +99:00).
 _OFFSET = "[T ][0-9:.]+[+-]([0-9]{2}):?([0-9]{2})?$"
@@ -173,14 +176,25 @@ def typed_expr(column: str, type_: str, *, enum: bool = False, dialect: str = "d
             f"coalesce(try_cast(regexp_extract({s}, {sql_literal(_OFFSET)}, 1) as int) * 60 "
             f"+ coalesce(try_cast(regexp_extract({s}, {sql_literal(_OFFSET)}, 2) as int), 0), 0)"
         )
-        parse = f"coalesce({d.parse_timestamp(s)}, {d.parse_timestamp(d.add_seconds(s))})"
+
+        def parse(v: str) -> str:
+            return f"coalesce({d.parse_timestamp(v)}, {d.parse_timestamp(d.add_seconds(v))})"
+
+        late = f"regexp_replace({s}, {sql_literal(_END_OF_DAY)}, 'T23:')"
+        parse_any = (
+            # (substring tests: cheaper than a regex on every value; the shape above
+            # allows `24:` only as the hour)
+            f"case when contains({s}, 'T24:') or contains({s}, ' 24:') "
+            f"then {parse(late)} + interval 1 hour "
+            f"else {parse(s)} end"
+        )
         # Most values end in Z or carry no offset: one regex test tells them apart, and
         # only a value ending in an offset pays for reading it (the same result; the
         # typing of 5 M event times 0.8 s -> 0.5 s).
         return (
             f"case when {d.full_match(s, TIMESTAMP_SHAPE)} then "
-            f"case when not {d.search(s, _ENDS_IN_OFFSET)} then {parse} "
-            f"when {offset_minutes} <= 840 then {parse} end end"
+            f"case when not {d.search(s, _ENDS_IN_OFFSET)} then {parse_any} "
+            f"when {offset_minutes} <= 840 then {parse_any} end end"
         )
     if type_ == "text":
         if enum:
