@@ -38,27 +38,12 @@ from cx_insights import spark  # noqa: E402
 from cx_insights.config import load_settings  # noqa: E402
 from cx_insights.contract import ENTITIES, accepted_table, entity  # noqa: E402
 from cx_insights.ingest.loader import load_entity  # noqa: E402
-from cx_insights.quality.gate import GATE_DEPENDENCIES, run_gate  # noqa: E402
+from cx_insights.quality.gate import gate_order, run_gate  # noqa: E402
 from cx_insights.quality.rules import GateOptions  # noqa: E402
 from cx_insights.quality.spark_gate import SparkGate  # noqa: E402
 from cx_insights.warehouse import connect, quote_ident  # noqa: E402
 
 STEPS = ("hand_over", "quarantine", "accepted", "take_back")
-
-
-def gate_order() -> list[str]:
-    """Entities with every gate after the ones whose accepted rows it reads."""
-    done: list[str] = []
-
-    def visit(q: str) -> None:
-        for dep in GATE_DEPENDENCIES.get(q, ()):
-            visit(dep)
-        if q not in done:
-            done.append(q)
-
-    for e in ENTITIES:
-        visit(e.qualified)
-    return done
 
 
 def gate_all(warehouse: Path, spark: SparkGate | None) -> dict[str, dict[str, float]]:

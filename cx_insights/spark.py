@@ -29,12 +29,15 @@ import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from cx_insights.config import Settings
 from cx_insights.warehouse import quote_ident, sql_literal
+
+T = TypeVar("T")
 
 
 class SparkError(RuntimeError):
@@ -358,24 +361,34 @@ def write_tables(duck, settings: Settings, tables: list[tuple[str, str]]) -> dic
     old rows or the new ones). Returns the rows written per table."""
     written: dict[str, int] = {}
     for schema, table in tables:
-        target = files_dir(settings) / schema / table
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fresh = target.parent / f".{table}.{uuid.uuid4().hex}"
-        fresh.mkdir()
-        try:
-            rows = duck.execute(
+
+        def copy(fresh: Path, schema: str = schema, table: str = table):
+            fresh.mkdir()
+            return duck.execute(
                 f"copy ({_spark_select(duck, schema, table)}) to "
                 f"{sql_literal(str(fresh / 'part-0.parquet'))} (format parquet)"
             ).fetchone()
-            old = target.parent / f".{table}.old.{uuid.uuid4().hex}"
-            if target.exists():
-                target.rename(old)
-            fresh.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(fresh, ignore_errors=True)
+
+        rows = replace_folder(files_dir(settings) / schema / table, copy)
         written[f"{schema}.{table}"] = int(rows[0]) if rows else 0
     return written
+
+
+def replace_folder(target: Path, write: Callable[[Path], T]) -> T:
+    """`write(fresh)` fills a new folder beside `target`, which is then renamed into
+    place whole: a reader sees the old rows or the new ones, never a mix."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = target.parent / f".{target.name}.{uuid.uuid4().hex}"
+    try:
+        result = write(fresh)
+        old = target.parent / f".{target.name}.old.{uuid.uuid4().hex}"
+        if target.exists():
+            target.rename(old)
+        fresh.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    return result
 
 
 def tables(settings: Settings, schema: str) -> list[str]:

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from cx_insights.config import load_settings
-from cx_insights.contract import ENTITIES, entity
+from cx_insights.contract import entity
 from cx_insights.ingest.loader import load_entity
-from cx_insights.quality.gate import GATE_DEPENDENCIES, run_gate
+from cx_insights.quality.gate import GATE_DEPENDENCIES, gate_order, run_gate
 from cx_insights.quality.results import GateResult
 from cx_insights.warehouse import connect
 
@@ -45,21 +45,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 FX_CSV = "rate_date,currency,rate_to_reporting\n2020-01-01,EUR,1\n2020-01-01,USD,0.9\n"
-
-
-def gate_order() -> list[str]:
-    """Entities ordered so that every gate runs after the ones it reads."""
-    done: list[str] = []
-
-    def visit(q: str) -> None:
-        for dep in GATE_DEPENDENCIES.get(q, ()):
-            visit(dep)
-        if q not in done:
-            done.append(q)
-
-    for e in ENTITIES:
-        visit(e.qualified)
-    return done
 
 
 class Landing:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from cx_insights.contract import (
+    ENTITIES,
     MONEY_COLUMN,
     WAITING_RULES,
     Entity,
@@ -56,6 +57,21 @@ GATE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "feedback__answers": ("feedback__questions", "feedback__responses"),
     **{q: ("framework__fx_rates",) for q in MONEY_COLUMN},
 }
+
+
+def gate_order() -> list[str]:
+    """Every entity, each after the entities whose accepted rows its rules read."""
+    done: list[str] = []
+
+    def visit(q: str) -> None:
+        for dep in GATE_DEPENDENCIES.get(q, ()):
+            visit(dep)
+        if q not in done:
+            done.append(q)
+
+    for e in ENTITIES:
+        visit(e.qualified)
+    return done
 
 
 #: Rules whose verdict depends on another entity's accepted rows and can only

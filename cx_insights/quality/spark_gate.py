@@ -18,9 +18,7 @@ delta gate of new files stays DuckDB's.
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -118,18 +116,12 @@ class SparkGate:
     def _write(self, frame, schema: str, table: str) -> None:
         """Write a DataFrame as the table's folder, replacing it whole (a new folder
         renamed into place, as `cx_insights.spark.write_tables` does)."""
-        target = self.folder(schema, table)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fresh = target.parent / f".{table}.{uuid.uuid4().hex}"
-        try:
-            frame.write.mode("overwrite").parquet(str(fresh))
-            old = target.parent / f".{table}.old.{uuid.uuid4().hex}"
-            if target.exists():
-                target.rename(old)
-            fresh.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(fresh, ignore_errors=True)
+        from cx_insights import spark
+
+        spark.replace_folder(
+            self.folder(schema, table),
+            lambda fresh: frame.write.mode("overwrite").parquet(str(fresh)),
+        )
         self.written.add((schema, table))
 
 
