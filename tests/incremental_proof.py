@@ -76,6 +76,41 @@ WRITTEN_AT = {
     "int_answers_scored": "_written_at",
     "int_invoices_converted": "_written_at",
 }
+#: The incremental marts have no marker column: their key tests read the keys of
+#: the upstream rows written after CX_TESTS_WRITTEN_SINCE: (upstream, the mart's key
+#: column(s) it gives, as which upstream expression(s), extra condition). The
+#: customer-month chain's upstream is its stored digests (their `_written_at`).
+MART_WRITTEN_UPSTREAM = {
+    "fct_survey_answers": [
+        ("int_answers_scored", {"response_id": "response_id", "question_id": "question_id"}, ""),
+        (
+            "int_touchpoint_assignments_resolved",
+            {"response_id": "subject_id"},
+            "subject_type = 'survey_response'",
+        ),
+    ],
+    "fct_survey_responses": [
+        ("int_answers_scored", {"response_id": "response_id"}, ""),
+        (
+            "int_touchpoint_assignments_resolved",
+            {"response_id": "subject_id"},
+            "subject_type = 'survey_response'",
+        ),
+    ],
+    "fct_web_sessions": [
+        ("int_sessions_aggregated", {"session_id": "session_id"}, ""),
+        (
+            "int_touchpoint_assignments_resolved",
+            {"session_id": "subject_id"},
+            "subject_type = 'web_session'",
+        ),
+    ],
+    "fct_invoices": [("int_invoices_converted", {"invoice_id": "invoice_id"}, "")],
+    **{
+        model: [(f"_customer_digests_{model}", {"customer_id": "customer_id"}, "")]
+        for model in ("int_customer_months_evaluated", "fct_customer_months", "fct_mrr_movements")
+    },
+}
 SELECTION = (
     "+fct_survey_answers +fct_survey_responses +fct_web_sessions +fct_invoices +fct_mrr_movements"
 )
@@ -915,6 +950,66 @@ def prove_key_tests(dbt: Dbt, work: Path) -> list[str]:
                     f"delete from {relation(model)} where {written_at} = cast(? as timestamp)",
                     [planted],
                 )
+    for mart, upstreams in MART_WRITTEN_UPSTREAM.items():
+        wrong += _prove_mart_key_test(dbt, warehouse, since, mart, upstreams)
+    return wrong
+
+
+def _prove_mart_key_test(
+    dbt: Dbt, warehouse: Path, since: datetime, mart: str, upstreams: list
+) -> list[str]:
+    """A duplicate planted in `mart` (no marker column of its own): found with `since` set when
+    an upstream row of its key was written after `since` (through each upstream) or
+    the mart was built whole after it; passes with `since` otherwise, and fails the
+    test of every key."""
+    import duckdb
+
+    wrong = []
+    after = since + timedelta(seconds=1)
+    key = list(upstreams[0][1])
+    with duckdb.connect(str(warehouse)) as con:
+        planted = con.execute(f"select {', '.join(key)} from {relation(mart)} limit 1").fetchone()
+        con.execute(
+            f"insert into {relation(mart)} by name select * from {relation(mart)} "
+            f"where ({', '.join(key)}) = ({', '.join('?' for _ in key)})",
+            list(planted),
+        )
+    if not dbt.test(warehouse, since.isoformat(sep=" ")):
+        wrong.append(f"{mart}: a duplicate of keys written before the tested run failed")
+    if dbt.test(warehouse, ""):
+        wrong.append(f"{mart}: a duplicate passed the test of every key")
+    for upstream, given, condition in upstreams:
+        match = " and ".join(f"{expr} = ?" for expr in given.values())
+        values = [planted[key.index(column)] for column in given]
+        where = f"{match}{f' and {condition}' if condition else ''}"
+        with duckdb.connect(str(warehouse)) as con:
+            before = con.execute(
+                f"select distinct _written_at from {relation(upstream)} where {where}", values
+            ).fetchall()
+            if len(before) != 1:
+                wrong.append(f"{mart}: {upstream} holds {len(before)} markers for {planted}")
+                continue
+            con.execute(
+                f"update {relation(upstream)} set _written_at = ? where {where}", [after, *values]
+            )
+        if dbt.test(warehouse, since.isoformat(sep=" ")):
+            wrong.append(f"{mart}: a duplicate whose {upstream} row was written later passed")
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute(
+                f"update {relation(upstream)} set _written_at = ? where {where}",
+                [before[0][0], *values],
+            )
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"insert into {WATERMARKS} values (?, ?)", [f"{mart}:built_whole", after])
+    if dbt.test(warehouse, since.isoformat(sep=" ")):
+        wrong.append(f"{mart}: a duplicate in a mart built whole after the tested run passed")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"delete from {WATERMARKS} where watermark = ?", [after])
+        con.execute(  # the copy planted last
+            f"delete from {relation(mart)} where rowid = (select max(rowid) from "
+            f"{relation(mart)} where ({', '.join(key)}) = ({', '.join('?' for _ in key)}))",
+            list(planted),
+        )
     return wrong
 
 
@@ -1006,7 +1101,10 @@ def main(argv: list[str] | None = None) -> int:
             for line in wrong:
                 print(f"key tests: {line}")
             if not wrong:
-                print(f"key tests: {len(WRITTEN_AT)} models, planted duplicates found")
+                print(
+                    f"key tests: {len(WRITTEN_AT)} models with a marker and "
+                    f"{len(MART_WRITTEN_UPSTREAM)} without, planted duplicates found"
+                )
             return 1 if wrong else 0
         dbt = Dbt(project, work)
         for name, scenario in scenarios:

@@ -222,11 +222,13 @@ def test_second_run_changes_nothing(sample_build, tmp_path_factory):
     target = sample_build.warehouse.parent / "dbt_target" / "run"
     (compiled,) = target.rglob("unique_stg_web__events_event_id.sql")
     assert "where _gated_at >= cast(" in compiled.read_text()
-    # The incremental models' key tests read the keys written since then (none).
+    # The incremental models' key tests read the keys written since then (none);
+    # those without a marker column, the keys their upstream rows or digests wrote.
     key_tests = [p.read_text() for p in target.rglob("unique_keys_written_since_test*.sql")]
-    assert len(key_tests) == 5
+    assert len(key_tests) == 12
     assert sum("where _sessionised_at > cast(" in sql for sql in key_tests) == 1
-    assert sum("where _written_at > cast(" in sql for sql in key_tests) == 4
+    assert sum("inner join written\n" in sql for sql in key_tests) == 7
+    assert sum("where _written_at > cast(" in sql for sql in key_tests) == 11
 
 
 def test_missing_required_column_blocks_the_models(tmp_path):

@@ -22,6 +22,9 @@
       (`touched_customers()`) and its rows are appended.
     * post-hook `customer_digests_after()`: the new digests become the stored
       ones (`intermediate._customer_digests_<model>`), the work tables go.
+    Each stored digest keeps the marker of the run that last changed it
+    (`_written_at`, run_marker()): the customers a run recomputed, which the
+    model's key test reads (tests/generic/unique_keys_written_since_tested.sql).
     No stored digests (a first incremental run after this logic arrived) means
     every stored row is deleted and every customer recomputed. A full refresh
     computes and stores the digests too. Re-running on unchanged input touches
@@ -132,8 +135,30 @@
         {%- set new = customer_digests_relation('__new') -%}
         {%- set touched = customer_digests_relation('__touched') -%}
         {%- set stored_exists = adapter.get_relation(stored.database, stored.schema, stored.identifier) is not none -%}
+        {#- A stored table of an older version has no `_written_at`: every customer
+            counts as written by this run (their key tests read every key once). -#}
+        {%- set keep_markers = stored_exists and is_incremental() and '_written_at' in (
+            adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list) -%}
         drop table if exists {{ new }};
-        create table {{ new }} as {{ customer_digests_select(inputs, shared) }};
+        create table {{ new }} as
+        with computed as (
+            {{ customer_digests_select(inputs, shared) }}
+        )
+        select
+            computed.customer_id,
+            computed.digest,
+            {%- if keep_markers %}
+            case
+                when computed.digest = stored_digests.digest then stored_digests._written_at
+                else {{ run_marker() }}
+            end as _written_at
+        from computed
+        left join {{ stored }} as stored_digests
+            on computed.customer_id = stored_digests.customer_id;
+            {%- else %}
+            {{ run_marker() }} as _written_at
+        from computed;
+            {%- endif %}
         {%- if is_incremental() %}
         drop table if exists {{ touched }};
         {%- if stored_exists %}

@@ -195,3 +195,35 @@
         ) as upstream_markers
     {%- endif -%}
 {%- endmacro %}
+
+{#- Pre-hook of the incremental marts: when this build reads every upstream row
+    (no stored watermark: a first build, a full refresh, a stored table of an
+    older version), note the run's marker as `<model>:built_whole`, so that the
+    key test reads every key of the rows written since
+    (tests/generic/unique_keys_written_since_tested.sql). -#}
+{% macro record_built_whole() -%}
+    {%- if execute and model.config.materialized == 'incremental' and stored_watermark() is none -%}
+        {%- set name = dbt.string_literal(this.identifier ~ ':built_whole') -%}
+        delete from {{ watermarks_relation() }} where model_name = {{ name }};
+        insert into {{ watermarks_relation() }} (model_name, watermark)
+        values ({{ name }}, {{ run_marker() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Whether `relation` (a model) was built whole after `since`: it is not
+    incremental on this target (a table rebuilt every run), or
+    record_built_whole() noted a later build. -#}
+{% macro built_whole_since(relation, since) -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.alias == relation.identifier -%}
+        {%- if node.config.materialized != 'incremental' -%}
+            {{ return(true) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set found = run_query(
+        "select count(*) from " ~ watermarks_relation()
+        ~ " where model_name = " ~ dbt.string_literal(relation.identifier ~ ':built_whole')
+        ~ " and watermark > cast(" ~ dbt.string_literal(since) ~ " as " ~ dbt.type_timestamp() ~ ")"
+    ) -%}
+    {{ return(found.rows[0][0] > 0) }}
+{%- endmacro %}

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from functools import cache
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def parse_manifest(target: str = "duckdb") -> None:
     cache = final / "partial_parse.msgpack"
     if cache.exists():  # dbt's parse cache: seconds instead of a full parse
         shutil.copy2(cache, scratch / cache.name)
+    # The manifest is as old as the files dbt read, not as its write: a file changed
+    # while dbt parsed is newer than it, so the next load parses again.
+    started = time.time()
     try:
         subprocess.run(
             [
@@ -100,6 +104,7 @@ def parse_manifest(target: str = "duckdb") -> None:
         )
         final.mkdir(exist_ok=True)
         written = [p for p in scratch.iterdir() if p.is_file()]
+        os.utime(scratch / "manifest.json", (started, started))
         for path in sorted(written, key=lambda p: p.name == "manifest.json"):  # it last
             os.replace(path, final / path.name)
     finally:

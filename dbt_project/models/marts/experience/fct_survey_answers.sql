@@ -15,6 +15,7 @@
     incremental_strategy=replace_by_key_strategy(),
     unique_key=['response_id', 'question_id'],
     on_schema_change='append_new_columns',
+    pre_hook="{{ record_built_whole() }}",
     post_hook=[
         "{{ delete_rows_missing_from(ref('int_answers_scored'), dbt.concat(['response_id', \"'|'\", 'question_id'])) }}",
         "{{ record_watermark([ref('int_answers_scored'), ref('int_touchpoint_assignments_resolved')]) }}",

@@ -11,6 +11,7 @@
     incremental_strategy=replace_by_key_strategy(),
     unique_key='session_id',
     on_schema_change='append_new_columns',
+    pre_hook="{{ record_built_whole() }}",
     post_hook=[
         "{{ delete_rows_missing_from(ref('int_sessions_aggregated'), 'session_id') }}",
         "{{ record_watermark([ref('int_sessions_aggregated'), ref('int_touchpoint_assignments_resolved')]) }}",

@@ -12,6 +12,7 @@
     incremental_strategy=replace_by_key_strategy(),
     unique_key='invoice_id',
     on_schema_change='append_new_columns',
+    pre_hook="{{ record_built_whole() }}",
     post_hook=[
         "{{ delete_rows_missing_from(ref('int_invoices_converted'), 'invoice_id') }}",
         "{{ record_watermark([ref('int_invoices_converted')]) }}",
