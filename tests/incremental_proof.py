@@ -930,8 +930,8 @@ def prove_key_tests(dbt: Dbt, work: Path) -> list[str]:
         return ["the first build failed"]
     if not dbt.test(warehouse, ""):
         return ["the key tests fail on a clean build"]
+    wrong = _prove_digest_markers(dbt, warehouse, accepted)
     since = datetime(2030, 1, 1)
-    wrong = []
     for model, written_at in WRITTEN_AT.items():
         for planted, expect in ((since + timedelta(seconds=1), False), (since, True)):
             with duckdb.connect(str(warehouse)) as con:
@@ -952,6 +952,49 @@ def prove_key_tests(dbt: Dbt, work: Path) -> list[str]:
                 )
     for mart, upstreams in MART_WRITTEN_UPSTREAM.items():
         wrong += _prove_mart_key_test(dbt, warehouse, since, mart, upstreams)
+    return wrong
+
+
+def _prove_digest_markers(dbt: Dbt, warehouse: Path, accepted: Accepted) -> list[str]:
+    """Through the designed steps up to the customers moving (step 7): after each
+    incremental run, the customers whose stored digest carries the run's new marker
+    are exactly those whose digest changed (the chain's key tests read them)."""
+    import duckdb
+
+    digests = {
+        m: relation(ups[0][0])
+        for m, ups in MART_WRITTEN_UPSTREAM.items()
+        if ups[0][0].startswith("_customer_digests_")
+    }
+    chain = list(digests)
+    wrong, changed_somewhere = [], set()
+    for step in range(1, 8):
+        with duckdb.connect(str(warehouse)) as con:
+            before = {
+                m: dict(con.execute(f"select customer_id, digest from {d}").fetchall())
+                for m, d in digests.items()
+            }
+            latest = {
+                m: con.execute(f"select max(_written_at) from {d}").fetchone()[0]
+                for m, d in digests.items()
+            }
+        accepted.apply(DESIGNED[step])
+        accepted.write(warehouse)
+        if not dbt.run(warehouse):
+            return [f"step {step}: the incremental run failed"]
+        with duckdb.connect(str(warehouse)) as con:
+            for m in chain:
+                rows = con.execute(
+                    f"select customer_id, digest, _written_at from {digests[m]}"
+                ).fetchall()
+                changed = {c for c, digest, _ in rows if before[m].get(c) != digest}
+                marked = {c for c, _, written in rows if written > latest[m]}
+                if changed != marked:
+                    wrong.append(f"step {step}: {m} changed {changed}, marked {marked}")
+                changed_somewhere |= {m} if changed else set()
+    wrong += [
+        f"{m}: no step changed a customer's digest" for m in chain if m not in changed_somewhere
+    ]
     return wrong
 
 
