@@ -966,7 +966,6 @@ def _prove_digest_markers(dbt: Dbt, warehouse: Path, accepted: Accepted) -> list
         for m, ups in MART_WRITTEN_UPSTREAM.items()
         if ups[0][0].startswith("_customer_digests_")
     }
-    chain = list(digests)
     wrong, changed_somewhere = [], set()
     for step in range(1, 8):
         with duckdb.connect(str(warehouse)) as con:
@@ -983,7 +982,7 @@ def _prove_digest_markers(dbt: Dbt, warehouse: Path, accepted: Accepted) -> list
         if not dbt.run(warehouse):
             return [f"step {step}: the incremental run failed"]
         with duckdb.connect(str(warehouse)) as con:
-            for m in chain:
+            for m in digests:
                 rows = con.execute(
                     f"select customer_id, digest, _written_at from {digests[m]}"
                 ).fetchall()
@@ -993,7 +992,7 @@ def _prove_digest_markers(dbt: Dbt, warehouse: Path, accepted: Accepted) -> list
                     wrong.append(f"step {step}: {m} changed {changed}, marked {marked}")
                 changed_somewhere |= {m} if changed else set()
     wrong += [
-        f"{m}: no step changed a customer's digest" for m in chain if m not in changed_somewhere
+        f"{m}: no step changed a customer's digest" for m in digests if m not in changed_somewhere
     ]
     return wrong
 

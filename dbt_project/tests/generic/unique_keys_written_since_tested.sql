@@ -39,12 +39,15 @@
 with
 
 {% for upstream in written_upstream -%}
-written_{{ loop.index }} as (
-    {%- if upstream.select | length == columns | length %}
+{%- set upstream_keys -%}
     select distinct {{ upstream.select | join(', ') }}
     from {{ upstream.model }}
     where _written_at > {{ since_literal }}
     {%- if upstream.where %} and {{ upstream.where }}{% endif %}
+{%- endset %}
+written_{{ loop.index }} as (
+    {%- if upstream.select | length == columns | length %}
+    {{ upstream_keys }}
     {%- else %}
     {%- set matched = [] %}
     {%- for expression in upstream.select %}
@@ -55,12 +58,7 @@ written_{{ loop.index }} as (
         mart.{{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ model }} as mart
-    inner join (
-        select distinct {{ upstream.select | join(', ') }}
-        from {{ upstream.model }}
-        where _written_at > {{ since_literal }}
-        {%- if upstream.where %} and {{ upstream.where }}{% endif %}
-    ) as upstream_keys
+    inner join ({{ upstream_keys }}) as upstream_keys
         on
         {%- for column in matched %}
             {% if not loop.first %}and {% endif %}mart.{{ column }} = upstream_keys.{{ column }}
