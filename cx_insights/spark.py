@@ -26,6 +26,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 import warnings
@@ -66,6 +67,13 @@ def master() -> str:
 
 def driver_memory() -> str:
     return os.environ.get("CX_SPARK_DRIVER_MEMORY", "").strip() or "4g"
+
+
+def python() -> str:
+    """The Python of Spark's Python workers (the landing files' reader runs there):
+    `PYSPARK_PYTHON` when set (a cluster's own), else this process's, which has the
+    project installed."""
+    return os.environ.get("PYSPARK_PYTHON", "").strip() or sys.executable
 
 
 def method() -> str:
@@ -247,7 +255,7 @@ def start_server(
         command += ["--conf", f"{key}={value}"]
     if app:
         command.append(app)
-    env = {**os.environ, "SPARK_HOME": home}
+    env = {**os.environ, "SPARK_HOME": home, "PYSPARK_PYTHON": python()}
     env.pop("SPARK_REMOTE", None)
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -300,6 +308,8 @@ def session(settings: Settings):
     if remote not in _sessions:
         builder = SparkSession.builder.remote(remote)
         if not url:
+            # Its Python workers (the landing files' reader) need the project.
+            os.environ.setdefault("PYSPARK_PYTHON", python())
             for key, value in spark_conf(settings).items():
                 # No metastore: this session reads Parquet folders only (and Derby
                 # allows one process, which may be dbt's).

@@ -38,6 +38,7 @@ import stat as stat_module
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -51,6 +52,9 @@ from cx_insights.ingest.readers import (
     read_file,
 )
 from cx_insights.warehouse import quote_ident, sql_literal, table_columns, table_exists
+
+if TYPE_CHECKING:
+    from cx_insights.ingest.spark_reader import SparkFileReader
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +251,15 @@ def _refusal(path: Path, landing_dir: Path, follow_external_links: bool) -> str 
     return None
 
 
+def failure_reason(exc: UnreadableFileError | OSError | duckdb.Error) -> str:
+    """What the manifest records of a file that could not be read."""
+    if isinstance(exc, UnreadableFileError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return _os_reason(exc)
+    return f"cannot be read: {_first_line(exc)}"
+
+
 def _os_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"cannot be read: {exc.strerror}"
@@ -380,6 +393,7 @@ def load_entity(
     loaded_at: datetime | None = None,
     *,
     follow_external_links: bool | None = None,
+    reader: SparkFileReader | None = None,
 ) -> LoadResult:
     """Bring raw up to date with the entity's landing folder.
 
@@ -409,7 +423,87 @@ def load_entity(
     if any(known["status"] != "missing" for known in manifest.values()):
         check_landing_dir(landing_dir)
     seen: set[str] = set()
-    for path in landing_files(landing_dir, e):
+    paths = landing_files(landing_dir, e)
+    if reader is not None:
+        reader.prepare(e, _changed_files(paths, landing_dir, manifest, follow_external_links))
+    try:
+        _load_files(
+            con,
+            e,
+            landing_dir,
+            paths,
+            manifest,
+            seen,
+            result,
+            loaded_at,
+            follow_external_links,
+            reader,
+        )
+    finally:
+        if reader is not None:
+            reader.close()
+    for rel, known in manifest.items():
+        if rel not in seen and known["status"] != "missing":
+            # Raw mirrors the landing directory: a file that disappeared takes its
+            # rows out, so an incremental load equals a fresh one.
+            _record(
+                con,
+                e,
+                rel,
+                known,
+                FileOutcome(
+                    rel,
+                    "missing",
+                    error="the file is no longer in the landing directory; its rows were "
+                    "removed from raw",
+                ),
+                size=known["size"],
+                mtime=known["mtime"],
+                sha=known["sha"],
+                loaded_at=loaded_at,
+            )
+            result.files.append(FileOutcome(rel, "removed"))
+    return result
+
+
+def _changed_files(
+    paths: list[Path], landing_dir: Path, manifest: dict[str, dict], follow_external_links: bool
+) -> list[Path]:
+    """The files `_load_files` will read (Spark reads them first, all at once): readable
+    regular files whose size or modification time is not that of a loaded file."""
+    changed = []
+    for path in paths:
+        if _skip_reason(path) or _refusal(path, landing_dir, follow_external_links):
+            continue
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        known = manifest.get(path.relative_to(landing_dir).as_posix())
+        if not (
+            known
+            and known["status"] == "loaded"
+            and known["size"] == st.st_size
+            and known["mtime"] == _mtime(st)
+        ):
+            changed.append(path)
+    return changed
+
+
+def _load_files(
+    con: duckdb.DuckDBPyConnection,
+    e: Entity,
+    landing_dir: Path,
+    paths: list[Path],
+    manifest: dict[str, dict],
+    seen: set[str],
+    result: LoadResult,
+    loaded_at: datetime,
+    follow_external_links: bool,
+    reader: SparkFileReader | None,
+) -> None:
+    """Read and record each landing file in turn (`load_entity`)."""
+    for path in paths:
         rel = path.relative_to(landing_dir).as_posix()
         seen.add(rel)
         known = manifest.get(rel)
@@ -481,14 +575,10 @@ def load_entity(
                     _retouch(con, e, rel, mtime)
                     result.files.append(FileOutcome(rel, "unchanged"))
                     continue
-                columns = read_file(con, e, path)
+                columns = (reader.read if reader else read_file)(con, e, path)
                 outcome = FileOutcome(rel, "read")
-            except UnreadableFileError as exc:
-                outcome = FileOutcome(rel, "failed", error=str(exc))
-            except OSError as exc:
-                outcome = FileOutcome(rel, "failed", error=_os_reason(exc))
-            except duckdb.Error as exc:
-                outcome = FileOutcome(rel, "failed", error=f"cannot be read: {_first_line(exc)}")
+            except (UnreadableFileError, OSError, duckdb.Error) as exc:
+                outcome = FileOutcome(rel, "failed", error=failure_reason(exc))
         try:
             outcome = _record(
                 con,
@@ -519,28 +609,6 @@ def load_entity(
         if outcome.status == "failed":
             log.error("%s: %s", rel, outcome.error)
         result.files.append(outcome)
-    for rel, known in manifest.items():
-        if rel not in seen and known["status"] != "missing":
-            # Raw mirrors the landing directory: a file that disappeared takes its
-            # rows out, so an incremental load equals a fresh one.
-            _record(
-                con,
-                e,
-                rel,
-                known,
-                FileOutcome(
-                    rel,
-                    "missing",
-                    error="the file is no longer in the landing directory; its rows were "
-                    "removed from raw",
-                ),
-                size=known["size"],
-                mtime=known["mtime"],
-                sha=known["sha"],
-                loaded_at=loaded_at,
-            )
-            result.files.append(FileOutcome(rel, "removed"))
-    return result
 
 
 def _retouch(con: duckdb.DuckDBPyConnection, e: Entity, rel: str, mtime: datetime | None) -> None:

@@ -476,7 +476,7 @@ class LandedColumn:
     stored: str  # the raw column
 
 
-def _landed_columns(e: Entity, names: list[str]) -> list[LandedColumn]:
+def landed_columns(e: Entity, names: list[str]) -> list[LandedColumn]:
     """Map the landed names to raw columns; a name landed twice fails the file."""
     columns: list[LandedColumn] = []
     by_name: dict[str, str] = {}
@@ -512,7 +512,7 @@ def read_file(con: duckdb.DuckDBPyConnection, e: Entity, path: Path) -> list[Lan
     """
     fmt = FORMATS[path.suffix.lower()]
     names = READERS[fmt](con, path)
-    columns = _landed_columns(e, names)
+    columns = landed_columns(e, names)
     found = {c.name for c in columns}
     missing = [c for c in e.required_columns if c not in found]
     if missing:

@@ -4,6 +4,7 @@ import dagster as dg
 
 from cx_insights.contract import ENTITIES, Entity
 from cx_insights.ingest.loader import load_entity
+from cx_insights.ingest.spark_reader import SparkFileReader
 from cx_insights.warehouse import connect
 from orchestration.resources import CxSettingsResource
 
@@ -28,8 +29,9 @@ def _ingest_asset(e: Entity) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, cx: CxSettingsResource) -> dg.MaterializeResult:
         settings = cx.settings()
+        reader = SparkFileReader.for_settings(settings) if settings.target == "spark" else None
         with connect(settings.warehouse) as con:
-            result = load_entity(con, settings.landing_dir, e)
+            result = load_entity(con, settings.landing_dir, e, reader=reader)
             total = con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[0]
         by_status: dict[str, int] = {}
         for f in result.files:
@@ -42,6 +44,7 @@ def _ingest_asset(e: Entity) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "landing_folder": str(settings.landing_dir / e.source / e.name),
+                "read_by": "spark" if reader else "duckdb",
                 "files": dg.MetadataValue.json(by_status),
                 "rows_loaded_this_run": result.rows_loaded,
                 "rows_in_raw": int(total),
