@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: run test unit lint install clean benchmark dev chromium postgres java
+.PHONY: run test unit lint install clean benchmark dev chromium postgres java databricks-check
 
 # The venv is (re)installed only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -18,6 +18,20 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# dbt-databricks needs dbt-spark 1.10 and pandas 2.2, below the project's pins: it
+# gets a virtual environment of its own, used only to compile the project for
+# Databricks (tests/databricks_compile.py: the same SQL as on Spark).
+DATABRICKS_VENV := .venv-databricks
+DATABRICKS_STAMP := $(DATABRICKS_VENV)/.installed
+$(DATABRICKS_STAMP): requirements-databricks.txt
+	@test -x $(DATABRICKS_VENV)/bin/python || $(PYTHON) -m venv $(DATABRICKS_VENV)
+	$(DATABRICKS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DATABRICKS_VENV)/bin/python -m pip install --quiet -r requirements-databricks.txt
+	@touch $(DATABRICKS_STAMP)
+
+databricks-check: $(STAMP) $(DATABRICKS_STAMP)
+	$(BIN)/python -m tests.databricks_compile --databricks-dbt $(DATABRICKS_VENV)/bin/dbt
 
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cx-insights run
@@ -58,7 +72,7 @@ unit: $(STAMP) postgres
 # Two workers (pytest-xdist), each taking whole test files: a file's module
 # fixtures (a built warehouse, a Spark server) are built once, and the session's
 # sample build once per worker. One worker alone left a core idle about half the time.
-test: $(STAMP) lint chromium postgres java
+test: $(STAMP) lint databricks-check chromium postgres java
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile
 
 benchmark: $(STAMP)

@@ -132,7 +132,10 @@ def dbt_macros(*files: str, target_type: str = "duckdb") -> dict[str, Callable[.
 @pytest.fixture(scope="module")
 def macros() -> dict[str, Callable[..., Any]]:
     return dbt_macros(
-        "privacy/pii.sql", "privacy/pii_patterns.sql", "cross_db/regexp_replace_all.sql"
+        "privacy/pii.sql",
+        "privacy/pii_patterns.sql",
+        "cross_db/regexp_replace_all.sql",
+        "cross_db/on_spark.sql",
     )
 
 
@@ -184,6 +187,7 @@ def test_spark_gets_its_own_group_reference() -> None:
         "privacy/pii.sql",
         "privacy/pii_patterns.sql",
         "cross_db/regexp_replace_all.sql",
+        "cross_db/on_spark.sql",
         target_type="spark",
     )
     sql = str(spark["mask_pii_text"]("value_text"))

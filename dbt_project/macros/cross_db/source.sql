@@ -6,7 +6,7 @@
 -#}
 {% macro source(source_name, table_name) -%}
     {%- set relation = builtins.source(source_name, table_name) -%}
-    {%- if target.type == 'spark' -%}
+    {%- if on_spark() -%}
         {%- set folder = env_var('CX_SPARK_FILES', '') or '../warehouse/spark/files' -%}
         {{ return('parquet.`' ~ folder ~ '/' ~ relation.schema ~ '/' ~ relation.identifier ~ '`') }}
     {%- endif -%}

@@ -130,7 +130,7 @@
 {%- endmacro %}
 
 {% macro customer_digests_before(inputs, shared) -%}
-    {%- if execute and model.config.materialized == 'incremental' and target.type != 'spark' -%}
+    {%- if execute and model.config.materialized == 'incremental' and not on_spark() -%}
         {%- set stored = customer_digests_relation() -%}
         {%- set new = customer_digests_relation('__new') -%}
         {%- set touched = customer_digests_relation('__touched') -%}
@@ -178,7 +178,7 @@
 {%- endmacro %}
 
 {% macro customer_digests_after() -%}
-    {%- if execute and model.config.materialized == 'incremental' and target.type != 'spark' -%}
+    {%- if execute and model.config.materialized == 'incremental' and not on_spark() -%}
         drop table if exists {{ customer_digests_relation() }};
         alter table {{ customer_digests_relation('__new') }} rename to {{ customer_digests_relation().identifier }};
         drop table if exists {{ customer_digests_relation('__touched') }};

@@ -152,7 +152,7 @@
 {%- endmacro %}
 
 {% macro create_watermarks_table() -%}
-    {%- if target.type != 'spark' -%}
+    {%- if not on_spark() -%}
         {%- if execute -%}
             {%- do adapter.create_schema(watermarks_relation()) -%}
         {%- endif -%}

@@ -17,7 +17,7 @@
 {% macro mask_pii_text(text) -%}
     {%- set masked = namespace(sql=text) -%}
     {%- for name, pattern, replacement in pii_patterns() -%}
-        {%- if target.type == 'spark' -%}
+        {%- if on_spark() -%}
             {%- set replacement = replacement | replace('\\1', '$1') -%}
         {%- endif -%}
         {%- set masked.sql = regexp_replace_all(masked.sql, pattern, replacement) -%}

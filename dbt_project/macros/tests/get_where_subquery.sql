@@ -17,7 +17,7 @@
     {%- if where and '__rows_gated_since_tested__' in where -%}
         {%- set since = env_var('CX_TESTS_GATED_SINCE', '') -%}
         {#- Spark reads sources as Parquet paths (macros/cross_db/source.sql): every row there. -#}
-        {%- set has_gated_at = execute and since and target.type != 'spark' and (
+        {%- set has_gated_at = execute and since and not on_spark() and (
             adapter.get_columns_in_relation(relation)
             | map(attribute='name') | map('lower') | select('equalto', '_gated_at') | list
         ) -%}

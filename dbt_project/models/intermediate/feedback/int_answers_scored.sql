@@ -16,7 +16,7 @@
 -- every answer. On Spark a table rebuilt whole.
 -- Proof: tests/test_incremental_models.py (as for the web models).
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key=['response_id', 'question_id'],
     on_schema_change='sync_all_columns',

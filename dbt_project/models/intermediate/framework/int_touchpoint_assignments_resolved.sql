@@ -15,7 +15,7 @@
 -- anti-join only when they differ). Other rules or touchpoints (their MD5 is
 -- stored in every row) re-resolve every subject. On Spark a table rebuilt whole.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key=['subject_type', 'subject_id'],
     on_schema_change='sync_all_columns',

@@ -40,7 +40,7 @@
 -- installed), and the groups a new event touches are no partition that
 -- insert_overwrite could replace.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key='event_id',
     on_schema_change='sync_all_columns',

@@ -20,7 +20,7 @@
 -- Proof: tests/test_incremental_models.py compares it with a full refresh
 -- after each of several drops, and fails on deliberate mutants of this logic.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key='session_id',
     on_schema_change='sync_all_columns',

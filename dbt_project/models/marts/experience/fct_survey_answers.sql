@@ -11,7 +11,7 @@
 -- first, the anti-join only when they differ). On Spark a table rebuilt whole.
 -- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key=['response_id', 'question_id'],
     on_schema_change='append_new_columns',

@@ -7,7 +7,7 @@
 -- them by session_id. Sessions that no longer exist are deleted by the
 -- post-hook. On Spark a table rebuilt whole. Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key='session_id',
     on_schema_change='append_new_columns',

@@ -8,7 +8,7 @@
 -- post-hook. On Spark a table rebuilt whole.
 -- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy=replace_by_key_strategy(),
     unique_key='invoice_id',
     on_schema_change='append_new_columns',

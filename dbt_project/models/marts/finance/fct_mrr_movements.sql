@@ -15,7 +15,7 @@
 -- spine or the fx rates change). On Spark a table rebuilt whole.
 -- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=('table' if on_spark() else 'incremental'),
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ customer_digests_before(
