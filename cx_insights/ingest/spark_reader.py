@@ -36,6 +36,7 @@ from cx_insights.ingest.readers import (
     landed_columns,
     read_file,
 )
+from cx_insights.spark import SparkError
 from cx_insights.warehouse import memory_limit, quote_ident, sql_literal
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,15 @@ class SparkFileReader:
             "cast(id as int) as file"
         )
         read = indexes.mapInArrow(lambda it: read_files(e, listed, it), READ_SCHEMA)
-        read.write.partitionBy("file").parquet(str(self._output))
+        try:
+            read.write.partitionBy("file").parquet(str(self._output))
+        except Exception as exc:  # Spark's errors: Py4J, gRPC, the workers' tracebacks
+            self.close()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SparkError(
+                f"Spark could not read the {len(listed)} changed landing file(s) of "
+                f"{e.qualified}: {first[:400]}"
+            ) from exc
         self._prepared = {p: i for i, p in enumerate(listed)}
 
     def read(self, con: duckdb.DuckDBPyConnection, e: Entity, path: Path) -> list[LandedColumn]:
