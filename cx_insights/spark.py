@@ -96,6 +96,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     url = ConnectServer(settings).url() if method() == "session" else None
     if url:
         env["SPARK_REMOTE"] = url
+        forget_local_token()  # dbt inherits this process's environment
     else:
         env["PYSPARK_SUBMIT_ARGS"] = (
             f"--master {master()} --driver-memory {driver_memory()} pyspark-shell"
@@ -294,6 +295,18 @@ def kill_group(pid: int, timeout: float = 30.0) -> bool:
 
 _sessions: dict[str, object] = {}
 
+#: Set by pyspark when it starts a local Connect server in this process.
+_LOCAL_TOKEN = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
+
+
+def forget_local_token() -> None:
+    """Drop the token a local in-process Connect server (pyspark's `remote("local")`:
+    `dagster dev`, the thrift method) left in the environment: with it set, every
+    later Connect client speaks TLS with that token, which the run's server (plain
+    gRPC on 127.0.0.1, no token) refuses ("Tls handshake failed"). Sessions already
+    open keep their channels."""
+    os.environ.pop(_LOCAL_TOKEN, None)
+
 
 def session(settings: Settings):
     """A Spark Connect session for this process (Great Expectations validates the
@@ -305,6 +318,8 @@ def session(settings: Settings):
 
     url = ConnectServer(settings).url() if method() == "session" else None
     remote = url or (master() if master().startswith("local") else "local[2]")
+    if url:
+        forget_local_token()
     if remote not in _sessions:
         builder = SparkSession.builder.remote(remote)
         if not url:

@@ -179,3 +179,14 @@ def test_files_read_on_spark_land_as_the_loader_reads_them(tmp_path, reader):
     # (a file that failed is read again, as the loader does, in case it was fixed)
     assert {"bom.csv", "mixed.csv", "new.csv", "latin1.csv"} <= set(job)
     assert not {"quoted.csv", "j.jsonl", "p.parquet", "long.csv"} & set(job)
+
+
+def test_a_token_left_by_a_local_spark_does_not_break_the_runs_server(settings, monkeypatch):
+    # pyspark leaves this when it starts a local Connect server in the process (the
+    # thrift method's GX, `dagster dev`); a client then spoke TLS to the run's server.
+    spark.close_sessions()
+    monkeypatch.setenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", "left-by-a-local-server")
+    assert spark.session(settings).range(3).count() == 3
+    monkeypatch.setenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", "left-by-a-local-server")
+    assert "SPARK_REMOTE" in spark.dbt_env(settings)
+    assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" not in os.environ  # dbt inherits the environment
