@@ -258,6 +258,9 @@ def start_server(
         command.append(app)
     env = {**os.environ, "SPARK_HOME": home, "PYSPARK_PYTHON": python()}
     env.pop("SPARK_REMOTE", None)
+    # A token a local in-process Connect server left (forget_local_token) would make
+    # this server demand it, while our clients connect without one.
+    env.pop(_LOCAL_TOKEN, None)
     with log.open("ab") as out:
         return subprocess.Popen(
             command,

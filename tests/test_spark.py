@@ -116,3 +116,20 @@ def test_a_server_left_behind_by_a_killed_run_is_forgotten(settings):
     server.state.write_text('{"pid": 999999999, "port": 1}')
     assert server.url() is None and not server.state.exists()
     assert "SPARK_REMOTE" not in settings.dbt_env()
+
+
+def test_a_server_we_start_never_inherits_a_local_sparks_token(settings, monkeypatch, tmp_path):
+    # pyspark leaves SPARK_CONNECT_AUTHENTICATE_TOKEN when it starts a local Connect
+    # server in the process; a server started with it demands it, and our clients
+    # (which drop it: spark.forget_local_token) would be refused.
+    started: dict[str, dict] = {}
+
+    def popen(command, **kwargs):
+        started["env"] = kwargs["env"]
+        return type("Process", (), {"pid": 0})()
+
+    monkeypatch.setattr(spark.subprocess, "Popen", popen)
+    monkeypatch.setenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", "left-by-a-local-server")
+    spark.start_server(settings, "org.example.Main", {}, tmp_path / "server.log")
+    assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" not in started["env"]
+    assert started["env"]["PYSPARK_PYTHON"] == spark.python()
