@@ -27,9 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from cx_insights.config import Settings
 from cx_insights.contract import Entity
+from cx_insights.ingest.loader import failure_reason
 from cx_insights.ingest.readers import (
     LandedColumn,
     UnreadableFileError,
@@ -45,7 +47,16 @@ log = logging.getLogger(__name__)
 #: one `error` row (why the file cannot be read), then a `row` per record (`cells`:
 #: its values, in the header's order) and a `reject` per record that could not be
 #: parsed (`error`, `raw`: DuckDB's reason and the record's text).
-READ_SCHEMA = "file int, kind string, line bigint, error string, raw string, cells array<string>"
+READ_SCHEMA = pa.schema(
+    [
+        ("file", pa.int32()),
+        ("kind", pa.string()),
+        ("line", pa.int64()),
+        ("error", pa.string()),
+        ("raw", pa.string()),
+        ("cells", pa.list_(pa.string())),
+    ]
+)
 
 #: Rows per Arrow batch a task hands to Spark (a file's rows are never all in memory).
 BATCH_ROWS = 65_536
@@ -54,10 +65,6 @@ BATCH_ROWS = 65_536
 def read_files(e: Entity, paths: list[str], indexes: Iterator) -> Iterator:
     """The task's side (`mapInArrow`): read each file whose index arrives, with the
     contract's readers, and yield what it read as Arrow batches of READ_SCHEMA."""
-    import pyarrow as pa
-
-    from cx_insights.ingest.loader import failure_reason
-
     with tempfile.TemporaryDirectory(prefix="cx-read-") as spill:
         con = duckdb.connect()
         try:
@@ -69,31 +76,18 @@ def read_files(e: Entity, paths: list[str], indexes: Iterator) -> Iterator:
                     try:
                         columns = read_file(con, e, Path(paths[index]))
                     except (UnreadableFileError, OSError, duckdb.Error) as exc:
-                        yield _meta(pa, index, "error", error=failure_reason(exc))
+                        yield _meta(index, "error", error=failure_reason(exc))
                         continue
-                    yield _meta(pa, index, "header", cells=[c.original for c in columns])
+                    yield _meta(index, "header", cells=[c.original for c in columns])
                     yield from _landed_batches(con, index, columns)
         finally:
             con.close()
 
 
-def _meta(pa, index: int, kind: str, *, error: str | None = None, cells=None):
+def _meta(index: int, kind: str, *, error: str | None = None, cells=None):
     return pa.RecordBatch.from_pylist(
         [{"file": index, "kind": kind, "line": None, "error": error, "raw": None, "cells": cells}],
-        schema=_arrow_schema(pa),
-    )
-
-
-def _arrow_schema(pa):
-    return pa.schema(
-        [
-            ("file", pa.int32()),
-            ("kind", pa.string()),
-            ("line", pa.int64()),
-            ("error", pa.string()),
-            ("raw", pa.string()),
-            ("cells", pa.list_(pa.string())),
-        ]
+        schema=READ_SCHEMA,
     )
 
 
@@ -133,12 +127,16 @@ class SparkFileReader:
         self.close()
         if not paths:
             return
+        from pyspark.sql.pandas.types import from_arrow_schema  # the Spark target only
+
         listed = [str(p) for p in paths]
         self._output = self.folder / f"{e.qualified}-{uuid.uuid4().hex[:12]}"
         indexes = self.session.range(0, len(listed), 1, len(listed)).selectExpr(
             "cast(id as int) as file"
         )
-        read = indexes.mapInArrow(lambda it: read_files(e, listed, it), READ_SCHEMA)
+        read = indexes.mapInArrow(
+            lambda it: read_files(e, listed, it), from_arrow_schema(READ_SCHEMA)
+        )
         try:
             read.write.partitionBy("file").parquet(str(self._output))
         except Exception as exc:  # Spark's errors: Py4J, gRPC, the workers' tracebacks
