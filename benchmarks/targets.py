@@ -4,7 +4,9 @@ Generates one landing directory with the project's generator, builds it with
 `cx-insights run` on each target (DuckDB, PostgreSQL, Spark) in a fresh folder,
 exports the marts, and compares every target's export with DuckDB's
 (cx_insights.compare: rows equal, numbers to a relative 1e-9). Prints a table
-of build and export seconds and whether the marts are equal.
+of build and export seconds and whether the marts are equal. With
+`--daily-drop`, then adds one daily drop to the landing folder and runs every
+target again (incremental), timed and compared the same way.
 
     .venv/bin/python benchmarks/targets.py --customers 20000 --months 24
     .venv/bin/python benchmarks/targets.py --customers 1000000 --targets duckdb spark \\
@@ -114,6 +116,36 @@ def _wait_for_port(port: int, timeout: float = 120) -> None:
         time.sleep(0.5)
 
 
+def build_and_export(
+    args: argparse.Namespace, target: str, landing: Path, root: Path, export_name: str = "export"
+) -> tuple[float, float, Path]:
+    """`cx-insights run` on `target` (its warehouse under root/<target>, kept between
+    calls: a second call is an incremental run) and its export: seconds of each,
+    and the export's folder."""
+    warehouse = root / target / "cx.duckdb"
+    if target == "spark" and args.standalone_workers:
+        cluster = standalone_cluster(args.standalone_workers, root / "cluster", args.worker_memory)
+        with cluster as url:
+            os.environ["CX_SPARK_MASTER"] = url
+            build = cli(["run", "--quiet"], landing, warehouse, target)
+    else:
+        build = cli(["run", "--quiet"], landing, warehouse, target)
+    out = root / target / export_name
+    export = cli(["export", "--out", str(out)], landing, warehouse, target)
+    if target == "postgres":
+        cli(["postgres", "stop"], landing, warehouse, target)
+    return build, export, out
+
+
+def _same(results: dict[str, tuple[float, float, Path]], target: str, out: Path) -> str:
+    if target == "duckdb" or "duckdb" not in results:
+        return "-"
+    from cx_insights.compare import compare_exports
+
+    differences = compare_exports(results["duckdb"][2], out)
+    return "yes" if not differences else f"NO: {sorted(differences)}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20000)
@@ -128,9 +160,13 @@ def main() -> None:
         "started here (0: CX_SPARK_MASTER, or local[2])",
     )
     parser.add_argument("--worker-memory", default="4g")
+    parser.add_argument(
+        "--daily-drop",
+        action="store_true",
+        help="then add one daily drop (add_daily_drop) and run every target again: "
+        "the incremental run, timed and compared too",
+    )
     args = parser.parse_args()
-
-    from cx_insights.compare import compare_exports
 
     root = Path(tempfile.mkdtemp(prefix="cx-targets-"))
     root.chmod(0o755)  # PostgreSQL's server account must be able to enter it
@@ -141,24 +177,18 @@ def main() -> None:
              "--months", str(args.months), "--seed", "20"],
             landing, root / "unused.duckdb", "duckdb",
         )  # fmt: skip
-        rows = []
-        exports: dict[str, Path] = {}
-        for target in args.targets:
-            warehouse = root / target / "cx.duckdb"
-            if target == "spark" and args.standalone_workers:
-                with standalone_cluster(
-                    args.standalone_workers, root / "cluster", args.worker_memory
-                ) as url:
-                    os.environ["CX_SPARK_MASTER"] = url
-                    build = cli(["run", "--quiet"], landing, warehouse, target)
-            else:
-                build = cli(["run", "--quiet"], landing, warehouse, target)
-            out = root / target / "export"
-            export = cli(["export", "--out", str(out)], landing, warehouse, target)
-            exports[target] = out
-            if target == "postgres":
-                cli(["postgres", "stop"], landing, warehouse, target)
-            rows.append((target, build, export))
+        rows = {target: build_and_export(args, target, landing, root) for target in args.targets}
+        drop_rows = {}
+        if args.daily_drop:
+            from run import _day_after  # benchmarks/run.py, beside this script
+
+            from cx_insights.generate import add_daily_drop
+
+            add_daily_drop(landing, seed=21, day=_day_after(landing))
+            drop_rows = {
+                target: build_and_export(args, target, landing, root, "drop")
+                for target in args.targets
+            }
         print(
             f"\n{args.customers:,} customers x {args.months} months, {date.today()}, "
             f"{platform.machine()} {os.cpu_count()} cores, "
@@ -169,15 +199,18 @@ def main() -> None:
                 else ""
             )
         )
-        print("| target | first build (s) | export (s) | marts equal to DuckDB's |")
-        print("|---|---|---|---|")
-        for target, build, export in rows:
-            if target == "duckdb" or "duckdb" not in exports:
-                same = "-"
-            else:
-                differences = compare_exports(exports["duckdb"], exports[target])
-                same = "yes" if not differences else f"NO: {sorted(differences)}"
-            print(f"| {target} | {build:.0f} | {export:.0f} | {same} |")
+        print(
+            "| target | first build (s) | export (s) | marts equal to DuckDB's |"
+            + (" daily drop (s) | marts equal after it |" if drop_rows else "")
+        )
+        print("|---|---|---|---|" + ("---|---|" if drop_rows else ""))
+        for target in args.targets:
+            build, export, out = rows[target]
+            line = f"| {target} | {build:.0f} | {export:.0f} | {_same(rows, target, out)} |"
+            if drop_rows:
+                build, _, out = drop_rows[target]
+                line += f" {build:.0f} | {_same(drop_rows, target, out)} |"
+            print(line)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

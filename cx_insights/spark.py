@@ -420,11 +420,17 @@ def replace_folder(target: Path, write: Callable[[Path], T]) -> T:
 
 
 def tables(settings: Settings, schema: str) -> list[str]:
-    """The tables of `schema` on the target: dbt's and the handed-over ones."""
+    """The tables of `schema` on the target: dbt's and the handed-over ones, without
+    the working tables a stopped run can leave (`<model>__dbt_...`: dbt's own, and the
+    incremental models' rewrite, dbt_project/macros/incremental/spark_rewrite.sql)."""
     names: set[str] = set()
     for folder in (warehouse_dir(settings) / f"{schema}.db", files_dir(settings) / schema):
         if folder.is_dir():
-            names |= {p.name for p in folder.iterdir() if p.is_dir() and p.name[0] != "."}
+            names |= {
+                p.name
+                for p in folder.iterdir()
+                if p.is_dir() and p.name[0] != "." and "__dbt_" not in p.name
+            }
     return sorted(names)
 
 

@@ -11,6 +11,7 @@ in-process here, about 1 s per invocation instead of 4 s for a new dbt):
     python -m tests.incremental_proof --mutants     # every mutant must be caught
     python -m tests.incremental_proof --postgres    # the designed scenario on PostgreSQL
     python -m tests.incremental_proof --key-tests   # the key tests find planted duplicates
+    python -m tests.incremental_proof --spark [--steps N] [--mutant NAME]   # on Spark
 
 Exits 0 when every step of every scenario matched, 1 at the first step that
 did not (printing the scenario, step and the rows that differ), 2 when a dbt
@@ -595,19 +596,23 @@ class Dbt:
 def rows(warehouse: Path, model: str) -> list[tuple]:
     import duckdb
 
-    schema = relation(model).split(".")[0]
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        columns = [
-            name
-            for (name,) in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ?",
-                [schema, model],
-            ).fetchall()
-        ]
-        exclude = [m for m in RUN_MARKERS if m in columns]
-        projection = f"* exclude ({', '.join(exclude)})" if exclude else "*"
-        return con.execute(f"select {projection} from {relation(model)} order by all").fetchall()
+        return table_rows(con, relation(model).split(".")[0], model)
+
+
+def table_rows(con, schema: str, table: str) -> list[tuple]:
+    """Every row of a DuckDB table, sorted, without the run markers."""
+    columns = [
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    ]
+    exclude = [m for m in RUN_MARKERS if m in columns]
+    projection = f"* exclude ({', '.join(exclude)})" if exclude else "*"
+    return con.execute(f"select {projection} from {schema}.{table} order by all").fetchall()
 
 
 class PostgresDbt(Dbt):
@@ -691,6 +696,140 @@ def run_postgres(project: Path, work: Path) -> int:
         print(f"designed scenario on postgres, {failure}")
         return 1
     print(f"designed scenario on postgres: {len(DESIGNED)} steps, incremental == full refresh")
+    return 0
+
+
+class SparkDbt(Dbt):
+    """The same runs on Spark (a local session in this process, as `dbt` by hand
+    with CX_TARGET=spark): the accepted rows handed over as Parquet folders, as
+    the gate hands them over; one metastore, so the full refresh runs after the
+    incremental tables are renamed aside, as on PostgreSQL."""
+
+    def __init__(self, project: Path, work: Path) -> None:
+        from cx_insights import spark
+        from cx_insights.config import load_settings
+
+        super().__init__(project, work)
+        self.settings = load_settings(
+            {"CX_WAREHOUSE": str(work / "cx.duckdb"), "CX_PII_SALT": "x", "CX_TARGET": "spark"}
+        )
+        os.environ.update({**spark.dbt_env(self.settings), "CX_TARGET": "spark"})
+
+    def run(self, warehouse: Path | None = None, *extra: str) -> bool:
+        return self.runner.invoke(self.args(*extra)).success
+
+    def hand_over(self, accepted: Accepted) -> None:
+        import duckdb
+
+        from cx_insights import spark
+        from cx_insights.contract import ENTITIES
+
+        staged = self.work / "accepted.duckdb"
+        staged.unlink(missing_ok=True)
+        accepted.write(staged)
+        with duckdb.connect(str(staged)) as con:
+            spark.write_tables(
+                con, self.settings, [("raw", f"{e.qualified}__accepted") for e in ENTITIES]
+            )
+
+    def execute(self, sql: str) -> list:
+        """A statement in dbt's Spark session (this process's, started by dbt)."""
+        from pyspark.sql import SparkSession
+
+        return SparkSession.builder.getOrCreate().sql(sql).collect()
+
+    def tables(self, schema: str, pattern: str) -> list[str]:
+        return [row.tableName for row in self.execute(f"show tables in {schema} like '{pattern}'")]
+
+    def rows(self, table: str) -> list[tuple]:
+        import duckdb
+
+        from cx_insights import spark
+
+        schema = relation(table).split(".")[0]
+        with duckdb.connect() as con:
+            spark.fetch_into_duckdb(con, self.settings, [(schema, table)])
+            return table_rows(con, schema, table)
+
+
+def prove_spark(scenario: list[Drop], dbt: SparkDbt) -> str | None:
+    """As prove_postgres(), on Spark."""
+    accepted = Accepted()
+    for step, drop in enumerate(scenario):
+        accepted.apply(drop)
+        dbt.hand_over(accepted)
+        if not dbt.run():
+            return f"step {step} ({drop.label}): the incremental run failed"
+        # The watermarks too (one table per model on Spark): the full refresh records its own.
+        aside = [*MODELS, *dbt.tables("intermediate", "_incremental_watermarks__*")]
+        for model in aside:
+            dbt.execute(f"alter table {relation(model)} rename to {relation(model)}__incremental")
+        try:
+            if not dbt.run(None, "--full-refresh"):
+                return f"step {step} ({drop.label}): the full refresh failed"
+            for model in MODELS:
+                got, want = dbt.rows(f"{model}__incremental"), dbt.rows(model)
+                if got != want or not got:
+                    extra = sorted(set(got) - set(want), key=repr)[:5]
+                    missing = sorted(set(want) - set(got), key=repr)[:5]
+                    return (
+                        f"step {step} ({drop.label}): {model} differs from a full refresh\n"
+                        f"  only incremental: {extra}\n  only full refresh: {missing}"
+                    )
+        finally:
+            for model in aside:
+                dbt.execute(f"drop table if exists {relation(model)}")
+                aside_name = f"{relation(model)}__incremental"
+                dbt.execute(f"alter table {aside_name} rename to {relation(model)}")
+    return None
+
+
+SPARK_REWRITE = "macros/incremental/spark_rewrite.sql"
+
+#: Mistakes in the Spark-only statements (Parquet's rewrite in place of DELETE).
+SPARK_MUTANTS: dict[str, list[tuple[str, str, str]]] = {
+    "spark keeps the replaced rows": [
+        (
+            SPARK_REWRITE,
+            "spark_rewrite(target, kept_condition, also=computed)",
+            "spark_rewrite(target, '1 = 1', also=computed)",
+        )
+    ],
+    "spark deletes nothing": [
+        (
+            SPARK_REWRITE,
+            "spark_rewrite(relation, 'not coalesce((' ~ condition ~ '), false)')",
+            "spark_rewrite(relation, '1 = 1')",
+        )
+    ],
+}
+
+
+def run_spark(project: Path, work: Path, steps: int | None, mutant: str = "") -> int:
+    """The designed scenario (its first `steps` drops) on a local Spark session; with
+    `mutant`, the project changed by the mutants whose name contains it (of
+    MUTANTS and SPARK_MUTANTS), which the scenario must then catch (0: caught)."""
+    scenario = DESIGNED[:steps] if steps else DESIGNED
+    if mutant:
+        changes = [
+            change
+            for name, changed in {**MUTANTS, **SPARK_MUTANTS}.items()
+            if mutant in name
+            for change in changed
+        ]
+        if not changes:
+            raise SystemExit(f"no mutant named like {mutant!r}")
+        project = mutate(project, work / "mutant", changes)
+    failure = prove_spark(scenario, SparkDbt(project, work))
+    if mutant:
+        print(f"mutant {'caught' if failure else 'survived'} on spark: {mutant}")
+        if failure:
+            print(f"  {failure.splitlines()[0]}")
+        return 0 if failure else 1
+    if failure:
+        print(f"designed scenario on spark, {failure}")
+        return 2 if "failed" in failure.split("\n", 1)[0] else 1
+    print(f"designed scenario on spark: {len(scenario)} steps, incremental == full refresh")
     return 0
 
 
@@ -1124,6 +1263,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--key-tests", action="store_true", help="instead: the key tests find planted duplicates"
     )
+    parser.add_argument(
+        "--spark", action="store_true", help="instead: the designed scenario on Spark"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="with --spark: only the first N drops"
+    )
+    parser.add_argument(
+        "--mutant", default="", help="with --spark: the mutants named like this must be caught"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     from cx_insights.config import DBT_PROJECT_DIR
@@ -1138,6 +1286,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_mutants(project, work, args.only)
         if args.postgres:
             return run_postgres(project, work)
+        if args.spark:
+            return run_spark(project, work, args.steps, args.mutant)
         if args.key_tests:
             wrong = prove_key_tests(Dbt(project, work), work)
             for line in wrong:

@@ -21,13 +21,13 @@ from tests.incremental_proof import MUTANTS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _proof(*args: str) -> subprocess.CompletedProcess:
+def _proof(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tests.incremental_proof", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
 
 

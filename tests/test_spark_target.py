@@ -3,9 +3,9 @@ Spark Connect server on local[2] (nothing installed by hand: the pyspark wheel a
 Debian's OpenJDK), the landed rows handed over as Parquet, every model built on
 Spark, and every mart equal to DuckDB's through `cx-insights export`.
 
-One build only (about 8 minutes on 2 cores): a second run to show that unchanged
-input changes nothing would double it; on Spark every model is a table rebuilt
-whole, so a rerun recomputes the same tables from the same accepted rows."""
+One build only (about 8 minutes on 2 cores): a second run would nearly double it.
+The incremental models' runs after a drop are proven on Spark by
+tests/incremental_proof.py --spark (tests/test_incremental_models.py)."""
 
 from __future__ import annotations
 

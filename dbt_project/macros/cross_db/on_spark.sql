@@ -1,10 +1,10 @@
 {#-
     Whether the target runs on Spark: dbt-spark, or Databricks through
     dbt-databricks, which dispatches to the `spark__` macros (its adapter
-    declares dbt-spark as its parent). Both build the incremental models as
-    tables rebuilt whole, as on Parquet (cx_insights.spark), so the two give the
-    same SQL; Delta's MERGE could make them incremental on Databricks, untested
-    here.
+    declares dbt-spark as its parent), so the two give the same SQL. The
+    incremental models replace rows by key with a rewrite of the table on
+    Spark's Parquet (macros/incremental/spark_rewrite.sql) and with Delta's
+    MERGE on Databricks (untested here).
 -#}
 {% macro on_spark() -%}
     {{ return(target.type in ['spark', 'databricks']) }}
@@ -13,12 +13,13 @@
 {#-
     dbt's `is_incremental()`, answering false without asking the warehouse when
     the model is not materialized incrementally (dbt's own asks for the stored
-    relation first, then checks the materialization): on Spark and Databricks,
-    where those models are tables, the project then compiles without a
-    connection (`make databricks-check`). Same answer everywhere.
+    relation first, then checks the materialization), or when dbt may not ask
+    it (`dbt compile --no-introspect`: every model compiles as its first
+    build). The project then compiles without a connection (`make
+    databricks-check`). Same answer everywhere else.
 -#}
 {% macro is_incremental() -%}
-    {%- if model.config.materialized != 'incremental' -%}
+    {%- if model.config.materialized != 'incremental' or not flags.INTROSPECT -%}
         {{ return(false) }}
     {%- endif -%}
     {{ return(dbt.is_incremental()) }}

@@ -31,8 +31,9 @@
     no customer and writes nothing. The hash is the engine's own (DuckDB
     `hash`, PostgreSQL `hashtextextended`): two different sets of input rows
     with the same sum are as unlikely as a 64-bit collision, and an engine
-    whose hash changes recomputes every customer once. Not on Spark (tables
-    rebuilt whole).
+    whose hash changes recomputes every customer once. On Spark each statement
+    runs on its own (hook_statement) and the delete is a rewrite
+    (macros/incremental/spark_rewrite.sql).
 -#}
 
 {#- A 64-bit hash of the expressions, as an exact number a sum cannot overflow. -#}
@@ -42,6 +43,16 @@
 
 {% macro duckdb__row_hash(expressions) -%}
     cast(hash({{ expressions | join(', ') }}) as hugeint)
+{%- endmacro %}
+
+{#- Spark: xxhash64 of the values as text, as on PostgreSQL (Spark's own hash of
+    several arguments skips nulls, so (a, null) and (null, a) would be equal). -#}
+{% macro spark__row_hash(expressions) -%}
+    {%- set parts = [] -%}
+    {%- for expression in expressions -%}
+        {%- do parts.append("coalesce(cast(" ~ expression ~ " as string), '\\\\N')") -%}
+    {%- endfor -%}
+    cast(xxhash64(concat_ws('|', {{ parts | join(', ') }})) as decimal(38, 0))
 {%- endmacro %}
 
 {% macro default__row_hash(expressions) -%}
@@ -54,7 +65,7 @@
 
 {% macro customer_digests_relation(suffix='') -%}
     {{- return(api.Relation.create(
-        database=target.database,
+        database=(target.database if target.database is defined else none),
         schema='intermediate',
         identifier='_customer_digests_' ~ this.identifier ~ suffix,
     )) -}}
@@ -130,7 +141,7 @@
 {%- endmacro %}
 
 {% macro customer_digests_before(inputs, shared) -%}
-    {%- if execute and model.config.materialized == 'incremental' and not on_spark() -%}
+    {%- if execute and model.config.materialized == 'incremental' -%}
         {%- set stored = customer_digests_relation() -%}
         {%- set new = customer_digests_relation('__new') -%}
         {%- set touched = customer_digests_relation('__touched') -%}
@@ -139,8 +150,9 @@
             counts as written by this run (their key tests read every key once). -#}
         {%- set keep_markers = stored_exists and is_incremental() and '_written_at' in (
             adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list) -%}
-        drop table if exists {{ new }};
-        create table {{ new }} as
+        {{ hook_statement('drop table if exists ' ~ new) }}
+        {%- set create_new %}
+        create table {{ new }}{{ spark_using() }} as
         with computed as (
             {{ customer_digests_select(inputs, shared) }}
         )
@@ -154,33 +166,40 @@
             end as _written_at
         from computed
         left join {{ stored }} as stored_digests
-            on computed.customer_id = stored_digests.customer_id;
+            on computed.customer_id = stored_digests.customer_id
             {%- else %}
             {{ run_marker() }} as _written_at
-        from computed;
+        from computed
             {%- endif %}
+        {%- endset %}
+        {{ hook_statement(create_new) }}
         {%- if is_incremental() %}
-        drop table if exists {{ touched }};
+        {{ hook_statement('drop table if exists ' ~ touched) }}
         {%- if stored_exists %}
-        create table {{ touched }} as
+        {%- set create_touched %}
+        create table {{ touched }}{{ spark_using() }} as
         select coalesce(new_digests.customer_id, stored_digests.customer_id) as customer_id
         from {{ new }} as new_digests
         full outer join {{ stored }} as stored_digests
             on new_digests.customer_id = stored_digests.customer_id
-        where new_digests.digest is distinct from stored_digests.digest;
-        delete from {{ this }} where customer_id in (select customer_id from {{ touched }});
+        where new_digests.digest is distinct from stored_digests.digest
+        {%- endset %}
+        {{ hook_statement(create_touched) }}
+        {{ hook_statement(delete_where(this, 'customer_id in (select customer_id from ' ~ touched ~ ')')) }}
         {%- else %}
-        create table {{ touched }} as select customer_id from {{ new }};
-        delete from {{ this }};
+        {{ hook_statement('create table ' ~ touched ~ spark_using() ~ ' as select customer_id from ' ~ new) }}
+        {{ hook_statement(delete_where(this, '1 = 1')) }}
         {%- endif %}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}
 
 {% macro customer_digests_after() -%}
-    {%- if execute and model.config.materialized == 'incremental' and not on_spark() -%}
-        drop table if exists {{ customer_digests_relation() }};
-        alter table {{ customer_digests_relation('__new') }} rename to {{ customer_digests_relation().identifier }};
-        drop table if exists {{ customer_digests_relation('__touched') }};
+    {%- if execute and model.config.materialized == 'incremental' -%}
+        {{ hook_statement('drop table if exists ' ~ customer_digests_relation()) }}
+        {#- Spark names the renamed table's schema too; DuckDB and PostgreSQL keep it. -#}
+        {%- set renamed = customer_digests_relation() if on_spark() else customer_digests_relation().identifier %}
+        {{ hook_statement('alter table ' ~ customer_digests_relation('__new') ~ ' rename to ' ~ renamed) }}
+        {{ hook_statement('drop table if exists ' ~ customer_digests_relation('__touched')) }}
     {%- endif -%}
 {%- endmacro %}

@@ -9,11 +9,13 @@
     other stored rows stay. DuckDB, Postgres, Redshift and Snowflake do it as
     delete+insert: two plain set statements (delete the keys, insert the
     rows), every column rewritten, no MERGE needed (DuckDB has it only since
-    1.4). The BigQuery, Spark and Databricks adapters offer merge instead,
-    which on the same key gives the same replacement.
+    1.4). Spark's Parquet tables have neither: delete+insert there writes the
+    table again without the replaced keys (macros/incremental/spark_rewrite.sql).
+    BigQuery and Databricks (Delta) offer merge, which on the same key gives the
+    same replacement.
 -#}
 {% macro replace_by_key_strategy() -%}
-    {%- if target.type in ['bigquery', 'spark', 'databricks'] -%}
+    {%- if target.type in ['bigquery', 'databricks'] -%}
         {{ return('merge') }}
     {%- else -%}
         {{ return('delete+insert') }}
@@ -63,14 +65,13 @@
         {%- endset -%}
         {%- set counts = run_query(count_sql).rows[0] -%}
         {%- if counts[0] != counts[1] -%}
-            {%- set delete_sql -%}
-                delete from {{ this }}
-                where {{ key }} not in (
+            {%- set missing -%}
+                {{ key }} not in (
                     select distinct {{ key }} from {{ upstream }}
                     where {{ key }} is not null
                 )
             {%- endset -%}
-            {%- do run_query(delete_sql) -%}
+            {%- do run_query(delete_where(this, missing)) -%}
             {%- set counts = run_query(count_sql).rows[0] -%}
             {%- do log(this ~ ': deleted the rows missing from ' ~ upstream, info=true) -%}
         {%- endif -%}
@@ -147,20 +148,55 @@
     row. The table is created by `on-run-start` (dbt_project.yml), once per
     invocation, not by the marts' concurrent hooks.
 -#}
-{% macro watermarks_relation() -%}
-    {{- return(api.Relation.create(database=target.database, schema='intermediate', identifier='_incremental_watermarks')) -}}
+{% macro watermarks_relation(model_name=none) -%}
+    {#- Spark's relations have no database. -#}
+    {{- return(api.Relation.create(
+        database=(target.database if target.database is defined else none),
+        schema='intermediate',
+        identifier='_incremental_watermarks' ~ ('__' ~ model_name if on_spark() else ''),
+    )) -}}
 {%- endmacro %}
 
-{% macro create_watermarks_table() -%}
-    {%- if not on_spark() -%}
-        {%- if execute -%}
-            {%- do adapter.create_schema(watermarks_relation()) -%}
-        {%- endif -%}
-        create table if not exists {{ watermarks_relation() }} (
-            model_name {{ dbt.type_string() }} not null,
-            watermark {{ dbt.type_timestamp() }}
-        )
+{#- The watermarks table of `model_name`. One table for every model where
+    the target has transactions; on Spark one per model, created here on first
+    use: a change there writes the table again (no DELETE), which two models'
+    hooks running side by side on dbt's threads must not do to one table. -#}
+{% macro watermarks_table(model_name) -%}
+    {%- set relation = watermarks_relation(model_name) -%}
+    {%- if on_spark() and execute -%}
+        {%- do run_query(create_watermarks_table(relation)) -%}
     {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+{#- `on-run-start`: the shared table (none on Spark: watermarks_table()). -#}
+{% macro create_watermarks_table(relation=none) -%}
+    {%- if relation is none and on_spark() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set relation = relation or watermarks_relation() -%}
+    {%- if execute -%}
+        {%- do adapter.create_schema(relation) -%}
+    {%- endif -%}
+    create table if not exists {{ relation }} (
+        model_name {{ dbt.type_string() }} not null,
+        watermark {{ dbt.type_timestamp() }}
+    ){% if on_spark() %} using parquet{% endif %}
+{%- endmacro %}
+
+{#- The statements that replace `name`'s row of the watermarks table by `select_sql`
+    (one row: name, watermark): two where the target has DELETE; on Spark the
+    table is written again first, and the insert is the one statement left. -#}
+{% macro replace_watermark(name, select_sql) -%}
+    {%- set relation = watermarks_table(this.identifier) -%}
+    {%- set delete_sql = delete_where(relation, 'model_name = ' ~ name) -%}
+    {%- if on_spark() -%}
+        {%- do run_query(delete_sql) -%}
+    {%- else -%}
+        {{ delete_sql }};
+    {%- endif %}
+        insert into {{ relation }} (model_name, watermark)
+        {{ select_sql }}
 {%- endmacro %}
 
 {#- The watermark of the model being built, as a timestamp literal; none (every
@@ -172,7 +208,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set found = run_query(
-        "select max(watermark) from " ~ watermarks_relation()
+        "select max(watermark) from " ~ watermarks_table(this.identifier)
         ~ " where model_name = " ~ dbt.string_literal(this.identifier)
     ).rows[0][0] -%}
     {%- if found is none -%}
@@ -184,8 +220,7 @@
 {#- `upstreams`: the models (refs) whose `_written_at` the mart reads. -#}
 {% macro record_watermark(upstreams) -%}
     {%- if model.config.materialized == 'incremental' -%}
-        delete from {{ watermarks_relation() }} where model_name = {{ dbt.string_literal(this.identifier) }};
-        insert into {{ watermarks_relation() }} (model_name, watermark)
+        {%- set latest -%}
         select {{ dbt.string_literal(this.identifier) }}, max(written_at)
         from (
             {%- for upstream in upstreams %}
@@ -193,6 +228,8 @@
             {%- if not loop.last %} union all{% endif %}
             {%- endfor %}
         ) as upstream_markers
+        {%- endset -%}
+        {{ replace_watermark(dbt.string_literal(this.identifier), latest) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -204,9 +241,7 @@
 {% macro record_built_whole() -%}
     {%- if execute and model.config.materialized == 'incremental' and stored_watermark() is none -%}
         {%- set name = dbt.string_literal(this.identifier ~ ':built_whole') -%}
-        delete from {{ watermarks_relation() }} where model_name = {{ name }};
-        insert into {{ watermarks_relation() }} (model_name, watermark)
-        values ({{ name }}, {{ run_marker() }})
+        {{ replace_watermark(name, 'values (' ~ name ~ ', ' ~ run_marker() ~ ')') }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -221,7 +256,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set found = run_query(
-        "select count(*) from " ~ watermarks_relation()
+        "select count(*) from " ~ watermarks_table(relation.identifier)
         ~ " where model_name = " ~ dbt.string_literal(relation.identifier ~ ':built_whole')
         ~ " and watermark > cast(" ~ dbt.string_literal(since) ~ " as " ~ dbt.type_timestamp() ~ ")"
     ) -%}

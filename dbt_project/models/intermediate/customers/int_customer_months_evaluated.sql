@@ -10,10 +10,10 @@
 --
 -- Incremental by customer (macros/incremental/customer_digests.sql): a run
 -- recomputes the customers whose subscriptions or invoices changed in any way
--- (every customer when the months spine or the fx rates change). On Spark a
--- table rebuilt whole. Proof: tests/test_incremental_models.py.
+-- (every customer when the months spine or the fx rates change). On Spark
+-- too (macros/incremental/spark_rewrite.sql). Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
     pre_hook="{{ customer_digests_before(

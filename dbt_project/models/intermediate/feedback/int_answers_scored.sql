@@ -13,10 +13,10 @@
 -- (a complete re-gate dropped them or their response) are deleted by the
 -- post-hook (counts first, the anti-join only when they differ). Other
 -- questions (their MD5 is stored in every row; a new question too) recompute
--- every answer. On Spark a table rebuilt whole.
+-- every answer. On Spark too (no DELETE there: macros/incremental/spark_rewrite.sql).
 -- Proof: tests/test_incremental_models.py (as for the web models).
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key=['response_id', 'question_id'],
     on_schema_change='sync_all_columns',

@@ -9,10 +9,10 @@
 -- every row; a late rate too) can change any invoice's rate: the run then
 -- recomputes every invoice. Invoices gone upstream (a complete re-gate
 -- dropped them) are deleted by the post-hook (counts first, the anti-join
--- only when they differ). On Spark a table rebuilt whole.
+-- only when they differ). On Spark too (no DELETE there: macros/incremental/spark_rewrite.sql).
 -- Proof: tests/test_incremental_models.py (as for the web models).
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key='invoice_id',
     on_schema_change='sync_all_columns',

@@ -13,9 +13,9 @@
 -- subject_id). Subjects gone upstream (a session that no longer exists, rows a
 -- complete re-gate dropped) are deleted by the post-hook (counts first, the
 -- anti-join only when they differ). Other rules or touchpoints (their MD5 is
--- stored in every row) re-resolve every subject. On Spark a table rebuilt whole.
+-- stored in every row) re-resolve every subject. On Spark too (no DELETE there: macros/incremental/spark_rewrite.sql).
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key=['subject_type', 'subject_id'],
     on_schema_change='sync_all_columns',

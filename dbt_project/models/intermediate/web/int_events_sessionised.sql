@@ -35,12 +35,12 @@
 -- before this version) makes the run recompute every row; any other change
 -- of the logic (e.g. var session_timeout_minutes) needs
 -- `dbt build --full-refresh --select int_events_sessionised`.
--- On Spark the model is a table rebuilt whole each run: Parquet tables have
--- no MERGE or DELETE (a table format that has them, Delta or Iceberg, is not
--- installed), and the groups a new event touches are no partition that
--- insert_overwrite could replace.
+-- On Spark the same: Parquet tables have no DELETE or MERGE, so the
+-- replacement writes the table again without the replaced events
+-- (macros/incremental/spark_rewrite.sql); only the touched groups are
+-- sessionised.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key='event_id',
     on_schema_change='sync_all_columns',

@@ -15,12 +15,12 @@
 -- then count more events than int_events_sessionised holds (two aggregates
 -- per run; the anti-join only when they differ). Different fx rates (their
 -- MD5 is stored in every row) change the revenue of any session: the run then
--- recomputes every session. On Spark (no DELETE or MERGE on Parquet) the model
--- is a table rebuilt whole.
+-- recomputes every session. On Spark the same (no DELETE there:
+-- macros/incremental/spark_rewrite.sql).
 -- Proof: tests/test_incremental_models.py compares it with a full refresh
 -- after each of several drops, and fails on deliberate mutants of this logic.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key='session_id',
     on_schema_change='sync_all_columns',

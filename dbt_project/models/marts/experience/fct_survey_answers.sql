@@ -8,10 +8,10 @@
 -- responses whose touchpoint assignment was written after it (rules or
 -- touchpoints changed), and replaces them by (response_id, question_id).
 -- Answers gone from int_answers_scored are deleted by the post-hook (counts
--- first, the anti-join only when they differ). On Spark a table rebuilt whole.
+-- first, the anti-join only when they differ). On Spark too (no DELETE there: macros/incremental/spark_rewrite.sql).
 -- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key=['response_id', 'question_id'],
     on_schema_change='append_new_columns',

@@ -8,10 +8,10 @@
 -- int_answers_scored wrote after it, and replaces them by response_id.
 -- Responses gone upstream are deleted by the post-hook. (An answer only
 -- disappears in a complete re-gate, which rewrites every response's
--- assignment: its response is recomputed.) On Spark a table rebuilt whole.
+-- assignment: its response is recomputed.) On Spark too (no DELETE there: macros/incremental/spark_rewrite.sql).
 -- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key='response_id',
     on_schema_change='append_new_columns',

@@ -5,9 +5,10 @@
 -- (new events, late events, other fx rates) and the sessions whose touchpoint
 -- assignment was written after it (rules or touchpoints changed), and replaces
 -- them by session_id. Sessions that no longer exist are deleted by the
--- post-hook. On Spark a table rebuilt whole. Proof: tests/test_incremental_models.py.
+-- post-hook. On Spark too (no DELETE there: macros/incremental/spark_rewrite.sql).
+-- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy=replace_by_key_strategy(),
     unique_key='session_id',
     on_schema_change='append_new_columns',

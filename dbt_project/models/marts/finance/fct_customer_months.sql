@@ -6,10 +6,10 @@
 -- recomputes the customers whose CRM row, customer-months, tickets, web
 -- sessions or survey answers changed in any way, including the customer a
 -- ticket, session or response moved away from (every customer when the
--- months spine changes). On Spark a table rebuilt whole.
+-- months spine changes). On Spark too (macros/incremental/spark_rewrite.sql).
 -- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ customer_digests_before(

@@ -12,10 +12,10 @@
 -- Incremental by customer (macros/incremental/customer_digests.sql): a run
 -- recomputes the customers whose subscriptions, customer-months, CRM segment
 -- or monthly NPS categories changed in any way (every customer when the months
--- spine or the fx rates change). On Spark a table rebuilt whole.
+-- spine or the fx rates change). On Spark too (macros/incremental/spark_rewrite.sql).
 -- Proof: tests/test_incremental_models.py.
 {{ config(
-    materialized=('table' if on_spark() else 'incremental'),
+    materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook="{{ customer_digests_before(

@@ -1,0 +1,31 @@
+"""The incremental models on Spark (Parquet: no DELETE or MERGE, so the project
+replaces rows by key with a rewrite of the table, macros/incremental/spark_rewrite.sql)
+equal a full refresh after every drop of the designed scenario, and mistakes in
+the Spark-only statements fail that proof.
+
+Run by tests/incremental_proof.py --spark in a subprocess of its own: its local
+Spark session (one JVM, one metastore) lives and dies with that process. A file
+of its own, so that pytest-xdist runs it beside the other proofs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.incremental_proof import SPARK_MUTANTS
+from tests.test_incremental_models import _proof
+
+
+@pytest.mark.slow  # about 10 minutes on 2 cores: two dbt runs on Spark per step
+def test_incremental_runs_on_spark_equal_a_full_refresh_after_every_drop():
+    done = _proof("--spark", timeout=1800)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert "designed scenario on spark: 12 steps, incremental == full refresh" in done.stdout
+
+
+@pytest.mark.slow  # a few minutes each: the scenario stops at the step that catches it
+@pytest.mark.parametrize("mutant", sorted(SPARK_MUTANTS))
+def test_every_mutant_of_the_spark_statements_is_caught(mutant):
+    done = _proof("--spark", "--mutant", mutant, timeout=1800)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert f"mutant caught on spark: {mutant}" in done.stdout
