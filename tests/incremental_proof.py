@@ -1012,8 +1012,8 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
     "customer digests keep the stored rows of recomputed customers": [
         (
             CUSTOMER_DIGESTS,
-            "        delete from {{ this }} where customer_id in "
-            "(select customer_id from {{ touched }});\n",
+            "        {{ hook_statement(delete_where(this, 'customer_id in "
+            "(select customer_id from ' ~ touched ~ ')')) }}\n",
             "",
         )
     ],

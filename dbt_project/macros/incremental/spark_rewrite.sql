@@ -41,7 +41,8 @@
 
 {#- delete+insert: the stored rows whose key is in the run's result are replaced
     by the result's rows (dbt-core's delete+insert: a stored row with a null key
-    part is kept). Returns the last statement (the rename); the others run first. -#}
+    part is kept). Returns the last statement (the rename); the others run first.
+    An empty result (nothing new) leaves the table unwritten. -#}
 {% macro dbt_spark_get_incremental_sql(strategy, source, target, existing, unique_key, incremental_predicates) -%}
     {%- if strategy == 'append' -%}
         {{ return(get_insert_into_sql(source, target)) }}
@@ -61,6 +62,11 @@
     {#- The result once (its view reads the stored table, which is about to change). -#}
     {%- do run_query('drop table if exists ' ~ computed) -%}
     {%- do run_query('create table ' ~ computed ~ ' using parquet as select * from ' ~ source) -%}
+    {%- if run_query('select count(*) from ' ~ computed).rows[0][0] == 0 -%}
+        {#- Nothing recomputed (unchanged input): the table stays as it is. -#}
+        {%- do run_query('drop table if exists ' ~ computed) -%}
+        {{ return(spark_no_op()) }}
+    {%- endif -%}
     {%- set kept_condition -%}
         not exists (
             select 1 from {{ computed }} as computed
@@ -106,13 +112,24 @@
 
 {#- `delete from relation where condition`, as one statement where the target has
     DELETE, else (Spark) the statements of a rewrite keeping the other rows, all
-    run here but the last, which is returned. A row where `condition` is null is
+    run here but the last, which is returned (none when no row meets it: a count
+    instead of writing the same rows again). A row where `condition` is null is
     kept, as DELETE keeps it. -#}
 {% macro delete_where(relation, condition) -%}
     {%- if on_spark() -%}
+        {%- if execute and run_query(
+            'select count(*) from ' ~ relation ~ ' where coalesce((' ~ condition ~ '), false)'
+        ).rows[0][0] == 0 -%}
+            {{ return(spark_no_op()) }}
+        {%- endif -%}
         {{ return(spark_rewrite(relation, 'not coalesce((' ~ condition ~ '), false)')) }}
     {%- endif -%}
     {{ return('delete from ' ~ relation ~ ' where ' ~ condition) }}
+{%- endmacro %}
+
+{#- The statement left to run when a rewrite finds nothing to change. -#}
+{% macro spark_no_op() -%}
+    {{ return('select 1 as nothing_to_change') }}
 {%- endmacro %}
 
 {#- One statement of a hook that runs several: returned with its `;` where the
