@@ -627,6 +627,16 @@ class PostgresDbt(Dbt):
     def run(self, warehouse: Path | None = None, *extra: str) -> bool:
         return self.runner.invoke(self.args(*extra)).success
 
+    def hand_over(self, accepted: Accepted) -> None:
+        accepted.write_postgres(self.dsn)
+
+    def aside(self) -> list[str]:
+        """What a full refresh rebuilds: the models and the watermarks it records."""
+        return [*MODELS, WATERMARKS.split(".")[1]]
+
+    def rename(self, table: str, to: str) -> None:
+        self.execute(f"alter table {relation(table)} rename to {to}")
+
     def execute(self, sql: str) -> list[tuple]:
         import psycopg2
 
@@ -649,29 +659,35 @@ class PostgresDbt(Dbt):
         return sorted(found, key=repr)
 
 
-def prove_postgres(scenario: list[Drop], dbt: PostgresDbt) -> str | None:
-    """As prove(), on PostgreSQL."""
+def prove_in_one_database(scenario: list[Drop], dbt: PostgresDbt | SparkDbt) -> str | None:
+    """As prove(), on a target with one database (PostgreSQL, Spark's metastore): after
+    each incremental run its tables are renamed aside, a full refresh builds them
+    again, the two are compared, and the incremental ones are put back."""
     accepted = Accepted()
     for step, drop in enumerate(scenario):
         accepted.apply(drop)
-        accepted.write_postgres(dbt.dsn)
+        dbt.hand_over(accepted)
         if not dbt.run():
             return f"step {step} ({drop.label}): the incremental run failed"
-        # The watermarks too: the full refresh records its own.
-        aside = [*MODELS, WATERMARKS.split(".")[1]]
+        aside = dbt.aside()
         for model in aside:
-            dbt.execute(f"alter table {relation(model)} rename to {model}__incremental")
+            dbt.rename(model, f"{model}__incremental")
         try:
             if not dbt.run(None, "--full-refresh"):
                 return f"step {step} ({drop.label}): the full refresh failed"
             for model in MODELS:
                 got, want = dbt.rows(f"{model}__incremental"), dbt.rows(model)
                 if got != want or not got:
-                    return f"step {step} ({drop.label}): {model} differs from a full refresh"
+                    extra = sorted(set(got) - set(want), key=repr)[:5]
+                    missing = sorted(set(want) - set(got), key=repr)[:5]
+                    return (
+                        f"step {step} ({drop.label}): {model} differs from a full refresh\n"
+                        f"  only incremental: {extra}\n  only full refresh: {missing}"
+                    )
         finally:
             for model in aside:
                 dbt.execute(f"drop table if exists {relation(model)}")
-                dbt.execute(f"alter table {relation(model)}__incremental rename to {model}")
+                dbt.rename(f"{model}__incremental", model)
     return None
 
 
@@ -689,7 +705,7 @@ def run_postgres(project: Path, work: Path) -> int:
     conn = cluster.start()
     try:
         dbt = PostgresDbt(project, root, conn.dbt_env(), conn.dsn)
-        failure = prove_postgres(DESIGNED, dbt)
+        failure = prove_in_one_database(DESIGNED, dbt)
     finally:
         cluster.stop()
     if failure:
@@ -738,8 +754,14 @@ class SparkDbt(Dbt):
 
         return SparkSession.builder.getOrCreate().sql(sql).collect()
 
-    def tables(self, schema: str, pattern: str) -> list[str]:
-        return [row.tableName for row in self.execute(f"show tables in {schema} like '{pattern}'")]
+    def aside(self) -> list[str]:
+        """What a full refresh rebuilds: the models and their watermarks (a table each)."""
+        found = self.execute("show tables in intermediate like '_incremental_watermarks__*'")
+        return [*MODELS, *(row.tableName for row in found)]
+
+    def rename(self, table: str, to: str) -> None:
+        schema = relation(table).split(".")[0]
+        self.execute(f"alter table {schema}.{table} rename to {schema}.{to}")
 
     def rows(self, table: str) -> list[tuple]:
         import duckdb
@@ -750,38 +772,6 @@ class SparkDbt(Dbt):
         with duckdb.connect() as con:
             spark.fetch_into_duckdb(con, self.settings, [(schema, table)])
             return table_rows(con, schema, table)
-
-
-def prove_spark(scenario: list[Drop], dbt: SparkDbt) -> str | None:
-    """As prove_postgres(), on Spark."""
-    accepted = Accepted()
-    for step, drop in enumerate(scenario):
-        accepted.apply(drop)
-        dbt.hand_over(accepted)
-        if not dbt.run():
-            return f"step {step} ({drop.label}): the incremental run failed"
-        # The watermarks too (one table per model on Spark): the full refresh records its own.
-        aside = [*MODELS, *dbt.tables("intermediate", "_incremental_watermarks__*")]
-        for model in aside:
-            dbt.execute(f"alter table {relation(model)} rename to {relation(model)}__incremental")
-        try:
-            if not dbt.run(None, "--full-refresh"):
-                return f"step {step} ({drop.label}): the full refresh failed"
-            for model in MODELS:
-                got, want = dbt.rows(f"{model}__incremental"), dbt.rows(model)
-                if got != want or not got:
-                    extra = sorted(set(got) - set(want), key=repr)[:5]
-                    missing = sorted(set(want) - set(got), key=repr)[:5]
-                    return (
-                        f"step {step} ({drop.label}): {model} differs from a full refresh\n"
-                        f"  only incremental: {extra}\n  only full refresh: {missing}"
-                    )
-        finally:
-            for model in aside:
-                dbt.execute(f"drop table if exists {relation(model)}")
-                aside_name = f"{relation(model)}__incremental"
-                dbt.execute(f"alter table {aside_name} rename to {relation(model)}")
-    return None
 
 
 SPARK_REWRITE = "macros/incremental/spark_rewrite.sql"
@@ -820,7 +810,7 @@ def run_spark(project: Path, work: Path, steps: int | None, mutant: str = "") ->
         if not changes:
             raise SystemExit(f"no mutant named like {mutant!r}")
         project = mutate(project, work / "mutant", changes)
-    failure = prove_spark(scenario, SparkDbt(project, work))
+    failure = prove_in_one_database(scenario, SparkDbt(project, work))
     if mutant:
         print(f"mutant {'caught' if failure else 'survived'} on spark: {mutant}")
         if failure:
