@@ -46,9 +46,9 @@ def test_incremental_runs_equal_a_full_refresh_on_postgresql():
     assert "designed scenario on postgres: 12 steps, incremental == full refresh" in done.stdout
 
 
-@pytest.mark.slow  # about 5 minutes: each mutant is a copy of the dbt project
+@pytest.mark.slow  # 10-25 minutes (beside the Spark proofs): a copy of the project each
 def test_every_mutant_of_the_incremental_logic_is_caught():
-    done = _proof("--mutants")
+    done = _proof("--mutants", timeout=2700)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     caught = [line for line in done.stdout.splitlines() if line.startswith("mutant caught: ")]
     assert len(caught) == len(MUTANTS) == 23, done.stdout[-4000:]

@@ -23,10 +23,15 @@ def test_incremental_runs_on_spark_equal_a_full_refresh_after_every_drop():
     assert "designed scenario on spark: 12 steps, incremental == full refresh" in done.stdout
 
 
-@pytest.mark.slow  # about 3 minutes each
-@pytest.mark.parametrize("mutant", sorted(SPARK_MUTANTS))
-def test_every_mutant_of_the_spark_statements_is_caught(mutant):
-    """The first two drops are enough: the second one updates rows by key."""
+@pytest.mark.slow  # about 3 minutes
+def test_a_mutant_of_the_spark_rewrite_is_caught():
+    """The rewrite keeping the rows it should replace. The first two drops are enough:
+    the second one updates rows by key. (The other of SPARK_MUTANTS, a delete that
+    deletes nothing, is caught the same way, at step 1; it is left to
+    `python -m tests.incremental_proof --spark --steps 2 --mutant 'deletes nothing'`
+    to keep `make test` within CI's time.)"""
+    mutant = "spark keeps the replaced rows"
+    assert mutant in SPARK_MUTANTS
     done = _proof("--spark", "--steps", "2", "--mutant", mutant, timeout=1800)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     assert f"mutant caught on spark: {mutant}" in done.stdout
