@@ -64,11 +64,7 @@
 {%- endmacro %}
 
 {% macro customer_digests_relation(suffix='') -%}
-    {{- return(api.Relation.create(
-        database=(target.database if target.database is defined else none),
-        schema='intermediate',
-        identifier='_customer_digests_' ~ this.identifier ~ suffix,
-    )) -}}
+    {{- return(intermediate_relation('_customer_digests_' ~ this.identifier ~ suffix)) -}}
 {%- endmacro %}
 
 {#- The customers an incremental run recomputes (a subquery's select; a

@@ -149,11 +149,18 @@
     invocation, not by the marts' concurrent hooks.
 -#}
 {% macro watermarks_relation(model_name=none) -%}
-    {#- Spark's relations have no database. -#}
+    {{- return(intermediate_relation(
+        '_incremental_watermarks' ~ ('__' ~ model_name if on_spark() else '')
+    )) -}}
+{%- endmacro %}
+
+{#- A working table of the incremental models in schema `intermediate` (Spark's
+    relations have no database). -#}
+{% macro intermediate_relation(identifier) -%}
     {{- return(api.Relation.create(
         database=(target.database if target.database is defined else none),
         schema='intermediate',
-        identifier='_incremental_watermarks' ~ ('__' ~ model_name if on_spark() else ''),
+        identifier=identifier,
     )) -}}
 {%- endmacro %}
 
@@ -189,12 +196,7 @@
     table is written again first, and the insert is the one statement left. -#}
 {% macro replace_watermark(name, select_sql) -%}
     {%- set relation = watermarks_table(this.identifier) -%}
-    {%- set delete_sql = delete_where(relation, 'model_name = ' ~ name) -%}
-    {%- if on_spark() -%}
-        {%- do run_query(delete_sql) -%}
-    {%- else -%}
-        {{ delete_sql }};
-    {%- endif %}
+    {{ hook_statement(delete_where(relation, 'model_name = ' ~ name)) }}
         insert into {{ relation }} (model_name, watermark)
         {{ select_sql }}
 {%- endmacro %}
