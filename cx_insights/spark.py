@@ -101,6 +101,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         env["PYSPARK_SUBMIT_ARGS"] = (
             f"--master {master()} --driver-memory {driver_memory()} pyspark-shell"
         )
+        forget_inherited_connect_mode()
     return env
 
 
@@ -309,6 +310,22 @@ def forget_local_token() -> None:
     gRPC on 127.0.0.1, no token) refuses ("Tls handshake failed"). Sessions already
     open keep their channels."""
     os.environ.pop(_LOCAL_TOKEN, None)
+
+
+#: Set by pyspark in a process that opens a Connect session, and inherited by its
+#: children.
+_CONNECT_MODE = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE")
+
+
+def forget_inherited_connect_mode() -> None:
+    """Drop the Connect mode a parent process left in the environment (a process that
+    opened a Connect session, e.g. a test worker or `dagster dev`, started this one):
+    with SPARK_CONNECT_MODE_ENABLED set and no SPARK_REMOTE, the Spark session dbt-spark
+    starts in this process fails with CONNECT_URL_NOT_SET. A process with Connect
+    sessions of its own keeps it: its sessions need it."""
+    if not _sessions:
+        for name in _CONNECT_MODE:
+            os.environ.pop(name, None)
 
 
 def session(settings: Settings):

@@ -3,6 +3,8 @@ folders Spark reads in place, and tables dbt built read back into DuckDB."""
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import pytest
 
@@ -112,6 +114,18 @@ def test_the_connect_server_and_the_in_process_session_get_the_same_settings(set
 def test_no_connect_server_means_no_spark_remote(settings):
     assert "SPARK_REMOTE" not in settings.dbt_env()
     assert spark.ConnectServer(settings).url() is None
+
+
+def test_a_session_in_dbts_process_never_inherits_the_connect_mode(settings, monkeypatch):
+    # A parent that opened a Connect session (a test worker, `dagster dev`) leaves
+    # SPARK_CONNECT_MODE_ENABLED to its children; with it and no SPARK_REMOTE, the
+    # session dbt-spark starts fails: CONNECT_URL_NOT_SET (CI of stop 41).
+    monkeypatch.setattr(spark, "_sessions", {})
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "1")
+    monkeypatch.setenv("SPARK_LOCAL_REMOTE", "1")
+    assert "PYSPARK_SUBMIT_ARGS" in settings.dbt_env()
+    assert "SPARK_CONNECT_MODE_ENABLED" not in os.environ
+    assert "SPARK_LOCAL_REMOTE" not in os.environ
 
 
 def test_a_server_left_behind_by_a_killed_run_is_forgotten(settings):
