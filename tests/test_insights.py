@@ -1235,3 +1235,33 @@ def test_relative_weights_of_many_draws_at_once_equal_one_by_one():
     expected = [relative_weights(c[1:, 1:], c[0, 1:]).shares for i, c in enumerate(corr) if i != 10]
     assert stacked.shape == (20, 3)
     np.testing.assert_allclose(stacked, np.asarray(expected), rtol=1e-12)
+
+
+def test_no_active_customer_gives_no_risks_with_typed_columns():
+    """No customer ever active (a drop without CRM): no rows, but every column keeps a
+    type: untyped empty columns reached PostgreSQL as integers, which customers_at_risk
+    cannot cast to dates (the zoo's drop without CRM on PostgreSQL)."""
+    from cx_insights.insights.computed import churn_risks_scored
+
+    types = {"customer_id": "varchar", "segment": "varchar", "latest_nps_category": "varchar"}
+    types |= {"as_of_date": "date", "latest_nps_month_start_date": "date"}
+    types |= {"first_data_month_start_date": "date", "end_date": "date"}
+    types |= {"scheduled_end_at": "timestamp with time zone"}
+    types |= {c: "boolean" for c in risk.SNAPSHOT_COLUMNS if c.startswith("is_")}
+    columns = ", ".join(
+        f"cast(null as {types.get(c, 'double')}) as {c}"
+        for c in (*risk.SNAPSHOT_COLUMNS, "first_data_month_start_date", "end_date")
+    )
+    with duckdb.connect() as con:
+        snapshots = con.sql(f"select {columns} where false")
+        scored = churn_risks_scored(snapshots)
+        assert scored.empty
+        assert list(scored.columns) == [*risk.SNAPSHOT_COLUMNS, *risk.SCORE_COLUMNS]
+        con.register("scored", scored)
+        stored = dict(
+            con.execute("select column_name, column_type from (describe scored)").fetchall()
+        )
+    assert stored["as_of_date"] in ("DATE", "TIMESTAMP", "TIMESTAMP_NS")
+    for text in ("customer_id", "risk_band", "reasons", "reason_codes"):
+        assert stored[text] == "VARCHAR", text
+    assert "INTEGER" not in {stored[c] for c in ("risk_band", "latest_nps_month_start_date")}

@@ -58,8 +58,13 @@ def churn_models_backtested(snapshots, scored) -> pd.DataFrame:
 def churn_risks_scored(snapshots) -> pd.DataFrame:
     columns = list(risk.SNAPSHOT_COLUMNS)
     bounds = first_row(snapshots, ["first_data_month_start_date", "end_date"])
-    if bounds is None:  # no customer was ever active
-        return pd.DataFrame(columns=columns + list(risk.SCORE_COLUMNS))
+    if bounds is None:  # no customer was ever active: no rows, the columns typed
+        # (untyped empty columns reach PostgreSQL as integers, which customers_at_risk
+        # cannot cast to dates: the zoo's drop without CRM on PostgreSQL)
+        empty = to_pandas(snapshots, columns, "false")
+        scored = risk.score(risk.fit_snapshots(empty), empty)
+        texts = [*scored.select_dtypes("object"), "risk_band", "reasons", "reason_codes"]
+        return scored.astype(dict.fromkeys(texts, "string"))
     start, stop = risk.training_range(bounds["first_data_month_start_date"], bounds["end_date"])
     # only outcomes that lie wholly before the last observed event
     training = (
