@@ -7,7 +7,7 @@ target compared with DuckDB's (`cx-insights export`, cx_insights.compare).
 drop takes minutes (about a hundred models, each a Spark job), so the zoo on Spark
 is run by hand:
 
-    .venv/bin/python -m tests.zoo_on_targets --target spark            # all six drops
+    .venv/bin/python -m tests.zoo_on_targets --target spark --jobs 2   # all six drops
     .venv/bin/python -m tests.zoo_on_targets --target postgres --variants no_crm
 
 It prints one line per drop and a table; exits 1 when a build fails or anything
@@ -23,11 +23,14 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 
 from cx_insights.compare import compare_exports
+from cx_insights.config import DBT_PROJECT_DIR
+from orchestration.defs.transform.project import manifest_is_stale, parse_manifest, target_path
 from tests.conftest import CLI, Build, export_of, run_cli
 from tests.kpi_oracle import compare, kpi_monthly
 from tests.test_drop_zoo import ZOO, _assert_accounted_for
@@ -48,8 +51,9 @@ def check(variant: str, base: Path, work: Path, target: str) -> dict:
     salt = f"zoo-salt-{uuid.uuid4().hex}"  # the same for both: equal e-mail hashes
     row: dict = {"variant": variant, "problems": []}
     builds = {}
+    short = str(sorted(ZOO).index(variant))  # a Unix socket's path has at most 107 bytes
     for name in ("duckdb", target):
-        folder = work / variant / name
+        folder = work / short / name
         landing = folder / "landing"
         shutil.copytree(base, landing)  # keeps modification times: they order updates
         ZOO[variant](landing)
@@ -64,7 +68,7 @@ def check(variant: str, base: Path, work: Path, target: str) -> dict:
     row["oracle"] = _oracle_differences(builds["duckdb"][0])
     row["problems"] += [f"KPI vs oracle: {d}" for d in row["oracle"][:5]]
     exports = {
-        name: export_of(build, work / variant / f"export-{name}", **env)
+        name: export_of(build, work / short / f"export-{name}", **env)
         for name, (build, env) in builds.items()
     }
     if target == "postgres":  # the run started the project's own server
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", choices=("postgres", "spark"), required=True)
     parser.add_argument("--variants", nargs="+", choices=sorted(ZOO), default=sorted(ZOO))
     parser.add_argument("--customers", type=int, default=150)
+    parser.add_argument("--jobs", type=int, default=1, help="drops built side by side")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
 
@@ -91,15 +96,20 @@ def main(argv: list[str] | None = None) -> int:
         check=True,
         capture_output=True,
     )
-    rows = []
+
+    for target in ("duckdb", args.target):  # parsed once here, not by runs side by side
+        if manifest_is_stale(DBT_PROJECT_DIR / target_path(target) / "manifest.json"):
+            parse_manifest(target)
+
+    def one(variant: str) -> dict:
+        row = check(variant, base, work, args.target)
+        verdict = "equal" if not row["problems"] else f"{len(row['problems'])} problems"
+        print("\n  ".join([f"{variant}: {verdict}", *row["problems"]]), flush=True)
+        return row
+
     try:
-        for variant in args.variants:
-            row = check(variant, base, work, args.target)
-            rows.append(row)
-            verdict = "equal" if not row["problems"] else f"{len(row['problems'])} problems"
-            print(f"{variant}: {verdict}", flush=True)
-            for problem in row["problems"]:
-                print(f"  {problem}", flush=True)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            rows = list(pool.map(one, args.variants))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

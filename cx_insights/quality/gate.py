@@ -459,7 +459,7 @@ def _latest_accepted(
 def _gate_full(
     con: duckdb.DuckDBPyConnection, e: Entity, options: GateOptions, gated_at: datetime
 ) -> int:
-    con.execute(f"create or replace table quarantine.{e.qualified} as {_quarantine_empty(con, e)}")
+    con.execute(f"create or replace table quarantine.{e.qualified} as {quarantine_empty(con, e)}")
     raw = f"raw.{e.qualified}"
     # The rules run once per row, into the (usually few) rejected rows' ids, verdicts
     # and reasons. Without filter pushdown: DuckDB would push `_rule is not null`
@@ -494,7 +494,9 @@ def _gate_full(
     return int(con.execute(f"select count(*) from raw.{e.qualified}").fetchone()[0])
 
 
-def _quarantine_empty(con: duckdb.DuckDBPyConnection, e: Entity) -> str:
+def quarantine_empty(con: duckdb.DuckDBPyConnection, e: Entity) -> str:
+    """A query of no rows with the quarantine table's columns: the landed ones, then
+    `_rule`, `_reason` and `_quarantined_at` (both gates create the table from it)."""
     cols = ", ".join(quote_ident(c) for c in table_columns(con, "raw", e.qualified))
     return (
         f"select {cols}, ''::varchar as _rule, ''::varchar as _reason, "

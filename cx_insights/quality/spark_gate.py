@@ -27,6 +27,7 @@ import duckdb
 
 from cx_insights.config import Settings
 from cx_insights.contract import Entity, accepted_table
+from cx_insights.quality.gate import quarantine_empty
 from cx_insights.quality.rules import GateOptions, context_joins, rules_for, t, typed_expr
 from cx_insights.warehouse import quote_ident, sql_literal, table_columns
 
@@ -172,9 +173,7 @@ def _parquet(folder: Path) -> str | None:
 
 def _take_back(con: duckdb.DuckDBPyConnection, e: Entity, quarantine: Path, accepted: Path) -> None:
     """Replace the DuckDB file's quarantine and accepted tables with Spark's results."""
-    from cx_insights.quality.gate import _quarantine_empty
-
-    con.execute(f"create or replace table quarantine.{e.qualified} as {_quarantine_empty(con, e)}")
+    con.execute(f"create or replace table quarantine.{e.qualified} as {quarantine_empty(con, e)}")
     rows = _parquet(quarantine)
     if rows:
         con.execute(
