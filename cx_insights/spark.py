@@ -385,7 +385,9 @@ def table_files(settings: Settings, schema: str, table: str) -> Path:
 def _spark_select(duck, schema: str, table: str) -> str:
     """SELECT of a DuckDB table with every column in a type Spark reads back the same:
     128-bit and unsigned 64-bit integers as decimal(38, 0) (Spark has neither), naive TIMESTAMP kept
-    (Spark reads it as TIMESTAMP_NTZ), the rest unchanged."""
+    (Spark reads it as TIMESTAMP_NTZ), nanosecond timestamps (pandas' default, e.g. a
+    statistic's empty frame) in microseconds (Spark refuses TIMESTAMP(NANOS)), the rest
+    unchanged."""
     columns = duck.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position",
@@ -396,6 +398,8 @@ def _spark_select(duck, schema: str, table: str) -> str:
         column = quote_ident(name)
         if kind in ("HUGEINT", "UBIGINT", "UHUGEINT"):
             column = f"cast({column} as decimal(38, 0)) as {column}"
+        elif kind == "TIMESTAMP_NS":  # a pandas datetime64[ns]: Spark reads no nanoseconds
+            column = f"cast({column} as timestamp) as {column}"
         parts.append(column)
     return f"select {', '.join(parts)} from {quote_ident(schema)}.{quote_ident(table)}"
 

@@ -1265,3 +1265,28 @@ def test_no_active_customer_gives_no_risks_with_typed_columns():
     for text in ("customer_id", "risk_band", "reasons", "reason_codes"):
         assert stored[text] == "VARCHAR", text
     assert "INTEGER" not in {stored[c] for c in ("risk_band", "latest_nps_month_start_date")}
+
+
+def test_a_statistics_empty_untyped_columns_reach_the_targets_as_text():
+    """An empty statistic (no initiatives: the zoo's surveys-only drop on PostgreSQL)
+    had object columns DuckDB stored as INTEGER, which initiative_impact could not cast
+    to a timestamp; as text they cast to every type. Typed and filled columns stay."""
+    empty = initiatives.initiative_impact(
+        pd.DataFrame(columns=["initiative_id", "started_at"]), {}, 1.0
+    )
+    frame = frames.untyped_as_text(empty.assign(n=pd.Series(dtype="Int64")))
+    with duckdb.connect() as con:
+        con.register("frame", frame)
+        stored = dict(
+            con.execute("select column_name, column_type from (describe frame)").fetchall()
+        )
+        casts = con.execute(
+            "select cast(started_at as timestamp), cast(roi as double), "
+            "cast(is_nps_significant as boolean) from frame"
+        ).fetchall()
+    assert stored["started_at"] == "VARCHAR" and stored["n"] == "BIGINT"
+    assert casts == []
+    kept = pd.DataFrame({"x": ["a", None], "y": [None, None], "z": [1.0, None]})
+    typed = frames.untyped_as_text(kept).dtypes
+    assert typed["x"] == kept.dtypes["x"] and typed["z"] == kept.dtypes["z"]
+    assert str(typed["y"]) == "string"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import duckdb
+import pandas as pd
 import pytest
 
 from cx_insights import spark
@@ -44,6 +45,23 @@ def test_a_table_is_handed_over_as_one_parquet_folder_with_its_values_and_types(
     # a 128-bit integer (Spark has none) becomes decimal(38, 0); every value is kept
     assert types[0] == "DECIMAL(38,0)" and types[2] == "TIMESTAMP WITH TIME ZONE"
     assert rows == original
+
+
+def test_nanosecond_timestamps_are_handed_over_in_microseconds(settings):
+    # pandas' default datetime64[ns] (a statistic's empty frame: the drop zoo without
+    # CRM on Spark) reached Parquet as TIMESTAMP(NANOS), which Spark refuses to read.
+    frame = pd.DataFrame({"as_of_date": pd.Series(dtype="datetime64[ns]")})
+    with duckdb.connect() as duck:
+        duck.execute("create schema intermediate")
+        duck.register("frame", frame)
+        duck.execute("create table intermediate.t as select * from frame")
+        assert duck.execute("describe intermediate.t").fetchone()[1] == "TIMESTAMP_NS"
+        spark.write_tables(duck, settings, [("intermediate", "t")])
+        part = spark.files_dir(settings) / "intermediate" / "t" / "part-0.parquet"
+        (stored,) = duck.execute(
+            f"select logical_type from parquet_schema('{part}') where name = 'as_of_date'"
+        ).fetchone()
+    assert "MICROS=MicroSeconds()" in stored and "NANOS=<null>" in stored, stored
 
 
 def test_writing_again_replaces_the_folder_whole(settings):

@@ -62,7 +62,9 @@ def check(variant: str, base: Path, work: Path, target: str) -> dict:
         build = run_cli(["run"], landing, folder / "warehouse" / "cx.duckdb", **env)
         row[name] = time.monotonic() - started
         if build.returncode != 0:
-            row["problems"].append(f"{name} run failed: {build.stderr[-2000:]}")
+            said = (build.stdout + build.stderr).splitlines()
+            errors = [line for line in said if "Error" in line or "FAILED" in line]
+            row["problems"].append(f"{name} run failed: " + "\n".join(errors[:30] or said[-30:]))
             return row
         builds[name] = (build, env)
     row["oracle"] = _oracle_differences(builds["duckdb"][0])

@@ -50,3 +50,12 @@ def customer_sample(rows: int, max_rows: int, column: str = "customer_id") -> st
         return "true"
     per_mille = max(1, int(1000 * max_rows / rows))
     return f"hash({column}) % 1000 < {per_mille}"
+
+
+def untyped_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its object columns that hold no value (an empty result: a drop
+    without initiatives or without CRM) as text. DuckDB stores such a column as
+    INTEGER, which PostgreSQL and Spark cannot cast to a date or timestamp in the
+    marts; a null text casts to every type."""
+    untyped = [c for c in frame.select_dtypes("object") if frame[c].isna().all()]
+    return frame.astype(dict.fromkeys(untyped, "string")) if untyped else frame

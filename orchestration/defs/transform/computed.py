@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 
 from cx_insights.insights.computed import COMPUTED, Computed
+from cx_insights.insights.frames import untyped_as_text
 from cx_insights.target import fetch_target_tables, write_target_tables
 from cx_insights.warehouse import memory_limit, quote_ident, sql_literal
 from orchestration.defs.transform.assets import INSIGHTS_TAG
@@ -52,7 +53,7 @@ def run_computed(settings, c: Computed) -> int:
             argument: duck.table(f"{quote_ident(schema)}.{quote_ident(table)}")
             for argument, (schema, table) in c.inputs.items()
         }
-        duck.register("computed_frame", c.function(**relations))
+        duck.register("computed_frame", untyped_as_text(c.function(**relations)))
         duck.execute("create schema if not exists intermediate")
         duck.execute(
             f"create or replace table intermediate.{quote_ident(c.name)} "
