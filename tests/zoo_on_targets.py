@@ -104,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             parse_manifest(target)
 
     def one(variant: str) -> dict:
-        row = check(variant, base, work, args.target)
+        try:
+            row = check(variant, base, work, args.target)
+        except subprocess.TimeoutExpired as stopped:  # run_cli's 15 minutes per command
+            row = {"variant": variant, "problems": [f"timed out: {stopped.cmd}"]}
         verdict = "equal" if not row["problems"] else f"{len(row['problems'])} problems"
         print("\n  ".join([f"{variant}: {verdict}", *row["problems"]]), flush=True)
         return row
