@@ -141,13 +141,13 @@ ZOO: dict[str, Callable[[Path], None]] = {
 }
 
 
-def _build(base: Path, tmp_path: Path, edit: Callable[[Path], None], salt: str):
+def _build(base: Path, tmp_path: Path, edit: Callable[[Path], None], salt: str, **env: str):
     landing = tmp_path / "landing"
     shutil.copytree(base, landing)
     # copytree keeps modification times, which order the updates by key.
     edit(landing)
     warehouse = tmp_path / "warehouse" / "cx.duckdb"
-    return run_cli(["run"], landing, warehouse, CX_PII_SALT=salt)
+    return run_cli(["run"], landing, warehouse, CX_PII_SALT=salt, **env)
 
 
 def _assert_accounted_for(con: duckdb.DuckDBPyConnection) -> None:

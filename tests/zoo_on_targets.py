@@ -33,7 +33,7 @@ from cx_insights.config import DBT_PROJECT_DIR
 from orchestration.defs.transform.project import manifest_is_stale, parse_manifest, target_path
 from tests.conftest import CLI, Build, export_of, run_cli
 from tests.kpi_oracle import compare, kpi_monthly
-from tests.test_drop_zoo import ZOO, _assert_accounted_for
+from tests.test_drop_zoo import ZOO, _assert_accounted_for, _build
 
 
 def _oracle_differences(build: Build) -> list[str]:
@@ -53,13 +53,10 @@ def check(variant: str, base: Path, work: Path, target: str) -> dict:
     builds = {}
     short = str(sorted(ZOO).index(variant))  # a Unix socket's path has at most 107 bytes
     for name in ("duckdb", target):
-        folder = work / short / name
-        landing = folder / "landing"
-        shutil.copytree(base, landing)  # keeps modification times: they order updates
-        ZOO[variant](landing)
-        env = {"CX_PII_SALT": salt, **({} if name == "duckdb" else {"CX_TARGET": name})}
+        on_target = {} if name == "duckdb" else {"CX_TARGET": name}
+        env = {"CX_PII_SALT": salt, **on_target}
         started = time.monotonic()
-        build = run_cli(["run"], landing, folder / "warehouse" / "cx.duckdb", **env)
+        build = _build(base, work / short / name, ZOO[variant], salt, **on_target)
         row[name] = time.monotonic() - started
         if build.returncode != 0:
             said = (build.stdout + build.stderr).splitlines()
