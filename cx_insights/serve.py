@@ -14,10 +14,13 @@ seconds at a million customers, where rewriting every mart through DuckDB took
 77 s), and each mart in it is then brought to the working warehouse's rows: the
 rows whose 64-bit hash occurs a different number of times on the two sides are
 deleted from it and inserted again from the warehouse, so rows added, changed,
-gone or duplicated all reconcile, and a mart with no change is left as it is. A
-mart whose columns differ, a new one, or one where most rows changed is copied
-whole; a published file that cannot be read, or whose free space has grown past a
-quarter of it, is replaced by a full copy.
+gone or duplicated all reconcile, and a mart with no change is left as it is. An
+incremental mart skips the hashing: the rows of the keys its upstream wrote since
+the previous publish are replaced, and the keys gone from it deleted
+(cx_insights/written_keys.py; at 1 M customers hashing a 20 M-row fact took about
+9 s). A mart whose columns differ, a new one, or one where most rows changed is
+copied whole; a published file that cannot be read, or whose free space has grown
+past a quarter of it, is replaced by a full copy.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from pathlib import Path
 
 import duckdb
 
-from cx_insights.config import Settings
+from cx_insights import written_keys
+from cx_insights.config import DBT_PROJECT_DIR, Settings
 from cx_insights.warehouse import memory_limit, quote_ident, release_memory, sql_literal
 
 #: The schema copied to the published file, and its build-log table.
@@ -173,6 +177,10 @@ def _mostly_used(path: Path) -> bool:
 REWRITE_SHARE = 0.5
 
 
+#: dbt's manifest of the DuckDB target: how each incremental mart's written rows are found.
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
 def _write_marts(warehouse: Path, tmp: Path, run_id: str | None, update: bool) -> None:
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
@@ -186,24 +194,63 @@ def _write_marts(warehouse: Path, tmp: Path, run_id: str | None, update: bool) -
         published = set(mart_tables(con, "pub")) if update else set()
         for gone in sorted(published - set(tables)):
             con.execute(f"drop table pub.{MARTS_SCHEMA}.{quote_ident(gone)}")
+        through = _written_through(con) if update else {}
         con.execute(f"drop table if exists pub.{MARTS_SCHEMA}.{BUILD_TABLE}")
-        counts = []
+        plans = written_keys.plans(MANIFEST, MARTS_SCHEMA)
+        counts, markers = [], {}
         for table in tables:
             name = f"{MARTS_SCHEMA}.{quote_ident(table)}"
             columns = _columns(con, "work", table)
+            plan = plans.get(table)
+            markers[table] = _latest_marker(con, plan)
             # A view's rows have no row ids: copied whole (none of ours is large).
             same = (
                 table in published
                 and not _is_view(con, table)
                 and _columns(con, "pub", table) == columns
             )
-            if not (same and _update_table(con, name, [c for c, _ in columns])):
+            updated = None
+            since, latest = through.get(table), markers[table]
+            # Markers older than the published ones (a working file restored from a
+            # backup, say) cannot tell what changed: every row is compared then.
+            if same and plan and since and latest and latest >= since:
+                try:
+                    updated = written_keys.replace_written(con, name, plan, since, REWRITE_SHARE)
+                except duckdb.Error:  # an upstream or the watermarks missing: compare rows
+                    updated = None
+            if updated is None and same:
+                updated = _update_table(con, name, [c for c, _ in columns])
+            if not updated:
                 _copy_table(con, name)
             counts.append((table, con.execute(f"select count(*) from pub.{name}").fetchone()[0]))
-        _write_build_table(con, "pub", counts, run_id)
+        _write_build_table(con, "pub", counts, run_id, markers)
         con.execute("checkpoint pub")
         con.execute("detach pub")
         con.execute("detach work")
+
+
+def _written_through(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """{table: the latest upstream marker its published rows include} from the
+    published build log (none from a file written before the column existed)."""
+    try:
+        return dict(
+            con.execute(
+                f"select table_name, written_through from pub.{MARTS_SCHEMA}.{BUILD_TABLE} "
+                "where written_through is not null"
+            ).fetchall()
+        )
+    except duckdb.Error:
+        return {}
+
+
+def _latest_marker(con: duckdb.DuckDBPyConnection, plan: written_keys.Plan | None):
+    """The latest marker of the plan's upstream rows in the working file, or None."""
+    if plan is None:
+        return None
+    try:
+        return plan.latest_marker(con, "work")
+    except duckdb.Error:  # an upstream missing (a project without it): no marker
+        return None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
@@ -295,11 +342,18 @@ def _write_marts_from_target(settings: Settings, tmp: Path, run_id: str | None) 
 
 
 def _write_build_table(
-    con: duckdb.DuckDBPyConnection, database: str, counts: list, run_id: str | None
+    con: duckdb.DuckDBPyConnection,
+    database: str,
+    counts: list,
+    run_id: str | None,
+    markers: dict[str, object] | None = None,
 ) -> None:
     """One row per published table; `computed_at` / `computed_by_run`: when and by which
     run its rows were computed (an insight mart a run did not recompute keeps the run
-    that did: cx_insights/insights/schedule.py)."""
+    that did: cx_insights/insights/schedule.py); `written_through`: for an incremental
+    mart, the latest upstream marker its rows include (the next publish replaces the
+    rows written after it, cx_insights/written_keys.py)."""
+    markers = markers or {}
     from cx_insights.insights.schedule import skipped_origin
 
     built_at = datetime.now(UTC).replace(tzinfo=None)
@@ -312,16 +366,17 @@ def _write_build_table(
             built_at timestamp not null,
             run_id varchar,
             computed_at timestamp not null,
-            computed_by_run varchar
+            computed_by_run varchar,
+            written_through timestamp
         )
         """
     )
     rows = []
     for table, count in counts:
         computed = (origin[1], origin[0]) if origin and table in origin[2] else (built_at, run_id)
-        rows.append((table, count, built_at, run_id, *computed))
+        rows.append((table, count, built_at, run_id, *computed, markers.get(table)))
     con.executemany(
-        f"insert into {database}.{MARTS_SCHEMA}.{BUILD_TABLE} values (?, ?, ?, ?, ?, ?)", rows
+        f"insert into {database}.{MARTS_SCHEMA}.{BUILD_TABLE} values (?, ?, ?, ?, ?, ?, ?)", rows
     )
 
 
