@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.incremental_proof import MUTANTS
+from tests.incremental_proof import MUTANTS, same_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,3 +79,14 @@ def test_the_published_file_follows_the_incremental_marts_by_their_written_keys(
     done = _proof("--publish")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     assert "publish: 12 steps, published == marts;" in done.stdout, done.stdout[-2000:]
+
+
+def test_rows_of_two_engines_compare_as_numbers_in_any_order():
+    """How the PostgreSQL and Spark proofs compare their rows with DuckDB's."""
+    assert same_rows([(1, Decimal("2.50"), "a")], [(1, 2.5, "a")])
+    assert same_rows([(2, "b"), (1, "a")], [(1, "a"), (2, "b")])
+    assert same_rows([(0.1 + 0.2,)], [(0.3,)])
+    assert not same_rows([(0.3001,)], [(0.3,)])
+    assert not same_rows([(1, 2.5, "a")], [(1, 2.5, "b")])
+    assert not same_rows([(1,)], [(1,), (1,)])
+    assert not same_rows([(None,)], [(0,)])
