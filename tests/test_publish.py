@@ -19,27 +19,7 @@ from hypothesis import strategies as st
 import cx_insights.serve as serve
 from cx_insights.config import load_settings
 from cx_insights.serve import _write_marts, publish
-
-#: The rows of every mart, multiset, in a comparable form.
-MART_ROWS = """
-select table_name from information_schema.tables
-where table_schema = 'marts' and table_name <> '_build' order by table_name
-"""
-
-
-def marts(path: Path) -> dict[str, tuple[list, list]]:
-    """{table: (columns with types, sorted rows)} of schema marts."""
-    out = {}
-    with duckdb.connect(str(path), read_only=True) as con:
-        for (table,) in con.execute(MART_ROWS).fetchall():
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                [table],
-            ).fetchall()
-            rows = con.execute(f'select * from marts."{table}"').fetchall()
-            out[table] = (columns, sorted(rows, key=repr))
-    return out
+from tests.incremental_proof import marts_rows as marts
 
 
 def build_log(path: Path) -> list[tuple]:
