@@ -8,9 +8,9 @@ model's yml: each upstream relation, its expressions named as the mart's key col
 an optional condition; dbt_project/tests/generic/unique_keys_written_since_tested.sql).
 The publish reads the same from dbt's manifest: the published copy of such a mart is
 brought up to date by deleting and inserting the rows of the keys written after the
-latest marker it already holds (`Plan.latest_marker` at the previous publish), and then
-by deleting the keys no longer in the mart, instead of hashing every column of both
-sides (cx_insights.serve).
+upstream marker its rows already include (`Plan.latest_marker` at the previous
+publish: the mart's watermark), and then by deleting the keys no longer in the mart,
+instead of hashing every column of both sides (cx_insights.serve).
 
 A mart built whole since that marker (first build, full refresh, a stored table of an
 older version: `<model>:built_whole` in the watermarks) has no usable markers: the
@@ -69,13 +69,22 @@ class Plan:
     upstreams: tuple[Upstream, ...]
 
     def latest_marker(self, con: duckdb.DuckDBPyConnection, database: str) -> datetime | None:
-        """The latest `_written_at` of the upstream rows: rows written later carry a
-        later one (a later dbt run's start)."""
+        """The latest upstream marker the mart's rows include: its watermark (the
+        latest `_written_at` of the upstream rows its last build read; the upstream
+        may hold later rows it has not read yet, a run that built only the upstream),
+        or, for a mart without one, the latest `_written_at` of its upstream (the
+        customer-month marts: their digests are their own, written by their build).
+        Rows written later carry a later marker (a later dbt run's start)."""
         parts = " union all ".join(
             f"select max(_written_at) as marker from {database}.{u.relation}"
             for u in self.upstreams
         )
-        return con.execute(f"select max(marker) from ({parts})").fetchone()[0]
+        return con.execute(
+            f"select coalesce(("
+            f"select max(watermark) from {database}.{WATERMARKS} where model_name = ?"
+            f"), (select max(marker) from ({parts})))",
+            [self.model],
+        ).fetchone()[0]
 
     def built_whole_since(
         self, con: duckdb.DuckDBPyConnection, database: str, since: datetime
