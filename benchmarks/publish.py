@@ -20,7 +20,6 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from datetime import date
@@ -34,13 +33,13 @@ BIN = Path(sys.executable).parent
 OUT = ROOT / "benchmarks" / "out" / "publish"
 
 
-def run(env: dict[str, str], label: str) -> float:
+def run(env: dict[str, str]) -> float:
+    """Seconds of one `cx-insights run` (benchmarks/determinism.py's `cli`: it exits
+    with the run's output when the run fails)."""
+    from benchmarks.determinism import cli
+
     started = time.monotonic()
-    done = subprocess.run(
-        [str(BIN / "cx-insights"), "run", "--quiet"], env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{label}: cx-insights run failed:\n{done.stdout}\n{done.stderr}")
+    cli("run", "--quiet", env=env)
     return time.monotonic() - started
 
 
@@ -78,13 +77,13 @@ def main() -> int:
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
     }
     settings = load_settings(env)
-    full = run(env, "full build")
+    full = run(env)
     first = OUT / "first_published.duckdb"
     shutil.copyfile(settings.published, first)
     from benchmarks.run import _day_after
 
     add_daily_drop(landing, seed=args.seed + 1, day=_day_after(landing))
-    daily = run(env, "daily drop")
+    daily = run(env)
     want = digest(warehouse)
 
     outcomes: list[bool | None] = []

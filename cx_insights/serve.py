@@ -244,7 +244,8 @@ def _written_through(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
 
 
 def _latest_marker(con: duckdb.DuckDBPyConnection, plan: written_keys.Plan | None):
-    """The latest marker of the plan's upstream rows in the working file, or None."""
+    """The latest upstream marker the mart's rows include in the working file
+    (Plan.latest_marker), or None."""
     if plan is None:
         return None
     try:

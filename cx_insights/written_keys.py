@@ -75,16 +75,17 @@ class Plan:
         or, for a mart without one, the latest `_written_at` of its upstream (the
         customer-month marts: their digests are their own, written by their build).
         Rows written later carry a later marker (a later dbt run's start)."""
+        watermark = con.execute(
+            f"select max(watermark) from {database}.{WATERMARKS} where model_name = ?",
+            [self.model],
+        ).fetchone()[0]
+        if watermark is not None:
+            return watermark
         parts = " union all ".join(
             f"select max(_written_at) as marker from {database}.{u.relation}"
             for u in self.upstreams
         )
-        return con.execute(
-            f"select coalesce(("
-            f"select max(watermark) from {database}.{WATERMARKS} where model_name = ?"
-            f"), (select max(marker) from ({parts})))",
-            [self.model],
-        ).fetchone()[0]
+        return con.execute(f"select max(marker) from ({parts})").fetchone()[0]
 
     def built_whole_since(
         self, con: duckdb.DuckDBPyConnection, database: str, since: datetime
@@ -143,8 +144,8 @@ def _upstream(entry: dict, models: dict[str, dict]) -> Upstream | None:
 def replace_written(
     con: duckdb.DuckDBPyConnection, name: str, plan: Plan, since: datetime, rewrite_share: float
 ) -> bool | None:
-    """Bring `pub.<name>` (a copy of `work.<name>` as it was when its upstream's latest
-    marker was `since`) to `work.<name>`'s rows: delete the rows of the keys written
+    """Bring `pub.<name>` (a copy of `work.<name>` as it was when its latest marker,
+    Plan.latest_marker, was `since`) to `work.<name>`'s rows: delete the rows of the keys written
     since and insert them again from work, then delete the rows whose key is no longer
     in work. True when done; False, with nothing changed, when at least `rewrite_share`
     of the rows were written (a whole copy is cheaper); None when the mart was built
