@@ -262,6 +262,11 @@ DESIGNED = [
             event("e6", "a2", 5, session="s1", customer="c2"),
             event("e7", "a3", 0),
             event("e8", "a4", 0, session="anon:a4:e8"),
+            # a6: three sessions, [f1], [f2, f3], [f4]; f2 moves after f4 later on
+            event("f1", "a6", 0),
+            event("f2", "a6", 100),
+            event("f3", "a6", 110),
+            event("f4", "a6", 200),
         ],
         fx_rates=[("2026-01-01", "USD", "0.800000000")],
         rows=[
@@ -349,11 +354,14 @@ DESIGNED = [
         "an fx rate from the day of the purchase", fx_rates=[("2026-01-10", "USD", "0.900000000")]
     ),
     Drop(
-        "new events, one in a second currency, one updated in place",
+        "new events, one in a second currency, one updated in place; "
+        "a session's first event moves after a later session",
         events=[
             event("e10", "a5", 300, "add_to_cart"),
             event("e11", "a5", 320, "purchase", revenue="5", currency="GBP"),
             event("e6", "a2", 5, "add_to_cart", session="s1", customer="c2"),
+            # f3 now starts a session of its own: a6 is recomputed from where f2 was
+            event("f2", "a6", 210),
         ],
         fx_rates=[("2026-01-01", "GBP", "1.150000000")],
         rows=[
@@ -1158,6 +1166,16 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
             "    inner join new_events\n        on stored.event_id = new_events.event_id\n",
             "    inner join new_events\n        on stored.event_id = new_events.event_id\n"
             "    where false\n",
+        )
+    ],
+    "sessionisation recomputes from the latest event before a change": [
+        (SESSIONISED, "        and stored.event_number_in_session = 1\n", ""),
+    ],
+    "sessionisation ignores where updated events were": [
+        (
+            SESSIONISED,
+            "        end as group_id,\n        stored.occurred_at\n",
+            "        end as group_id,\n        new_events.occurred_at\n",
         )
     ],
 }

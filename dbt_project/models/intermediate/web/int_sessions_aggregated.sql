@@ -4,9 +4,10 @@
 --
 -- Incremental by session. A session's row depends on its events and on the fx
 -- rates. int_events_sessionised stamps every event it writes with its run's
--- start (`_sessionised_at`), and it rewrites every event of each group
--- (given session, or an anonymous id's unsessioned events) a new or updated
--- event touched, including the events whose session changed. A run here
+-- start (`_sessionised_at`), and it rewrites every event of each session a
+-- new or updated event can reach (a given session whole; an anonymous id's
+-- sessions from the last one before the change), including the events whose
+-- session changed. A run here
 -- recomputes the sessions of the events written after the latest
 -- `_sessionised_at` stored here (all of a session's events are: they were
 -- written together) and replaces them by session_id.
@@ -54,10 +55,10 @@ stored_state as (
 ),
 
 -- The events of the sessions to recompute: those written after the stored
--- marker. int_events_sessionised rewrites every event of a group it touches,
--- so all events of a session carry the marker of the run that last wrote
--- their group: a session either has all its events after the stored marker or
--- none (no join back to the 50 M events at 1 M customers).
+-- marker. int_events_sessionised rewrites sessions whole, so all events of a
+-- session carry the marker of the run that last wrote it: a session either
+-- has all its events after the stored marker or none (no join back to the
+-- 50 M events at 1 M customers).
 events as (
     select all_events.*
     from all_events
