@@ -159,6 +159,8 @@ def run_size(
     res.full_stages = stage_seconds(warehouse, res.full.seconds)
     res.slowest["full"] = slowest_dbt_nodes(warehouse)
     print_stages(customers, "full build", res.full_stages)
+    steps = ", ".join(f"{k} {t:.1f} s" for k, t in report_steps(warehouse))
+    print(f"  {customers:>9,} full build's report stage: {steps}")
     where = peak_where(warehouse, res.full.peak_at)
     print(f"  {customers:>9,} full build's peak RSS during {where}")
     print(f"  {customers:>9,} full build's RSS by stage: {stage_memory(warehouse, res.full)}")
@@ -181,6 +183,8 @@ def run_size(
     res.incremental_stages = stage_seconds(warehouse, res.incremental.seconds)
     res.slowest["incremental"] = slowest_dbt_nodes(warehouse)
     print_stages(customers, "incremental run", res.incremental_stages)
+    steps = ", ".join(f"{k} {t:.1f} s" for k, t in report_steps(warehouse))
+    print(f"  {customers:>9,} incremental run's report stage: {steps}")
     where = peak_where(warehouse, res.incremental.peak_at)
     print(f"  {customers:>9,} incremental run's peak RSS during {where}")
     memory = stage_memory(warehouse, res.incremental)
@@ -331,6 +335,18 @@ def stage_memory(warehouse: Path, m: Measured) -> str:
         f"{stage} {rss[0] / 2**30:.2f} -> {max(rss) / 2**30:.2f}" for stage, rss in stages.items()
     ]
     return "; ".join(parts) or "no step sampled"
+
+
+def report_steps(warehouse: Path) -> list[tuple[str, float]]:
+    """(step, seconds) of the latest run's report-stage steps (the data-quality page,
+    the dashboard, the publish), which the stage table adds up into one column."""
+    from orchestration.progress import stage_of
+
+    return [
+        (s.step_key, (s.end_time or 0.0) - (s.start_time or 0.0))
+        for s in latest_step_stats(warehouse)
+        if stage_of(s.step_key) in ("reports", "publish")
+    ]
 
 
 def print_stages(customers: int, label: str, stages: dict[str, float]) -> None:
