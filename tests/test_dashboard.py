@@ -937,3 +937,124 @@ def test_a_segment_view_reads_its_segment_and_tags_what_is_every_customer(
     assert "No ticket of this segment&#x27;s customers was created in Oct 2026." in support_smb
     assert "Channels and ratings are compared over every customer" in support_smb
     assert "came by email" not in support_smb and "came by email" in support
+
+
+def test_frames_read_once_for_every_view_equal_one_query_per_view(tmp_path: Path) -> None:
+    # The MRR bridge, the invoices by status and the high band's reasons are read
+    # once for every segment and month; each view's rows must be what a query of
+    # its own segment and month gives (the old per-view queries are the oracle).
+    warehouse = tmp_path / "cx.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            """
+            create table marts.kpi_monthly as
+            select month, 'company' as level, 'all' as level_id, 'nps' as metric,
+                10.0 as value, 1.0 as numerator, 10.0 as denominator, 10 as n,
+                0.0 as ci_low, 20.0 as ci_high, false as is_low_sample
+            from (values (date '2026-09-01'), (date '2026-10-01')) as t(month)
+            """
+        )
+        con.execute(
+            """
+            create table marts.kpi_monthly_by_segment as
+            select segment, kpi.* from marts.kpi_monthly as kpi
+            cross join (values ('smb'), ('enterprise')) as s(segment)
+            """
+        )
+        con.execute(
+            """
+            create table marts.dim_customer as select * from (values
+                ('c1', 'smb'), ('c2', 'enterprise'), ('c3', null), ('c4', 'smb')
+            ) as t(customer_id, segment)
+            """
+        )
+        con.execute(
+            """
+            create table marts.fct_mrr_movements as
+            select
+                customer_id, month_start_date, segment,
+                cast(mrr_start as decimal(18, 2)) as mrr_start,
+                cast(1.25 * i as decimal(18, 2)) as new_mrr,
+                cast(0.5 as decimal(18, 2)) as expansion_mrr,
+                cast(0.1 * i as decimal(18, 2)) as contraction_mrr,
+                cast(0 as decimal(18, 2)) as churned_mrr,
+                cast(0 as decimal(18, 2)) as reactivation_mrr,
+                cast(-0.03 as decimal(18, 2)) as fx_revaluation_mrr,
+                cast(mrr_start + 1.25 * i + 0.5 - 0.1 * i - 0.03 as decimal(18, 2)) as mrr_end
+            from (values
+                ('c1', date '2026-09-01', 'smb', 10.10, 1),
+                ('c1', date '2026-10-01', 'smb', 11.00, 2),
+                ('c2', date '2026-10-01', 'enterprise', 99.99, 3),
+                ('c3', date '2026-10-01', null, 5.55, 4),
+                ('c4', date '2026-10-01', 'smb', 0.01, 5)
+            ) as t(customer_id, month_start_date, segment, mrr_start, i)
+            """
+        )
+        con.execute(
+            """
+            create table marts.fct_invoices as select * from (values
+                ('i1', 'c1', timestamp '2026-09-03 10:00', 'paid', 12.5),
+                ('i2', 'c1', timestamp '2026-10-03 10:00', 'open', 7.25),
+                ('i3', 'c2', timestamp '2026-10-09 10:00', 'open', 100.0),
+                ('i4', 'c3', timestamp '2026-10-20 10:00', 'paid', 3.0),
+                ('i5', 'c9', timestamp '2026-10-21 10:00', 'open', 1.0),
+                ('i6', 'c4', timestamp '2026-10-22 10:00', 'open', 2.0)
+            ) as t(invoice_id, customer_id, issued_at, invoice_status, amount_reporting)
+            """
+        )
+        con.execute(
+            """
+            create table marts.customers_at_risk as select * from (values
+                ('c1', 'smb', 0.9, 'high', 10.0, 9.0, 'detractor', 'x',
+                    'nps_detractor ;slow_tickets'),
+                ('c4', 'smb', 0.8, 'high', 1.0, 0.8, null, 'x', 'slow_tickets'),
+                ('c2', 'enterprise', 0.7, 'high', 99.0, 70.0, null, 'x', ' detractor_answers'),
+                ('c3', null, 0.95, 'high', 5.0, 4.0, null, 'x', ''),
+                ('c5', 'smb', 0.1, 'low', 1.0, 0.1, null, 'x', 'mrr')
+            ) as t(customer_id, segment, churn_risk_score, risk_band, mrr_at_risk,
+                   expected_mrr_loss, latest_nps_category, reasons, reason_codes)
+            """
+        )
+    data = ddata.load_dashboard_data(settings_for(warehouse))
+    assert {v.view_key for v in data.views} == {
+        f"{segment}|{month}"
+        for segment in ("all", "enterprise", "smb")
+        for month in ("2026-09", "2026-10")
+    }
+    old_bridge = """
+        select sum(mrr_start) as mrr_start, sum(new_mrr) as new_mrr,
+            sum(expansion_mrr) as expansion_mrr, sum(contraction_mrr) as contraction_mrr,
+            sum(churned_mrr) as churned_mrr, sum(reactivation_mrr) as reactivation_mrr,
+            sum(fx_revaluation_mrr) as fx_revaluation_mrr, sum(mrr_end) as mrr_end
+        from marts.fct_mrr_movements
+        where month_start_date = ?
+            and (cast(? as varchar) is null or coalesce(segment, 'unknown') = ?)
+    """
+    old_invoices = """
+        select cast(date_trunc('month', invoices.issued_at) as date) as month,
+            invoices.invoice_status, count(*) as invoices,
+            sum(invoices.amount_reporting) as amount_reporting
+        from marts.fct_invoices as invoices
+        left join marts.dim_customer as customers on invoices.customer_id = customers.customer_id
+        where cast(? as varchar) is null or coalesce(customers.segment, 'unknown') = ?
+        group by 1, 2 order by 1, 2
+    """
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for view in data.views:
+            seg, month = view.segment, view.reporting_month
+            expected = con.execute(old_bridge, [month, seg, seg]).df()
+            pd.testing.assert_frame_equal(view.frames["mrr_bridge"], expected)
+            expected = con.execute(old_invoices, [seg, seg]).df()
+            pd.testing.assert_frame_equal(view.frames["invoices_by_status"], expected)
+            bridges = con.execute(ddata.MRR_BRIDGE_SQL).df()
+    # A month without movements: every sum null, as an aggregate over no rows.
+    empty = ddata.month_bridge(bridges, date(2026, 8, 1), None)
+    assert len(empty) == 1 and empty.isna().all(axis=None)
+    # The strongest reason, counted in SQL: the first code, spaces trimmed, codes of
+    # one kind added up, a tie to the kind first in the alphabet; an empty first code
+    # counts among the high band but names no reason.
+    by_view = {v.view_key: dactions.top_risk_reason(v) for v in data.views}
+    assert by_view["all|2026-10"] == ("a detractor NPS answer", 2, 4)
+    assert by_view["smb|2026-10"] == ("a detractor NPS answer", 1, 2)
+    assert by_view["enterprise|2026-09"] == ("a detractor NPS answer", 1, 1)

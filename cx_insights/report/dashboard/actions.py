@@ -365,14 +365,16 @@ REASON_KINDS = {
 def top_risk_reason(data: DashboardData) -> tuple[str, int, int] | None:
     """(kind, customers, high-risk customers): the strongest reason named most often."""
     reasons = data.frame("high_risk_reasons")
-    if reasons is None or "reason_codes" not in reasons.columns:
+    if reasons is None or "first_reason_code" not in reasons.columns:
         return None
-    first = reasons["reason_codes"].astype(str).str.split(";").str[0].str.strip()
-    first = first[first != ""]
-    if first.empty:
+    named = reasons[reasons["first_reason_code"] != ""]
+    if named.empty:
         return None
-    counts = first.map(lambda code: REASON_KINDS.get(code, code)).value_counts()
-    return str(counts.index[0]), int(counts.iloc[0]), len(reasons)
+    kinds = named["first_reason_code"].map(lambda code: REASON_KINDS.get(code, code))
+    counts = named.groupby(kinds)["customers"].sum()
+    # The most named kind; a tie goes to the kind first in the alphabet.
+    kind = min(counts.index, key=lambda k: (-counts[k], k))
+    return str(kind), int(counts[kind]), int(reasons["customers"].sum())
 
 
 def promoter_value(data: DashboardData) -> float | None:
