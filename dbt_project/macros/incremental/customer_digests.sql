@@ -120,31 +120,11 @@
         ['subscription_id', 'currency', 'mrr', 'started_at', 'ended_at'])) }}
 {%- endmacro %}
 
-{#- An upstream model incremental by customer stands in for its rows with its
-    stored digests (one row per customer, not one per customer and month): its
-    rows of a customer are a function of the inputs its digest sums, so they
-    change only when that digest does. Where the upstream keeps no digests (not
-    built incrementally), its rows are hashed (`rows_input`). At 1 M customers,
-    after a daily drop: fct_customer_months 17.6 -> 14.4 s and fct_mrr_movements
-    9.9 -> 7.3 s (16 M customer-months no longer read and hashed by each). The
-    first run after this change recomputes both models' customers once (their
-    stored digests were sums of rows). -#}
-{% macro upstream_digests_input(tag, upstream, rows_input) -%}
-    {%- if execute -%}
-        {%- set stored = intermediate_relation('_customer_digests_' ~ upstream.identifier) -%}
-        {%- if adapter.get_relation(stored.database, stored.schema, stored.identifier) is not none -%}
-            {{ return((tag, stored, ['digest'])) }}
-        {%- endif -%}
-    {%- endif -%}
-    {{ return(rows_input) }}
-{%- endmacro %}
-
 {% macro customer_months_digest_input() -%}
-    {{ return(upstream_digests_input('customer_month', ref('int_customer_months_evaluated'),
-        ('customer_month', ref('int_customer_months_evaluated'), [
-            'month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month',
-            'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count',
-        ]))) }}
+    {{ return(('customer_month', ref('int_customer_months_evaluated'), [
+        'month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month',
+        'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count',
+    ])) }}
 {%- endmacro %}
 
 {% macro months_digest_input() -%}
