@@ -1149,6 +1149,13 @@ MUTANTS: dict[str, list[tuple[str, str, str]]] = {
             "sum(customer_rows.row_hash) as digest",
         )
     ],
+    "the customer-month marts ignore their upstream's stored digests": [
+        (
+            CUSTOMER_DIGESTS,
+            "            {{ return((tag, stored, ['digest'])) }}",
+            "            {{ return((tag, stored, [\"'same'\"])) }}",
+        )
+    ],
     "MRR movements ignore the monthly NPS categories": [
         (
             MRR_MART,
