@@ -39,7 +39,8 @@ create table if not exists raw._runs (
 
 def dbt_tests_digest() -> str:
     """A hash of what decides which tests a build runs on the rows new since an earlier
-    build: the staging, source and intermediate yml files, dbt_project.yml, the test
+    build: the models' yml files (sources, staging, intermediate, and the marts, whose
+    key and relationship tests read written rows too), dbt_project.yml, the test
     macros and the generic tests. A build tests only the rows gated (staging) or
     written (incremental models) since an earlier build with the same digest
     (last_tested_at); a test added or changed since then checks every row once."""
@@ -49,8 +50,7 @@ def dbt_tests_digest() -> str:
 
     files = sorted(
         [
-            *DBT_PROJECT_DIR.glob("models/staging/**/*.yml"),
-            *DBT_PROJECT_DIR.glob("models/intermediate/**/*.yml"),
+            *DBT_PROJECT_DIR.glob("models/**/*.yml"),
             *DBT_PROJECT_DIR.glob("macros/tests/*.sql"),
             *DBT_PROJECT_DIR.glob("tests/generic/*.sql"),
             DBT_PROJECT_DIR / "dbt_project.yml",

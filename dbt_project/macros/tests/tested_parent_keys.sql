@@ -56,7 +56,8 @@
         {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
             {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
             {%- set stored = tested_parent_keys_relation(node.alias, field) -%}
-            {%- set keys = 'select distinct ' ~ field ~ ' as parent_key from ' ~ relation -%}
+            {%- set keys = 'select distinct ' ~ field ~ ' as parent_key from ' ~ relation
+                ~ ' where ' ~ field ~ ' is not null' -%}
             {%- set unchanged = adapter.get_relation(stored.database, stored.schema, stored.identifier) is not none
                 and run_query(
                     'select (select count(*) from ' ~ stored ~ ') = (select count(*) from (' ~ keys ~ ') as now)'
