@@ -118,7 +118,6 @@ MART_WRITTEN_UPSTREAM = {
         for model in ("int_customer_months_evaluated", "fct_customer_months", "fct_mrr_movements")
     },
 }
-KEY_TESTS = "unique_keys_written_since_tested"
 SELECTION = (
     "+fct_survey_answers +fct_survey_responses +fct_web_sessions +fct_invoices +fct_mrr_movements"
 )
@@ -553,7 +552,6 @@ class Dbt:
         from dbt.cli.main import dbtRunner
 
         self.runner = dbtRunner()
-        self.tests = KEY_TESTS
         self.project = project
         self.work = work
         self.selection = selection
@@ -569,11 +567,9 @@ class Dbt:
         finally:
             current.rename(warehouse)
 
-    def test(self, warehouse: Path, since: str, tests: str = KEY_TESTS) -> bool:
-        """`dbt test` of the models' key tests (or the generic tests named `tests`),
-        with CX_TESTS_WRITTEN_SINCE = `since`."""
+    def test(self, warehouse: Path, since: str) -> bool:
+        """`dbt test` of the models' key tests, with CX_TESTS_WRITTEN_SINCE = `since`."""
         os.environ["CX_TESTS_WRITTEN_SINCE"] = since
-        self.tests = tests
         try:
             return self.run(warehouse, command="test")
         finally:
@@ -582,7 +578,9 @@ class Dbt:
     def args(self, *extra: str, command: str = "run") -> list[str]:
         """`dbt run` of the models under proof and their parents, in this project
         (`test`: their key tests)."""
-        selection = f"test_name:{self.tests}" if command == "test" else self.selection
+        selection = (
+            "test_name:unique_keys_written_since_tested" if command == "test" else self.selection
+        )
         return [
             command,
             "--select",
@@ -1228,97 +1226,6 @@ def prove_key_tests(dbt: Dbt, work: Path) -> list[str]:
                 )
     for mart, upstreams in MART_WRITTEN_UPSTREAM.items():
         wrong += _prove_mart_key_test(dbt, warehouse, since, mart, upstreams)
-    return wrong + _prove_relationship_tests(dbt, warehouse, since)
-
-
-#: The relationship test of each incremental mart the proof plants an orphan in: a
-#: column outside its key (a mart's rewrite follows its key), and a value no parent has.
-RELATIONSHIP_ORPHANS = {
-    "fct_survey_answers": ("customer_id", "'proof-orphan'"),
-    "fct_survey_responses": ("customer_id", "'proof-orphan'"),
-    "fct_web_sessions": ("customer_id", "'proof-orphan'"),
-    "fct_invoices": ("customer_id", "'proof-orphan'"),
-    "fct_customer_months": ("month_start_date", "date '1900-01-01'"),
-}
-RELATIONSHIPS = "relationships_written_since_tested"
-PARENTS = "+dim_customer +dim_date +dim_touchpoint +dim_question +fct_customer_months"
-
-
-def _prove_relationship_tests(dbt: Dbt, warehouse: Path, since: datetime) -> list[str]:
-    """The marts' relationship tests (tests/generic/relationships_written_since_tested.sql):
-    an orphan planted in a row not written since the tested run passes with `since`
-    (a run whose tests passed would have caught it) and fails without it, and fails with
-    `since` once its key's upstream row is written later; an old row whose parent key
-    left the parent fails with `since`; a passing run stores its parents' keys."""
-    import duckdb
-
-    wrong = []
-    at = since.isoformat(sep=" ")
-    if not dbt.run(warehouse, "--select", PARENTS):
-        return ["relationships: building the parents failed"]
-    if not (dbt.test(warehouse, "", RELATIONSHIPS) and dbt.test(warehouse, at, RELATIONSHIPS)):
-        return ["relationships: the tests fail on a clean build"]
-    with duckdb.connect(str(warehouse)) as con:
-        stored = [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = "
-                "'intermediate' and starts_with(table_name, '_tested_keys__')"
-            ).fetchall()
-        ]
-        customers = con.execute(
-            "select (select count(*) from marts.dim_customer), "
-            "(select count(*) from intermediate._tested_keys__dim_customer__customer_id)"
-            if "_tested_keys__dim_customer__customer_id" in stored
-            else "select 0, -1"
-        ).fetchone()
-    if len(stored) != 5 or customers[0] != customers[1]:
-        wrong.append(f"relationships: stored parent keys {stored}, customers {customers}")
-    after = since + timedelta(seconds=1)
-    for mart, (column, orphan) in RELATIONSHIP_ORPHANS.items():
-        upstream, given, condition = MART_WRITTEN_UPSTREAM[mart][0]
-        with duckdb.connect(str(warehouse)) as con:
-            row, value, *key = con.execute(
-                f"select rowid, {column}, {', '.join(given)} from {relation(mart)} "
-                f"where {column} is not null limit 1"
-            ).fetchone()
-            con.execute(f"update {relation(mart)} set {column} = {orphan} where rowid = ?", [row])
-        if not dbt.test(warehouse, at, RELATIONSHIPS):
-            wrong.append(f"{mart}: an orphan in a row written before the tested run failed")
-        if dbt.test(warehouse, "", RELATIONSHIPS):
-            wrong.append(f"{mart}: an orphan passed the test of every row")
-        upstream_match = " and ".join(f"{expr} = ?" for expr in given.values())
-        where = f"{upstream_match}{f' and {condition}' if condition else ''}"
-        with duckdb.connect(str(warehouse)) as con:
-            (before,) = con.execute(
-                f"select max(_written_at) from {relation(upstream)} where {where}", key
-            ).fetchone()
-            con.execute(
-                f"update {relation(upstream)} set _written_at = ? where {where}", [after, *key]
-            )
-        if dbt.test(warehouse, at, RELATIONSHIPS):
-            wrong.append(f"{mart}: an orphan whose {upstream} row was written later passed")
-        with duckdb.connect(str(warehouse)) as con:
-            con.execute(
-                f"update {relation(upstream)} set _written_at = ? where {where}", [before, *key]
-            )
-            con.execute(f"update {relation(mart)} set {column} = ? where rowid = ?", [value, row])
-    # A parent key gone: every row is tested, so the old invoice of that customer fails.
-    with duckdb.connect(str(warehouse)) as con:
-        (customer,) = con.execute("select min(customer_id) from marts.fct_invoices").fetchone()
-        con.execute(
-            "create table marts.proof_gone as "
-            "select * from marts.dim_customer where customer_id = ?",
-            [customer],
-        )
-        con.execute("delete from marts.dim_customer where customer_id = ?", [customer])
-    if dbt.test(warehouse, at, RELATIONSHIPS):
-        wrong.append("relationships: an old row whose parent key is gone passed")
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("insert into marts.dim_customer select * from marts.proof_gone")
-        con.execute("drop table marts.proof_gone")
-    if not dbt.test(warehouse, at, RELATIONSHIPS):
-        wrong.append("relationships: the tests fail once the proof is undone")
     return wrong
 
 
@@ -1580,8 +1487,7 @@ def main(argv: list[str] | None = None) -> int:
             if not wrong:
                 print(
                     f"key tests: {len(WRITTEN_AT)} models with a marker and "
-                    f"{len(MART_WRITTEN_UPSTREAM)} without, planted duplicates found; "
-                    f"{len(RELATIONSHIP_ORPHANS)} marts' relationship tests, planted orphans found"
+                    f"{len(MART_WRITTEN_UPSTREAM)} without, planted duplicates found"
                 )
             return 1 if wrong else 0
         dbt = Dbt(project, work)

@@ -40,7 +40,7 @@ create table if not exists raw._runs (
 def dbt_tests_digest() -> str:
     """A hash of what decides which tests a build runs on the rows new since an earlier
     build: the models' yml files (sources, staging, intermediate, and the marts, whose
-    key and relationship tests read written rows too), dbt_project.yml, the test
+    key tests read written keys too), dbt_project.yml, the test
     macros and the generic tests. A build tests only the rows gated (staging) or
     written (incremental models) since an earlier build with the same digest
     (last_tested_at); a test added or changed since then checks every row once."""
