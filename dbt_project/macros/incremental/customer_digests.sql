@@ -123,21 +123,22 @@
 {#- An upstream model incremental by customer stands in for its rows with its
     stored digests (one row per customer, not one per customer and month): its
     rows of a customer are a function of the inputs its digest sums, so they
-    change only when that digest does. Where the upstream keeps no digests (not
-    configured incremental, or never built so), its rows are hashed
-    (`rows_input`). dbt's relation cache answers whether the table exists: the
-    upstream's post-hook adds it there (customer_digests_after), or a first
-    build would hash rows and every later run read digests, and an unchanged
-    re-run would rewrite every customer. At 1 M customers,
-    after a daily drop: fct_customer_months 17.6 -> 14.4 s and fct_mrr_movements
-    9.9 -> 7.3 s (16 M customer-months no longer read and hashed by each). The
-    first run after this change recomputes both models' customers once (their
-    stored digests were sums of rows). -#}
-{% macro upstream_digests_input(tag, upstream, rows_input) -%}
+    change only when that digest does. `rows_input`: (tag, upstream relation,
+    [expressions]), what is hashed where the upstream keeps no digests (not
+    configured incremental, or never built so). dbt's relation cache answers
+    whether the table exists: the upstream's post-hook adds it there
+    (customer_digests_after), or a first build would hash rows and every later
+    run read digests, and an unchanged re-run would rewrite every customer. At
+    1 M customers, after a daily drop: fct_customer_months 17.6 -> 14.4 s and
+    fct_mrr_movements 9.9 -> 7.3 s (16 M customer-months no longer read and
+    hashed by each). The first run after this change recomputes both models'
+    customers once (their stored digests were sums of rows). -#}
+{% macro upstream_digests_input(rows_input) -%}
+    {%- set tag, upstream = rows_input[0], rows_input[1] -%}
     {%- if execute -%}
         {%- set incremental = graph.nodes.values()
             | selectattr('resource_type', 'equalto', 'model')
-            | selectattr('name', 'equalto', upstream.identifier)
+            | selectattr('alias', 'equalto', upstream.identifier)
             | map(attribute='config.materialized') | select('equalto', 'incremental') | list -%}
         {%- set stored = intermediate_relation('_customer_digests_' ~ upstream.identifier) -%}
         {%- if incremental and adapter.get_relation(stored.database, stored.schema, stored.identifier) is not none -%}
@@ -148,11 +149,10 @@
 {%- endmacro %}
 
 {% macro customer_months_digest_input() -%}
-    {{ return(upstream_digests_input('customer_month', ref('int_customer_months_evaluated'),
-        ('customer_month', ref('int_customer_months_evaluated'), [
-            'month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month',
-            'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count',
-        ]))) }}
+    {{ return(upstream_digests_input(('customer_month', ref('int_customer_months_evaluated'), [
+        'month_start_date', 'is_active_start', 'is_active_end', 'is_active_in_month',
+        'mrr_start', 'mrr_end', 'revenue', 'paid_invoice_count',
+    ]))) }}
 {%- endmacro %}
 
 {% macro months_digest_input() -%}
