@@ -372,7 +372,7 @@ def test_revenue_at_risk_is_the_company_row_whatever_segment_comes_first() -> No
     assert (summary["customers"], summary["amount"], summary["share"]) == (79, 2354.9, 0.69)
     figure = charts.risk_bands_figure(dactions.company_risk_bands(data), "EUR")
     assert figure is not None
-    assert list(figure.data[0].y) == ["High risk", "Low risk"]  # one bar per band
+    assert figure["data"][0]["y"] == ["High risk", "Low risk"]  # one bar per band
 
 
 # ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -560,24 +560,68 @@ def _read_customers_at_risk(con: Any, segment: str | None) -> dict[str, pd.DataF
 # Reading kpi_monthly (pure functions over the frame).
 
 
-#: (id of a kpi frame) -> (a weak reference to it, its rows by (level, metric)). The
-#: pages look rows up thousands of times per dashboard (every view, every card).
-_KPI_GROUPS: dict[int, tuple[weakref.ref, dict[tuple[str, str], pd.DataFrame]]] = {}
+#: (id of a frame) -> (a weak reference to it, {what: value derived from it}). The pages
+#: look the same rows up thousands of times per dashboard (every view, every card).
+_DERIVED: dict[int, tuple[weakref.ref, dict[Hashable, Any]]] = {}
+
+
+def derived(frame: pd.DataFrame, what: Hashable, build: Callable[[], Any]) -> Any:
+    """`build()`, computed once per frame (it must not be changed in place afterwards)
+    and forgotten with it."""
+    key = id(frame)
+    cached = _DERIVED.get(key)
+    if cached is None or cached[0]() is not frame:
+        cached = (weakref.ref(frame, lambda _: _DERIVED.pop(key, None)), {})
+        _DERIVED[key] = cached
+    values = cached[1]
+    if what not in values:
+        values[what] = build()
+    return values[what]
 
 
 def _kpi_groups(kpi: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
-    cached = _KPI_GROUPS.get(id(kpi))
-    if cached is not None and cached[0]() is kpi:
-        return cached[1]
-    groups = {key: rows for key, rows in kpi.groupby(["level", "metric"], sort=False)}
-    key = id(kpi)
-    _KPI_GROUPS[key] = (weakref.ref(kpi, lambda _: _KPI_GROUPS.pop(key, None)), groups)
-    return groups
+    """kpi_monthly's rows by (level, metric)."""
+    return derived(
+        kpi,
+        "groups",
+        lambda: {key: rows for key, rows in kpi.groupby(["level", "metric"], sort=False)},
+    )
+
+
+def _kpi_months(kpi: pd.DataFrame, level: str, metric: str) -> dict[pd.Timestamp, pd.DataFrame]:
+    """The rows of (level, metric) by month."""
+
+    def build() -> dict[pd.Timestamp, pd.DataFrame]:
+        rows = _kpi_groups(kpi).get((level, metric))
+        if rows is None:
+            return {}
+        return dict(iter(rows.groupby(pd.to_datetime(rows["month"]), sort=False)))
+
+    return derived(kpi, ("months", level, metric), build)
+
+
+def _kpi_positions(kpi: pd.DataFrame, level: str, metric: str) -> dict[tuple, int]:
+    """(month, level_id) -> the position of its first row in the (level, metric) group."""
+
+    def build() -> dict[tuple, int]:
+        rows = _kpi_groups(kpi).get((level, metric))
+        if rows is None:
+            return {}
+        keys = zip(pd.to_datetime(rows["month"]), rows["level_id"], strict=True)
+        positions: dict[tuple, int] = {}
+        for i, key in enumerate(keys):
+            positions.setdefault(key, i)
+        return positions
+
+    return derived(kpi, ("positions", level, metric), build)
 
 
 def kpi_rows(
     kpi: pd.DataFrame, level: str, metric: str | Iterable[str], month: date | None = None
 ) -> pd.DataFrame:
+    if isinstance(metric, str) and month is not None:
+        rows = _kpi_months(kpi, level, metric).get(pd.Timestamp(month))
+        return kpi.iloc[0:0] if rows is None else rows
     metrics = [metric] if isinstance(metric, str) else list(metric)
     groups = _kpi_groups(kpi)
     parts = [groups[(level, m)] for m in metrics if (level, m) in groups]
@@ -598,9 +642,8 @@ def kpi_value(
 ) -> pd.Series | None:
     if month is None:
         return None
-    rows = kpi_rows(kpi, level, metric, month)
-    rows = rows[rows["level_id"] == level_id]
-    return None if rows.empty else rows.iloc[0]
+    position = _kpi_positions(kpi, level, metric).get((pd.Timestamp(month), level_id))
+    return None if position is None else _kpi_groups(kpi)[(level, metric)].iloc[position]
 
 
 @dataclass(frozen=True)

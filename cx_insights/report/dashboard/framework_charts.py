@@ -4,9 +4,9 @@ driver quadrant."""
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 
-from cx_insights.report.dashboard.data import DRIVER_WINDOWS, LOW_SAMPLE, DashboardData
+from cx_insights.report.dashboard.data import DRIVER_WINDOWS, LOW_SAMPLE, DashboardData, derived
+from cx_insights.report.dashboard.figure_spec import Spec, figure, title
 from cx_insights.report.dashboard.formatting import (
     ACCENT,
     BAD,
@@ -25,7 +25,10 @@ def rollup_rows(data: DashboardData) -> list[tuple[str, str, str, int]]:
     tp = data.frame("dim_touchpoint")
     if tp is None:
         return []
-    tp = tp.copy()
+    return derived(tp, "rollup_rows", lambda: _rollup_rows(tp))
+
+
+def _rollup_rows(tp: pd.DataFrame) -> list[tuple[str, str, str, int]]:
     if "is_unknown_member" in tp.columns:
         tp = tp[~tp["is_unknown_member"].fillna(False).astype(bool)]
     sort_cols = [c for c in ("stage_order", "journey_id", "job_id", "touchpoint_id") if c in tp]
@@ -40,7 +43,7 @@ def rollup_rows(data: DashboardData) -> list[tuple[str, str, str, int]]:
     return out
 
 
-def rollup_heatmap_figure(data: DashboardData) -> go.Figure | None:
+def rollup_heatmap_figure(data: DashboardData) -> Spec | None:
     kpi = data.frame("kpi_monthly")
     month = data.reporting_month
     rows = rollup_rows(data)
@@ -89,54 +92,52 @@ def rollup_heatmap_figure(data: DashboardData) -> go.Figure | None:
         text.append(tr)
     x_labels = ["NPS", "CSAT %", "CES (1-7)"]
     colorscale = [[0, "#dc2626"], [0.5, "#f8fafc"], [1, "#16a34a"]]
-    common = dict(
-        x=x_labels,
-        y=y_labels,
-        text=text,
-        texttemplate="%{text}",
-        colorscale=colorscale,
-        zmin=-1,
-        zmax=1,
-        xgap=2,
-        ygap=2,
-        customdata=[[full] * len(metrics) for full in full_labels],
-        hovertemplate="%{customdata}<br>%{x}: %{text}<extra></extra>",
-    )
-    fig = go.Figure()
-    fig.add_trace(
-        go.Heatmap(
-            z=z_ok,
-            name="n ≥ 30",
-            colorbar={
-                "title": {"text": "vs company"},
-                "tickvals": [-1, 0, 1],
-                "ticktext": ["worse", "same", "better"],
-                "len": 0.5,
-                "y": 1,
-                "yanchor": "top",
-            },
-            textfont={"color": "#0f172a", "size": 12},
-            **common,
-        )
-    )
-    fig.add_trace(
-        go.Heatmap(
-            z=z_low,
-            name=f"n < {LOW_SAMPLE}",
-            opacity=0.35,
-            showscale=False,
-            textfont={"color": "#475569", "size": 12},
-            **common,
-        )
-    )
-    fig.update_yaxes(autorange="reversed", tickfont={"size": 12}, showgrid=False)
-    fig.update_xaxes(side="top", tickfont={"size": 13}, showgrid=False)
-    fig.update_layout(
-        title=f"Roll-up: journey → job → touchpoint, {month_label(month)} "
-        "(value and n; † = fewer than 30 answers, faded)",
+    common = {
+        "type": "heatmap",
+        "x": x_labels,
+        "y": y_labels,
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": colorscale,
+        "zmin": -1,
+        "zmax": 1,
+        "xgap": 2,
+        "ygap": 2,
+        "customdata": [[full] * len(metrics) for full in full_labels],
+        "hovertemplate": "%{customdata}<br>%{x}: %{text}<extra></extra>",
+    }
+    enough = {
+        **common,
+        "z": z_ok,
+        "name": "n ≥ 30",
+        "colorbar": {
+            "title": {"text": "vs company"},
+            "tickvals": [-1, 0, 1],
+            "ticktext": ["worse", "same", "better"],
+            "len": 0.5,
+            "y": 1,
+            "yanchor": "top",
+        },
+        "textfont": {"color": "#0f172a", "size": 12},
+    }
+    few = {
+        **common,
+        "z": z_low,
+        "name": f"n < {LOW_SAMPLE}",
+        "opacity": 0.35,
+        "showscale": False,
+        "textfont": {"color": "#475569", "size": 12},
+    }
+    return figure(
+        [enough, few],
+        title=title(
+            f"Roll-up: journey → job → touchpoint, {month_label(month)} "
+            "(value and n; † = fewer than 30 answers, faded)"
+        ),
+        xaxis={"side": "top", "tickfont": {"size": 13}, "showgrid": False},
+        yaxis={"autorange": "reversed", "tickfont": {"size": 12}, "showgrid": False},
         margin={"l": 20, "r": 20, "t": 90, "b": 20},
     )
-    return fig
 
 
 def rollup_height(data: DashboardData) -> int:
@@ -196,12 +197,12 @@ def label_positions(xs: list[float]) -> list[str]:
     return positions
 
 
-def driver_quadrant_figure(drivers: pd.DataFrame) -> go.Figure | None:
+def driver_quadrant_figure(drivers: pd.DataFrame) -> Spec | None:
     """marts.driver_importance as an importance x performance quadrant, one view per scope."""
     groups = driver_groups(drivers)
     if not groups:
         return None
-    fig = go.Figure()
+    traces = []
     buttons = []
     views = []
     for i, (label, part) in enumerate(groups):
@@ -251,31 +252,32 @@ def driver_quadrant_figure(drivers: pd.DataFrame) -> go.Figure | None:
                 "thickness": 1.5,
                 "width": 0,
             }
-        fig.add_trace(
-            go.Scatter(
-                x=imp,
-                y=perf,
-                mode="markers+text",
-                text=[
+        traces.append(
+            {
+                "type": "scatter",
+                "x": imp.tolist(),
+                "y": perf.tolist(),
+                "mode": "markers+text",
+                "text": [
                     shorten(str(v)[:1].upper() + str(v)[1:], 26) + (" †" if lo else "")
                     for v, lo in zip(part["element_name"], low, strict=True)
                 ],
-                textposition=label_positions(imp.tolist()),
-                textfont={"size": 12, "color": "#1e293b"},
-                error_x=error_x,
-                marker={
+                "textposition": label_positions(imp.tolist()),
+                "textfont": {"size": 12, "color": "#1e293b"},
+                "marker": {
                     "size": 14,
                     "symbol": ["circle" if sig else "circle-open" for sig in significant],
                     "color": [QUADRANT_COLORS.get(q, NEUTRAL) for q in quadrants],
                     "opacity": [0.45 if lo else 1.0 for lo in low],
                     "line": {"color": "white", "width": 1},
                 },
-                hovertext=hover,
-                hoverinfo="text",
-                name=label,
-                visible=(i == 0),
-                showlegend=False,
-            )
+                "hovertext": hover,
+                "hoverinfo": "text",
+                "name": label,
+                "visible": i == 0,
+                "showlegend": False,
+                **({"error_x": error_x} if error_x else {}),
+            }
         )
         # The mart splits at the medians (at or above = high): draw the same lines.
         x_mid, y_mid = float(imp.median()), float(perf.median())
@@ -313,44 +315,47 @@ def driver_quadrant_figure(drivers: pd.DataFrame) -> go.Figure | None:
                 "args": [{"visible": [j == i for j in range(len(groups))]}, view],
             }
         )
-    fig.update_layout(shapes=views[0]["shapes"])
-    fig.update_xaxes(range=views[0]["xaxis.range"])
-    fig.update_yaxes(range=views[0]["yaxis.range"])
-    for text, xa, ya, xanchor, yanchor, color in (
-        ("FIX FIRST: important, below median", 1, 0, "right", "bottom", BAD),
-        ("KEEP UP: important, performing", 1, 1, "right", "top", GOOD),
-        ("LOW PRIORITY", 0, 0, "left", "bottom", "#64748b"),
-        ("MAINTAIN: less important, performing", 0, 1, "left", "top", ACCENT),
-    ):
-        fig.add_annotation(
-            text=text,
-            xref="paper",
-            yref="paper",
-            x=xa,
-            y=ya,
-            xanchor=xanchor,
-            yanchor=yanchor,
-            showarrow=False,
-            font={"color": color, "size": 11},
+    annotations = [
+        {
+            "text": text,
+            "xref": "paper",
+            "yref": "paper",
+            "x": xa,
+            "y": ya,
+            "xanchor": xanchor,
+            "yanchor": yanchor,
+            "showarrow": False,
+            "font": {"color": color, "size": 11},
+        }
+        for text, xa, ya, xanchor, yanchor, color in (
+            ("FIX FIRST: important, below median", 1, 0, "right", "bottom", BAD),
+            ("KEEP UP: important, performing", 1, 1, "right", "top", GOOD),
+            ("LOW PRIORITY", 0, 0, "left", "bottom", "#64748b"),
+            ("MAINTAIN: less important, performing", 0, 1, "left", "top", ACCENT),
         )
-    fig.update_layout(
-        title="Key drivers: importance × performance (dashed: medians; † low sample, faded)",
-        xaxis_title="Importance: share of the explained NPS (Johnson's relative weight, %)",
-        yaxis_title="Performance: top-2-box (%)",
+    ]
+    fig = figure(
+        traces,
+        title=title("Key drivers: importance × performance (dashed: medians; † low sample, faded)"),
+        xaxis={
+            "title": title("Importance: share of the explained NPS (Johnson's relative weight, %)"),
+            "range": views[0]["xaxis.range"],
+        },
+        yaxis={"title": title("Performance: top-2-box (%)"), "range": views[0]["yaxis.range"]},
+        shapes=views[0]["shapes"],
+        annotations=annotations,
         margin={"t": 100},
     )
     if len(groups) > 1:
-        fig.update_layout(
-            updatemenus=[
-                {
-                    "buttons": buttons,
-                    "direction": "down",
-                    "x": 1,
-                    "xanchor": "right",
-                    "y": 1.02,
-                    "yanchor": "bottom",
-                    "showactive": True,
-                }
-            ],
-        )
+        fig["layout"]["updatemenus"] = [
+            {
+                "buttons": buttons,
+                "direction": "down",
+                "x": 1,
+                "xanchor": "right",
+                "y": 1.02,
+                "yanchor": "bottom",
+                "showactive": True,
+            }
+        ]
     return fig

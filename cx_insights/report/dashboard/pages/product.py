@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from cx_insights.report.dashboard.charts import Figures, horizontal_bars_figure
 from cx_insights.report.dashboard.components import (
@@ -24,6 +22,7 @@ from cx_insights.report.dashboard.data import (
     kpi_rows,
     label_of,
 )
+from cx_insights.report.dashboard.figure_spec import figure, title
 from cx_insights.report.dashboard.formatting import PALETTE, esc, fmt_number, month_label, shorten
 from cx_insights.report.dashboard.takeaways import product_takeaways
 
@@ -57,34 +56,42 @@ def _web_trend_section(data: DashboardData, figs: Figures) -> str:
     rows = rows[pd.to_datetime(rows["month"]) <= pd.Timestamp(month)].sort_values("month")
     if rows.empty:
         return page_section("Web trend", not_available("Web metrics", "No web sessions yet."))
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
     sessions = rows[rows["metric"] == "sessions"]
-    fig.add_trace(
-        go.Bar(
-            x=pd.to_datetime(sessions["month"]),
-            y=sessions["value"],
-            name="Sessions (left axis)",
-            marker_color="#cbd5e1",
-        ),
-        secondary_y=False,
-    )
-    for i, (metric, title, _d) in enumerate(WEB_METRICS[1:]):
+    traces = [
+        {
+            "type": "bar",
+            "x": pd.to_datetime(sessions["month"]).tolist(),
+            "y": sessions["value"].tolist(),
+            "name": "Sessions (left axis)",
+            "marker": {"color": "#cbd5e1"},
+        }
+    ]
+    for i, (metric, name, _d) in enumerate(WEB_METRICS[1:]):
         part = rows[rows["metric"] == metric]
-        fig.add_trace(
-            go.Scatter(
-                x=pd.to_datetime(part["month"]),
-                y=part["value"],
-                name=f"{title} (right axis)",
-                mode="lines+markers",
-                line={"color": PALETTE[i], "width": 2},
-            ),
-            secondary_y=True,
+        traces.append(
+            {
+                "type": "scatter",
+                "x": pd.to_datetime(part["month"]).tolist(),
+                "y": part["value"].tolist(),
+                "name": f"{name} (right axis)",
+                "mode": "lines+markers",
+                "line": {"color": PALETTE[i], "width": 2},
+                "yaxis": "y2",
+            }
         )
-    fig.update_layout(title="Sessions, conversion, bounce and cart abandonment by month")
-    fig.update_xaxes(title_text="Month")
-    fig.update_yaxes(title_text="Sessions", secondary_y=False)
-    fig.update_yaxes(
-        title_text="Rate (%)", secondary_y=True, showgrid=False, rangemode="tozero", tickmode="auto"
+    fig = figure(
+        traces,
+        title=title("Sessions, conversion, bounce and cart abandonment by month"),
+        xaxis={"title": title("Month")},
+        yaxis={"title": title("Sessions")},
+        yaxis2={
+            "title": title("Rate (%)"),
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "rangemode": "tozero",
+            "tickmode": "auto",
+        },
     )
     return page_section(
         "Web trend",

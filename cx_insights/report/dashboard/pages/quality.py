@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from cx_insights.contract import WAITING_RULES
 from cx_insights.privacy import mask_pii
@@ -21,6 +20,7 @@ from cx_insights.report.dashboard.components import (
     page_section,
 )
 from cx_insights.report.dashboard.data import DashboardData
+from cx_insights.report.dashboard.figure_spec import figure, title
 from cx_insights.report.dashboard.formatting import BAD, GOOD, esc, fmt_number, is_missing
 
 
@@ -120,19 +120,20 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
     if by_rule:
         frame = pd.DataFrame(by_rule).sort_values("rows", ascending=False)
         frame["label"] = frame["entity"] + ": " + frame["rule"]
-        fig = go.Figure(
-            go.Bar(
-                y=frame["label"],
-                x=frame["rows"],
-                orientation="h",
-                marker_color="#f59e0b",
-                text=[fmt_number(v) for v in frame["rows"]],
-                textposition="auto",
-            )
-        )
-        fig.update_yaxes(autorange="reversed", title_text="entity: rule")
-        fig.update_layout(
-            title="Quarantined rows by entity and rule", xaxis_title="Rows quarantined"
+        bar = {
+            "type": "bar",
+            "y": frame["label"].tolist(),
+            "x": frame["rows"].tolist(),
+            "orientation": "h",
+            "marker": {"color": "#f59e0b"},
+            "text": [fmt_number(v) for v in frame["rows"]],
+            "textposition": "auto",
+        }
+        fig = figure(
+            [bar],
+            title=title("Quarantined rows by entity and rule"),
+            xaxis={"title": title("Rows quarantined")},
+            yaxis={"autorange": "reversed", "title": title("entity: rule")},
         )
         parts.append(figs.html(fig, max(300, 140 + 28 * len(frame))))
     else:
@@ -141,40 +142,61 @@ def _checks_section(data: DashboardData, figs: Figures, quality_href: str) -> st
         100 * gate["rows_rejected"] / gate["rows_landed"].where(gate["rows_landed"] > 0)
     )
     limit = 100 * data.max_reject_rate if data.max_reject_rate is not None else None
-    fig = go.Figure(
-        go.Bar(
-            y=gate["entity"],
-            x=gate["reject_rate"],
-            orientation="h",
-            marker_color=[
+    bar = {
+        "type": "bar",
+        "y": gate["entity"].tolist(),
+        "x": gate["reject_rate"].tolist(),
+        "orientation": "h",
+        "marker": {
+            "color": [
                 BAD if limit is not None and v > limit else "#f59e0b" if v > 0 else GOOD
                 for v in gate["reject_rate"].fillna(0)
-            ],
-            text=[
-                f"{fmt_number(q)} of {fmt_number(n)}"
-                for q, n in zip(gate["rows_rejected"], gate["rows_landed"], strict=True)
-            ],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x:.3f} %% rejected (%{text})<extra></extra>",
-        )
-    )
-    if limit is not None:
-        fig.add_vline(
-            x=limit,
-            line={"color": BAD, "dash": "dash"},
-            annotation_text=f"blocking limit {fmt_number(limit, 1)} %",
-            annotation_position="top",
-        )
+            ]
+        },
+        "text": [
+            f"{fmt_number(q)} of {fmt_number(n)}"
+            for q, n in zip(gate["rows_rejected"], gate["rows_landed"], strict=True)
+        ],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "%{y}: %{x:.3f} %% rejected (%{text})<extra></extra>",
+    }
     top = max(float(gate["reject_rate"].max() or 0), limit or 0)
-    fig.update_xaxes(range=[0, top * 1.25 or 1])
-    fig.update_yaxes(autorange="reversed", title_text="Entity")
-    fig.update_layout(
-        title="Share of landed rows rejected, per entity (label: rows rejected of rows "
-        "landed; waiting rows do not count)",
-        xaxis_title="Rows rejected (% of landed)",
+    fig = figure(
+        [bar],
+        title=title(
+            "Share of landed rows rejected, per entity (label: rows rejected of rows "
+            "landed; waiting rows do not count)"
+        ),
+        xaxis={"title": title("Rows rejected (% of landed)"), "range": [0, top * 1.25 or 1]},
+        yaxis={"autorange": "reversed", "title": title("Entity")},
         showlegend=False,
     )
+    if limit is not None:
+        # The blocking limit as a dashed line across the chart, labelled on top.
+        fig["layout"]["shapes"] = [
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "y domain",
+                "x0": limit,
+                "x1": limit,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": BAD, "dash": "dash"},
+            }
+        ]
+        fig["layout"]["annotations"] = [
+            {
+                "text": f"blocking limit {fmt_number(limit, 1)} %",
+                "xref": "x",
+                "yref": "y domain",
+                "x": limit,
+                "y": 1,
+                "yanchor": "bottom",
+                "showarrow": False,
+            }
+        ]
     parts.append(figs.html(fig, max(320, 140 + 26 * len(gate))))
     parts.append(
         html_table(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from cx_insights.report.dashboard.charts import Figures, horizontal_bars_figure
 from cx_insights.report.dashboard.components import (
@@ -26,6 +25,7 @@ from cx_insights.report.dashboard.data import (
     kpi_rows,
     label_of,
 )
+from cx_insights.report.dashboard.figure_spec import figure, title
 from cx_insights.report.dashboard.formatting import PALETTE, fmt_number, month_label, shorten
 from cx_insights.report.dashboard.takeaways import support_takeaways
 
@@ -48,37 +48,39 @@ def _ticket_volume_section(data: DashboardData, figs: Figures) -> str:
             "Ticket volume", not_available("Tickets", missing_note(data, "kpi_tickets_by_channel"))
         )
     frame = by_channel[pd.to_datetime(by_channel["month"]) <= pd.Timestamp(data.reporting_month)]
-    fig = go.Figure()
-    for i, (channel, part) in enumerate(frame.groupby("channel")):
-        fig.add_trace(
-            go.Bar(
-                x=pd.to_datetime(part["month"]),
-                y=part["tickets_created"],
-                name=str(channel),
-                marker_color=PALETTE[i % len(PALETTE)],
-            )
-        )
+    traces = [
+        {
+            "type": "bar",
+            "x": pd.to_datetime(part["month"]).tolist(),
+            "y": part["tickets_created"].tolist(),
+            "name": str(channel),
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+        }
+        for i, (channel, part) in enumerate(frame.groupby("channel"))
+    ]
     kpi = data.frame("kpi_monthly")
     if kpi is not None:
         sat = frame.groupby("month")[["rated_good", "rated"]].sum()
         sat = sat[sat["rated"] > 0]
-        fig.add_trace(
-            go.Scatter(
-                x=pd.to_datetime(sat.index),
-                y=100 * sat["rated_good"] / sat["rated"],
-                name="CSAT after tickets (% good, right axis)",
-                mode="lines+markers",
-                line={"color": "#0f172a", "width": 2},
-                yaxis="y2",
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": pd.to_datetime(sat.index).tolist(),
+                "y": (100 * sat["rated_good"] / sat["rated"]).tolist(),
+                "name": "CSAT after tickets (% good, right axis)",
+                "mode": "lines+markers",
+                "line": {"color": "#0f172a", "width": 2},
+                "yaxis": "y2",
+            }
         )
-    fig.update_layout(
+    fig = figure(
+        traces,
         barmode="stack",
-        title="Tickets created per month by channel, and satisfaction after tickets",
-        xaxis_title="Month",
-        yaxis_title="Tickets created",
+        title=title("Tickets created per month by channel, and satisfaction after tickets"),
+        xaxis={"title": title("Month")},
+        yaxis={"title": title("Tickets created")},
         yaxis2={
-            "title": "Rated good (%)",
+            "title": title("Rated good (%)"),
             "overlaying": "y",
             "side": "right",
             "range": [0, 105],
