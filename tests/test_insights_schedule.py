@@ -12,8 +12,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cx_insights.config import SAMPLE_LANDING_DIR, SettingsError, load_settings
-from cx_insights.insights.schedule import Computation, inputs_digest, plan_insights
+from cx_insights.config import DBT_PROJECT_DIR, SAMPLE_LANDING_DIR, SettingsError, load_settings
+from cx_insights.insights.schedule import (
+    Computation,
+    code_inputs,
+    inputs_digest,
+    plan_insights,
+)
 from tests.conftest import run_cli
 
 NOW = datetime(2026, 12, 5, 12, 0)
@@ -104,6 +109,23 @@ def test_the_inputs_digest_follows_the_landing_files_and_settings_not_the_paths(
     pulled = inputs_digest(settings, pulled=True)
     assert pulled != inputs_digest(settings, pulled=True)
     assert pulled.split(":")[1] == before.split(":")[1]  # same code
+
+
+def test_the_code_inputs_are_what_writes_rows_not_what_reads_them():
+    files = {str(p.relative_to(DBT_PROJECT_DIR.parent)) for p in code_inputs()}
+    # What builds rows: the insights' own code, the gate, the loaders, the dbt project.
+    for builds in (
+        "cx_insights/insights/schedule.py",
+        "cx_insights/quality/gate.py",
+        "cx_insights/contract.py",
+        "dbt_project/dbt_project.yml",
+    ):
+        assert builds in files, builds
+    assert any(f.startswith("cx_insights/ingest/") for f in files)
+    assert any(f.startswith("dbt_project/models/marts/") for f in files)
+    # What only reads them (a chart of the dashboard, the published copy, exports).
+    for reads in ("cx_insights/report/", "cx_insights/serve.py", "cx_insights/export.py"):
+        assert not any(f.startswith(reads) for f in files), reads
 
 
 def test_a_landing_file_removed_while_the_digest_lists_them_is_not_an_input(tmp_path, monkeypatch):

@@ -27,6 +27,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from cx_insights.config import DBT_PROJECT_DIR, Settings
 from cx_insights.report.status import run_log_rows
@@ -37,6 +38,17 @@ SKIPPED_ENV = "CX_INSIGHTS_SKIPPED"
 _PROJECT_DIR = DBT_PROJECT_DIR.parent
 _CODE = ("cx_insights/**/*.py", "expectations/**/*", "seeds/**/*")
 _DBT = ("dbt_project.yml", "models/**/*", "macros/**/*", "seeds/**/*", "tests/**/*")
+#: Code that only reads what a run wrote (the pages, the published copy, exports and
+#: their comparison, alerts and housekeeping) or writes test data: it changes no row,
+#: so a change to it (a dashboard's chart, say) does not recompute the insights.
+_CODE_NOT_INPUTS = (
+    "cx_insights/report/**/*.py",
+    "cx_insights/serve.py",
+    "cx_insights/export.py",
+    "cx_insights/compare.py",
+    "cx_insights/ops/**/*.py",
+    "cx_insights/generate/**/*.py",
+)
 
 #: Settings that change no row of the insights: where files are (the landing files
 #: count by content and time), alerting, memory, and the schedule itself.
@@ -84,9 +96,7 @@ def inputs_digest(settings: Settings, *, pulled: bool = False) -> str:
     if pulled:
         data.update(os.urandom(16))
     code = hashlib.sha256()
-    files = [p for pattern in _CODE for p in _PROJECT_DIR.glob(pattern)]
-    files += [p for pattern in _DBT for p in DBT_PROJECT_DIR.glob(pattern)]
-    for path in sorted({p for p in files if p.is_file() and "__pycache__" not in p.parts}):
+    for path in code_inputs():
         code.update(str(path.relative_to(_PROJECT_DIR)).encode() + b"\0")
         code.update(path.read_bytes() + b"\n")
     values = dataclasses.asdict(settings)
@@ -94,6 +104,14 @@ def inputs_digest(settings: Settings, *, pulled: bool = False) -> str:
         values.pop(where_or_alerts_only)
     code.update(json.dumps(values, sort_keys=True, default=str).encode())
     return f"{data.hexdigest()}:{code.hexdigest()}"
+
+
+def code_inputs() -> list[Path]:
+    """The project's files whose change can change an insight's rows, sorted."""
+    files = {p for pattern in _CODE for p in _PROJECT_DIR.glob(pattern)}
+    files -= {p for pattern in _CODE_NOT_INPUTS for p in _PROJECT_DIR.glob(pattern)}
+    files |= {p for pattern in _DBT for p in DBT_PROJECT_DIR.glob(pattern)}
+    return sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts)
 
 
 def last_computation(settings: Settings) -> Computation | None:
