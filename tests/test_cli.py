@@ -270,6 +270,43 @@ def test_prune_runs_deletes_runs_from_the_instance():
         assert len(instance.get_run_records()) == 2
 
 
+def test_the_instance_keeps_its_event_log_connected_and_its_history(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from orchestration.dagster_storage import PooledSqliteEventLogStorage
+    from orchestration.instance import open_instance, prune_runs
+
+    _isolate(monkeypatch, "DAGSTER_HOME")
+    settings = load_settings({"CX_WAREHOUSE": str(tmp_path / "cx.duckdb"), "CX_PII_SALT": "x"})
+
+    @dg.op
+    def noop() -> None:
+        pass
+
+    @dg.job
+    def tiny() -> None:
+        noop()
+
+    instance = open_instance(settings)
+    try:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        # More runs than engines kept open: the least recently used are closed on the way.
+        run_ids = [tiny.execute_in_process(instance=instance).run_id for _ in range(6)]
+        assert prune_runs(instance, keep=2, days=30) == 4
+    finally:
+        instance.dispose()
+    shards = tmp_path / "dagster_home" / "storage" / "history" / "runs"
+    assert (shards / "index.db").exists()
+    assert not list(shards.glob("*.db-wal"))  # every connection closed, each WAL checkpointed
+    instance = open_instance(settings)  # what the next process (or `make dev`) reads
+    try:
+        assert {r.dagster_run.run_id for r in instance.get_run_records()} == set(run_ids[-2:])
+        events = [e.dagster_event for e in instance.all_logs(run_ids[-1]) if e.dagster_event]
+        assert "PIPELINE_SUCCESS" in {e.event_type_value for e in events}, events
+    finally:
+        instance.dispose()
+
+
 # --- freshness and housekeeping -----------------------------------------------
 
 
