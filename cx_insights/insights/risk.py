@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 
 from cx_insights.insights.reasons import reason_code, reason_text
 from cx_insights.insights.stats import LOW_SAMPLE_N, auc, auc_interval
@@ -305,6 +304,10 @@ def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...] = FEATURES) -> Chur
         p = min(max(0.5 if np.isnan(base_rate) else base_rate, 1e-6), 1 - 1e-6)
         coef, intercept = np.zeros(len(names)), float(np.log(p / (1 - p)))
     else:
+        # Imported here: scikit-learn takes about 1 s to import, and every command that
+        # loads the pipeline imports this module, most of them without fitting anything.
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=1.0, max_iter=1000)
         model.fit((filled - mean) / scale, y)
         coef, intercept = model.coef_[0], float(model.intercept_[0])
