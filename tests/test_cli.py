@@ -250,10 +250,9 @@ def test_old_runs_are_pruned_keeping_the_newest():
     assert runs_to_prune(old, now, keep=50, days=30) == ["older"]  # the newest is kept
 
 
-def test_prune_runs_deletes_runs_from_the_instance():
+def _tiny_job():
+    """A job of one op that does nothing: runs to fill an instance with."""
     import dagster as dg
-
-    from orchestration.instance import prune_runs
 
     @dg.op
     def noop() -> None:
@@ -263,6 +262,15 @@ def test_prune_runs_deletes_runs_from_the_instance():
     def tiny() -> None:
         noop()
 
+    return tiny
+
+
+def test_prune_runs_deletes_runs_from_the_instance():
+    import dagster as dg
+
+    from orchestration.instance import prune_runs
+
+    tiny = _tiny_job()
     with dg.instance_for_test() as instance:
         for _ in range(4):
             tiny.execute_in_process(instance=instance)
@@ -271,22 +279,12 @@ def test_prune_runs_deletes_runs_from_the_instance():
 
 
 def test_the_instance_keeps_its_event_log_connected_and_its_history(tmp_path, monkeypatch):
-    import dagster as dg
-
     from orchestration.dagster_storage import PooledSqliteEventLogStorage
     from orchestration.instance import open_instance, prune_runs
 
     _isolate(monkeypatch, "DAGSTER_HOME")
     settings = load_settings({"CX_WAREHOUSE": str(tmp_path / "cx.duckdb"), "CX_PII_SALT": "x"})
-
-    @dg.op
-    def noop() -> None:
-        pass
-
-    @dg.job
-    def tiny() -> None:
-        noop()
-
+    tiny = _tiny_job()
     instance = open_instance(settings)
     try:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)

@@ -32,6 +32,18 @@ def title(text: str) -> dict[str, str]:
     return {"text": text}
 
 
+def right_axis(text: str, **settings: Any) -> dict[str, Any]:
+    """A second y axis on the right, over the first (its traces say `"yaxis": "y2"`)."""
+    return {
+        "title": title(text),
+        "overlaying": "y",
+        "side": "right",
+        "showgrid": False,
+        "tickmode": "auto",
+        **settings,
+    }
+
+
 def axis_name(letter: str, col: int) -> str:
     """The layout key of panel `col`'s axis: xaxis, xaxis2, ..."""
     return f"{letter}axis{'' if col == 1 else col}"

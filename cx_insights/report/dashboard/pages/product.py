@@ -22,7 +22,7 @@ from cx_insights.report.dashboard.data import (
     kpi_rows,
     label_of,
 )
-from cx_insights.report.dashboard.figure_spec import figure, title
+from cx_insights.report.dashboard.figure_spec import figure, right_axis, title
 from cx_insights.report.dashboard.formatting import PALETTE, esc, fmt_number, month_label, shorten
 from cx_insights.report.dashboard.takeaways import product_takeaways
 
@@ -84,14 +84,7 @@ def _web_trend_section(data: DashboardData, figs: Figures) -> str:
         title=title("Sessions, conversion, bounce and cart abandonment by month"),
         xaxis={"title": title("Month")},
         yaxis={"title": title("Sessions")},
-        yaxis2={
-            "title": title("Rate (%)"),
-            "overlaying": "y",
-            "side": "right",
-            "showgrid": False,
-            "rangemode": "tozero",
-            "tickmode": "auto",
-        },
+        yaxis2=right_axis("Rate (%)", rangemode="tozero"),
     )
     return page_section(
         "Web trend",

@@ -25,7 +25,7 @@ from cx_insights.report.dashboard.data import (
     kpi_rows,
     label_of,
 )
-from cx_insights.report.dashboard.figure_spec import figure, title
+from cx_insights.report.dashboard.figure_spec import figure, right_axis, title
 from cx_insights.report.dashboard.formatting import PALETTE, fmt_number, month_label, shorten
 from cx_insights.report.dashboard.takeaways import support_takeaways
 
@@ -79,14 +79,7 @@ def _ticket_volume_section(data: DashboardData, figs: Figures) -> str:
         title=title("Tickets created per month by channel, and satisfaction after tickets"),
         xaxis={"title": title("Month")},
         yaxis={"title": title("Tickets created")},
-        yaxis2={
-            "title": title("Rated good (%)"),
-            "overlaying": "y",
-            "side": "right",
-            "range": [0, 105],
-            "tickmode": "auto",
-            "showgrid": False,
-        },
+        yaxis2=right_axis("Rated good (%)", range=[0, 105]),
     )
     return page_section(
         "Ticket volume",
